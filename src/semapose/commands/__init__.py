@@ -1,0 +1,1 @@
+"""Sub-commands of the ``semapose`` CLI (see semapose.cli)."""

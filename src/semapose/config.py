@@ -1,0 +1,414 @@
+"""Typed configuration: dataclasses, YAML in and out, ``key=value`` overrides.
+
+A config is a tree of dataclasses. ``load_config(path, overrides)`` reads YAML
+(``yaml.safe_load``), applies dotted overrides such as ``train.lr=1e-4`` and
+validates every field against its type hint and range, raising
+:class:`~semapose.errors.ConfigError` that names the file, the key and what was
+expected. No registries, no string eval: a model is chosen by a plain string
+field that the builder matches against a fixed table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+from semapose.errors import ConfigError, InputError
+
+# ----------------------------------------------------------------------------- sections
+
+
+@dataclass
+class DataConfig:
+    """Where the data is and how clips are cut from it."""
+
+    #: posetrack17 | posetrack18 | posetrack21 | coco | synthetic (= posetrack18 layout)
+    dataset: str = "synthetic"
+    #: folder that image paths in the annotations are relative to
+    root: str = ""
+    #: annotation file or folder of per-sequence files, for training / validation
+    train_annotations: str = ""
+    val_annotations: str = ""
+    #: person boxes for validation (mmpose or PoseWarper layout); empty = ground-truth boxes
+    val_boxes: str = ""
+    box_score_threshold: float = 0.2
+    #: network input (height, width) and heatmap stride
+    image_size: tuple[int, int] = (256, 192)
+    heatmap_stride: int = 4
+    sigma: float = 2.0
+    #: supporting-frame offsets relative to the key frame (the key frame is implied)
+    offsets: list[int] = field(default_factory=lambda: [-2, -1, 1, 2])
+    #: if > 0, training draws each supporting offset's magnitude in [1, max_offset]
+    #: per sample (keeping its sign and order); 0 = always the fixed offsets
+    random_offset_max: int = 0
+    bbox_enlarge: float = 1.25
+    flip_prob: float = 0.5
+    rotation: float = 45.0
+    rotation_prob: float = 0.6
+    scale: float = 0.35
+    half_body_prob: float = 0.3
+    #: use only labeled key frames for training (PoseTrack practice)
+    labeled_only: bool = True
+    num_workers: int = 2
+
+    _ranges = {
+        "box_score_threshold": (0.0, 1.0),
+        "heatmap_stride": (1, 64),
+        "sigma": (0.1, 50.0),
+        "random_offset_max": (0, 100),
+        "bbox_enlarge": (1.0, 4.0),
+        "flip_prob": (0.0, 1.0),
+        "rotation": (0.0, 180.0),
+        "rotation_prob": (0.0, 1.0),
+        "scale": (0.0, 0.95),
+        "half_body_prob": (0.0, 1.0),
+        "num_workers": (0, 256),
+    }
+    _choices = {"dataset": ("posetrack17", "posetrack18", "posetrack21", "coco", "synthetic")}
+
+
+@dataclass
+class ModelConfig:
+    """Backbone + temporal module + head. See docs/paper_notes.md for the paper preset."""
+
+    #: tiny | hrnet_w32 | hrnet_w48 | vit_s | vit_b | vit_l | vit_h
+    backbone: str = "tiny"
+    #: checkpoint to initialise the backbone (and single-frame head) from; empty = random
+    backbone_weights: str = ""
+    freeze_backbone: bool = False
+    #: none (single-frame) | mlsme_smml (ours) | temporal_difference | heatmap_warping
+    temporal: str = "mlsme_smml"
+    num_joints: int = 17
+    #: width, depth and heads of the temporal module
+    dim: int = 64
+    patch_depth: int = 2
+    frame_depth: int = 1
+    decoder_depth: int = 1
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    drop_path: float = 0.1
+    #: patch cube: spatial size (feature-map pixels) and temporal length (frames)
+    cube_size: int = 2
+    cube_frames: int = 1
+    #: masking (training only)
+    patch_masking: bool = True
+    frame_masking: bool = True
+    patch_mask_ratio: float = 0.5
+    frame_mask_ratio: float = 0.4
+    mask_key_frame: bool = False
+    #: smml (ours) | concat (ablation)
+    fusion: str = "smml"
+    smml_rounds: int = 1
+    #: channels of the deconvolution head
+    head_channels: int = 64
+
+    _ranges = {
+        "num_joints": (1, 1000),
+        "dim": (4, 8192),
+        "patch_depth": (0, 64),
+        "frame_depth": (0, 64),
+        "decoder_depth": (0, 64),
+        "heads": (1, 128),
+        "mlp_ratio": (0.25, 16.0),
+        "drop_path": (0.0, 0.9),
+        "cube_size": (1, 64),
+        "cube_frames": (1, 64),
+        "patch_mask_ratio": (0.0, 0.95),
+        "frame_mask_ratio": (0.0, 0.95),
+        "smml_rounds": (1, 16),
+        "head_channels": (1, 4096),
+    }
+    _choices = {
+        "backbone": ("tiny", "hrnet_w32", "hrnet_w48", "vit_s", "vit_b", "vit_l", "vit_h"),
+        "temporal": ("none", "mlsme_smml", "temporal_difference", "heatmap_warping"),
+        "fusion": ("smml", "concat"),
+    }
+
+
+@dataclass
+class LossConfig:
+    """Weights of the named loss terms (the paper's objective lives in semapose.losses)."""
+
+    heatmap: float = 1.0
+    context: float = 1e-3
+    pose: float = 1.0
+    #: epochs over which the masking ratios ramp linearly from 0 to their value (0 = none)
+    mask_warmup_epochs: float = 0.0
+
+    _ranges = {
+        "heatmap": (0.0, 1e6),
+        "context": (0.0, 1e6),
+        "pose": (0.0, 1e6),
+        "mask_warmup_epochs": (0.0, 1e4),
+    }
+
+
+@dataclass
+class TrainConfig:
+    """Optimiser, schedule, precision, checkpoints."""
+
+    output_dir: str = "runs/default"
+    device: str = "auto"
+    seed: int = 0
+    epochs: int = 20
+    #: stop after this many optimiser steps in total (0 = run all epochs)
+    max_steps: int = 0
+    batch_size: int = 32
+    lr: float = 1e-4
+    backbone_lr: float = 1e-5
+    weight_decay: float = 1e-4
+    optimizer: str = "adamw"
+    #: multistep | cosine
+    schedule: str = "multistep"
+    milestones: list[int] = field(default_factory=lambda: [12, 18])
+    gamma: float = 0.1
+    warmup_steps: int = 0
+    grad_clip: float = 1.0
+    amp: bool = True
+    checkpoint_every: int = 500
+    val_every_epochs: int = 1
+    log_every: int = 10
+    tensorboard: bool = False
+    #: limit training samples per epoch (0 = all) for quick runs
+    samples_per_epoch: int = 0
+
+    _ranges = {
+        "epochs": (1, 100000),
+        "max_steps": (0, 10**9),
+        "batch_size": (1, 100000),
+        "lr": (0.0, 10.0),
+        "backbone_lr": (0.0, 10.0),
+        "weight_decay": (0.0, 10.0),
+        "gamma": (0.0, 1.0),
+        "warmup_steps": (0, 10**9),
+        "grad_clip": (0.0, 1e6),
+        "checkpoint_every": (0, 10**9),
+        "val_every_epochs": (0, 100000),
+        "log_every": (1, 10**9),
+        "samples_per_epoch": (0, 10**9),
+    }
+    _choices = {"optimizer": ("adamw", "adam", "sgd"), "schedule": ("multistep", "cosine")}
+
+
+@dataclass
+class TestConfig:
+    """Inference-time options."""
+
+    flip_test: bool = True
+    #: sub-pixel refinement of the heatmap argmax: dark | quarter | none
+    refine: str = "dark"
+    batch_size: int = 64
+
+    _ranges = {"batch_size": (1, 100000)}
+    _choices = {"refine": ("dark", "quarter", "none")}
+
+
+@dataclass
+class Config:
+    """The whole configuration of a run."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    test: TestConfig = field(default_factory=TestConfig)
+
+    @property
+    def num_frames(self) -> int:
+        return 1 + len(self.data.offsets)
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Load YAML (or defaults when ``path`` is None), apply ``key=value`` overrides, validate."""
+    raw: dict[str, Any] = {}
+    source = str(path) if path is not None else "<defaults>"
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(p, "", "an existing YAML config file", "no such file")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(p, where, "valid YAML", str(exc).splitlines()[0]) from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(p, "", "a readable UTF-8 file", str(exc)) from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(p, "top level", "a mapping of sections", type(loaded).__name__)
+        raw = loaded
+    for item in overrides or []:
+        _apply_override(raw, item)
+    return from_dict(Config, raw, source)
+
+
+def _apply_override(raw: dict[str, Any], item: str) -> None:
+    if "=" not in item:
+        raise ConfigError("<command line>", item, "an override of the form section.key=value")
+    key, _, text = item.partition("=")
+    parts = key.strip().split(".")
+    if any(not p for p in parts):
+        raise ConfigError("<command line>", key, "a dotted key such as train.lr")
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError("<command line>", key, "a YAML value", text) from exc
+    node = raw
+    for p in parts[:-1]:
+        child = node.setdefault(p, {})
+        if not isinstance(child, dict):
+            raise ConfigError("<command line>", key, f"'{p}' to be a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def from_dict(cls: type, raw: Any, source: str, prefix: str = "") -> Any:
+    """Build dataclass ``cls`` from a mapping, checking keys, types and ranges."""
+    where = prefix or "top level"
+    if not isinstance(raw, dict):
+        raise ConfigError(source, where, "a mapping", type(raw).__name__)
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ConfigError(source, _join(prefix, str(key)), f"one of the known keys ({known})")
+    kwargs: dict[str, Any] = {}
+    for name, value in raw.items():
+        kwargs[name] = _coerce(hints[name], value, source, _join(prefix, name))
+    obj = cls(**kwargs)
+    _check_ranges(obj, source, prefix)
+    return obj
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _coerce(hint: Any, value: Any, source: str, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, source, key)  # type: ignore[arg-type]
+    if origin in (Union, types.UnionType):
+        errors = []
+        for a in args:
+            if a is type(None):
+                if value is None:
+                    return None
+                continue
+            try:
+                return _coerce(a, value, source, key)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise ConfigError(source, key, " or ".join(_type_name(a) for a in args), value)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(source, key, "true or false", value)
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(source, key, "an integer", value)
+    if hint is float:
+        if isinstance(value, str):  # YAML 1.1 reads "3e-4" as a string
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigError(source, key, "a number", value) from None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ConfigError(source, key, "a finite number", value)
+            return float(value)
+        raise ConfigError(source, key, "a number", value)
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(source, key, "a string", value)
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(source, key, f"a list ({_type_name(hint)})", value)
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(value) != len(args):
+                raise ConfigError(source, key, f"a list of {len(args)} items", value)
+            return tuple(_coerce(a, v, source, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+        inner = args[0] if args else Any
+        items = [_coerce(inner, v, source, f"{key}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if hint is Any:
+        return value
+    raise ConfigError(source, key, _type_name(hint), value)
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def _check_ranges(obj: Any, source: str, prefix: str) -> None:
+    ranges = getattr(type(obj), "_ranges", {})
+    choices = getattr(type(obj), "_choices", {})
+    for name, (lo, hi) in ranges.items():
+        v = getattr(obj, name)
+        if not (lo <= v <= hi):
+            raise ConfigError(source, _join(prefix, name), f"a value in [{lo}, {hi}]", v)
+    for name, allowed in choices.items():
+        v = getattr(obj, name)
+        if v not in allowed:
+            raise ConfigError(source, _join(prefix, name), "one of " + ", ".join(allowed), v)
+    if isinstance(obj, DataConfig):
+        if 0 in obj.offsets:
+            raise ConfigError(source, _join(prefix, "offsets"), "non-zero offsets (0 is the key frame)", obj.offsets)
+        if len(set(obj.offsets)) != len(obj.offsets):
+            raise ConfigError(source, _join(prefix, "offsets"), "distinct offsets", obj.offsets)
+        h, w = obj.image_size
+        if h <= 0 or w <= 0 or h % obj.heatmap_stride or w % obj.heatmap_stride:
+            raise ConfigError(
+                source, _join(prefix, "image_size"), "positive sizes divisible by heatmap_stride", obj.image_size
+            )
+
+
+def to_dict(obj: Any) -> Any:
+    """Plain-data form of a config (lists for tuples), suitable for YAML/JSON."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    return obj
+
+
+def dump_config(cfg: Config) -> str:
+    """YAML text that ``load_config`` reads back to an equal config."""
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    from semapose.io.atomic import atomic_write_text
+
+    atomic_write_text(path, dump_config(cfg))
+
+
+__all__ = [
+    "Config",
+    "DataConfig",
+    "ModelConfig",
+    "LossConfig",
+    "TrainConfig",
+    "TestConfig",
+    "load_config",
+    "from_dict",
+    "to_dict",
+    "dump_config",
+    "save_config",
+    "InputError",
+]

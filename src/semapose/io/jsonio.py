@@ -1,0 +1,55 @@
+"""Reading JSON with errors that name the file and the place."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from semapose.errors import InputError
+
+
+def read_json(path: str | Path) -> Any:
+    """Parse a JSON file; missing, unreadable or malformed files raise InputError."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "", "an existing JSON file", "no such file")
+    if path.is_dir():
+        raise InputError(path, "", "a JSON file", "a directory")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, "", "a readable UTF-8 JSON file", str(exc)) from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            path, f"line {exc.lineno} column {exc.colno}", "valid JSON", exc.msg
+        ) from exc
+
+
+def require(obj: Any, key: str, typ: type | tuple[type, ...], path: str | Path, where: str) -> Any:
+    """``obj[key]`` checked to be of ``typ``; otherwise InputError naming file and field."""
+    if not isinstance(obj, dict):
+        raise InputError(path, where, "a JSON object", type(obj).__name__)
+    if key not in obj:
+        raise InputError(path, f"{where}.{key}" if where else key, "this field to be present")
+    value = obj[key]
+    if not isinstance(value, typ) or (isinstance(value, bool) and bool not in _as_tuple(typ)):
+        names = "/".join(t.__name__ for t in _as_tuple(typ))
+        raise InputError(path, f"{where}.{key}" if where else key, names, type(value).__name__)
+    return value
+
+
+def finite_number(value: Any, path: str | Path, where: str) -> float:
+    """A finite int/float (negative allowed); NaN, inf and non-numbers raise InputError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(path, where, "a number", value)
+    if not math.isfinite(value):
+        raise InputError(path, where, "a finite number", value)
+    return float(value)
+
+
+def _as_tuple(typ: type | tuple[type, ...]) -> tuple[type, ...]:
+    return typ if isinstance(typ, tuple) else (typ,)
