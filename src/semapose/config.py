@@ -105,6 +105,13 @@ class ModelConfig:
     #: smml (ours) | concat (ablation)
     fusion: str = "smml"
     smml_rounds: int = 1
+    #: MLSME encoder levels: both (ours) | patch (patch-level only) | frame (frame-level only)
+    mlsme_levels: str = "both"
+    #: add the temporal output to the key frame's backbone features (gated residual), so
+    #: the backbone's pretrained single-frame head keeps working; false = head sees only it
+    key_skip: bool = True
+    #: dilations of the deformable sampling in the heatmap_warping baseline
+    warp_dilations: list[int] = field(default_factory=lambda: [1, 3, 6])
     #: channels of the deconvolution head
     head_channels: int = 64
 
@@ -128,6 +135,7 @@ class ModelConfig:
         "backbone": ("tiny", "hrnet_w32", "hrnet_w48", "vit_s", "vit_b", "vit_l", "vit_h"),
         "temporal": ("none", "mlsme_smml", "temporal_difference", "heatmap_warping"),
         "fusion": ("smml", "concat"),
+        "mlsme_levels": ("both", "patch", "frame"),
     }
 
 
@@ -177,8 +185,46 @@ class TrainConfig:
     tensorboard: bool = False
     #: limit training samples per epoch (0 = all) for quick runs
     samples_per_epoch: int = 0
+    #: autocast dtype when amp is on (GPU only): bfloat16 | float16 (float16 adds a GradScaler)
+    amp_dtype: str = "bfloat16"
+    #: rolling step/epoch checkpoints kept on disk (best and last are always kept)
+    keep_checkpoints: int = 2
+    #: convert BatchNorm to SyncBatchNorm under multi-GPU DDP (not available on CPU)
+    sync_bn: bool = False
+    #: DDP find_unused_parameters (needed when masking or freezing leaves parameters unused)
+    find_unused_parameters: bool = True
+    #: limit validation samples (0 = all) for quick runs
+    val_max_samples: int = 0
+    #: cosine schedule floor as a fraction of the base lr
+    min_lr_factor: float = 0.0
+    #: write curves.png (loss terms, lr, validation) beside the checkpoints at each epoch
+    plot: bool = True
+    #: stop (checkpoint + validate) after this many minutes of training (0 = no limit);
+    #: the schedule still assumes the full run, so this is a safety net, not a recipe
+    max_minutes: float = 0.0
+    #: data.dataset=synthetic with a data.root that holds no data: generate it first with
+    #: these settings (train and val splits, fixed seed; see docs/training.md)
+    synth_train_videos: int = 24
+    synth_val_videos: int = 6
+    synth_frames: int = 24
+    #: frame size (width, height) and people per video (min, max)
+    synth_size: tuple[int, int] = (256, 192)
+    synth_people: tuple[int, int] = (1, 3)
+    #: degradations (synth --degrade syntax; "all", "none", "TYPE[:SEV],...") and their rate
+    synth_degrade: str = "all"
+    synth_rate: float = 0.35
+    synth_seed: int = 0
 
     _ranges = {
+        "keep_checkpoints": (1, 10**6),
+        "val_max_samples": (0, 10**9),
+        "min_lr_factor": (0.0, 1.0),
+        "max_minutes": (0.0, 1e7),
+        "synth_train_videos": (1, 99999),
+        "synth_val_videos": (1, 99999),
+        "synth_frames": (1, 9999),
+        "synth_rate": (0.0, 1.0),
+        "synth_seed": (0, 2**63 - 1),
         "epochs": (1, 100000),
         "max_steps": (0, 10**9),
         "batch_size": (1, 100000),
@@ -193,7 +239,11 @@ class TrainConfig:
         "log_every": (1, 10**9),
         "samples_per_epoch": (0, 10**9),
     }
-    _choices = {"optimizer": ("adamw", "adam", "sgd"), "schedule": ("multistep", "cosine")}
+    _choices = {
+        "optimizer": ("adamw", "adam", "sgd"),
+        "schedule": ("multistep", "cosine"),
+        "amp_dtype": ("bfloat16", "float16"),
+    }
 
 
 @dataclass

@@ -27,6 +27,8 @@ def read_json(path: str | Path) -> Any:
         raise InputError(
             path, f"line {exc.lineno} column {exc.colno}", "valid JSON", exc.msg
         ) from exc
+    except (ValueError, RecursionError) as exc:  # huge integer literals, absurd nesting
+        raise InputError(path, "", "valid JSON of reasonable size", str(exc)[:80]) from exc
 
 
 def require(obj: Any, key: str, typ: type | tuple[type, ...], path: str | Path, where: str) -> Any:
@@ -46,9 +48,13 @@ def finite_number(value: Any, path: str | Path, where: str) -> float:
     """A finite int/float (negative allowed); NaN, inf and non-numbers raise InputError."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(path, where, "a number", value)
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float range
+        raise InputError(path, where, "a finite number", "a huge integer") from None
+    if not math.isfinite(number):
         raise InputError(path, where, "a finite number", value)
-    return float(value)
+    return number
 
 
 def _as_tuple(typ: type | tuple[type, ...]) -> tuple[type, ...]:

@@ -1,0 +1,129 @@
+"""``semapose predict``: tracked keypoints and an overlay video for videos or frame folders."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "input",
+        help="a video file, a folder of frames, or a folder of videos / frame folders",
+    )
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument(
+        "--weights",
+        default=None,
+        help="checkpoint file or training folder, official HRNet/ViTPose/mmpose .pth, or a known "
+        "name; default: the bundled weights (trained on synthetic video only)",
+    )
+    boxes = parser.add_mutually_exclusive_group()
+    boxes.add_argument("--boxes", default=None, help="person boxes file (mmpose/PoseWarper JSON)")
+    boxes.add_argument("--detector", default=None, help="person detector name (default: ssdlite)")
+    parser.add_argument(
+        "--online", action="store_true", help="use past frames only (live input, no delay)"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run in the same --out"
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--batch", type=int, default=None, help="crops per forward pass")
+    parser.add_argument("--no-video", action="store_true", help="skip the overlay MP4")
+    flip = parser.add_mutually_exclusive_group()
+    flip.add_argument("--flip", dest="flip", action="store_true", default=None, help="flip test")
+    flip.add_argument("--no-flip", dest="flip", action="store_false", help="no flip test")
+    parser.add_argument(
+        "--crop",
+        choices=("track", "key"),
+        default="track",
+        help="track: each frame cropped once with its own box, features reused (default); "
+        "key: every clip frame cropped with the key frame's box (paper; T times the backbone)",
+    )
+    parser.add_argument("--fps", type=float, default=None, help="frame rate of frame folders")
+    parser.add_argument(
+        "--max-frames",
+        type=int,
+        default=None,
+        help="stop each input after this many new frames, resumable with --resume",
+    )
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=50, help="frames between resumable states"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from semapose.errors import InputError, SemaposeError
+    from semapose.inference.distributed import rank_info, shard
+    from semapose.inference.predictor import Predictor, list_inputs
+
+    if args.batch is not None and args.batch < 1:
+        raise InputError(None, "--batch", "a positive integer", args.batch)
+    if args.max_frames is not None and args.max_frames < 0:
+        raise InputError(None, "--max-frames", "a non-negative integer", args.max_frames)
+    info = rank_info()
+    inputs = list_inputs(Path(args.input))
+    mine = shard(inputs, info)
+    tag = f"[rank {info.rank}/{info.world_size}] " if info.world_size > 1 else ""
+    predictor = Predictor.create(
+        weights=args.weights,
+        device=args.device,
+        local_rank=info.local_rank,
+        online=args.online,
+        flip=args.flip,
+        batch=args.batch,
+        crop=args.crop,
+    )
+    for note in predictor.loaded.notes:
+        print(f"semapose predict: {note}", file=sys.stderr)
+    print(
+        f"semapose predict: {tag}{len(mine)} of {len(inputs)} input(s), "
+        f"model {predictor.describe()}",
+        file=sys.stderr,
+    )
+    failures: list[tuple[Path, str]] = []
+    out = Path(args.out)
+    for path in mine:
+        try:
+            result = predictor.run_one(
+                path,
+                out,
+                boxes=args.boxes,
+                detector=args.detector,
+                multi=len(inputs) > 1,
+                write_video=not args.no_video,
+                resume=args.resume,
+                max_frames=args.max_frames,
+                checkpoint_every=args.checkpoint_every,
+                fps=args.fps,
+                progress=not args.quiet,
+            )
+        except SemaposeError as exc:
+            if getattr(args, "debug", False):
+                raise
+            failures.append((path, str(exc)))
+            print(f"semapose predict: {tag}error: {exc}", file=sys.stderr)
+            continue
+        p = result.paths
+        if result.status == "skipped":
+            print(f"{tag}{path}: already done ({p.posetrack})")
+        elif result.status == "stopped":
+            print(
+                f"{tag}{path}: stopped after frame {result.frames} (--max-frames); "
+                "run again with --resume to continue"
+            )
+        else:
+            fps = result.frames / result.seconds if result.seconds > 0 else 0.0
+            print(f"{tag}{path}: {result.frames} frames, {fps:.1f} frames/s")
+            print(f"  PoseTrack JSON: {p.posetrack}")
+            print(f"  COCO results:   {p.coco}")
+            if not args.no_video:
+                print(f"  overlay video:  {p.video}")
+    if failures:
+        print(f"semapose predict: {tag}{len(failures)} input(s) failed:", file=sys.stderr)
+        for path, msg in failures:
+            print(f"  {msg}" if str(path) in msg else f"  {path}: {msg}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,5 @@
+"""Datasets, clips, transforms and the heatmap codec.
+
+Submodules are imported on demand (``from semapose.data.codec import HeatmapCodec``);
+this package import does no work and pulls in neither torch nor cv2.
+"""

@@ -1,0 +1,160 @@
+"""Training checkpoints: safetensors weights + a small sidecar, all written atomically.
+
+A checkpoint ``NAME`` (``step_00001000``, or ``step_00001000_epoch_0003`` at an
+epoch end, so names sort by step) in ``<output_dir>/checkpoints/`` is two files:
+
+* ``NAME.safetensors`` — the model's state dict (safetensors never runs code on
+  load); its metadata carries the run's config as JSON, so the weights alone
+  rebuild the model;
+* ``NAME.state.pt`` — optimizer, scheduler, grad-scaler and RNG states, step,
+  epoch, position in the epoch, best metric (``torch.load(weights_only=True)``).
+
+Both are written through :func:`semapose.io.atomic.atomic_path`; only then is
+``<output_dir>/last.json`` (atomically) pointed at them, so a kill at any moment
+leaves the previous complete checkpoint as "last". Old rolling checkpoints are
+removed after the pointer moves.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from semapose.errors import CheckpointError
+from semapose.io.atomic import atomic_path, atomic_write_json
+
+LAST = "last.json"
+BEST = "best.json"
+
+
+def weights_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """State dict as independent contiguous CPU tensors (safetensors refuses shared storage)."""
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+
+
+def save_weights(
+    model: torch.nn.Module, path: str | Path, metadata: dict[str, str] | None = None
+) -> Path:
+    """Write the model's weights to ``path`` (safetensors) atomically."""
+    path = Path(path)
+    meta = {"format": "pt"}
+    meta.update(metadata or {})
+    with atomic_path(path) as tmp:
+        save_file(weights_state(model), str(tmp), metadata=meta)
+    return path
+
+
+def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and metadata of a safetensors file; CheckpointError if it cannot be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: expected a safetensors weights file, got no such file")
+    try:
+        tensors = load_file(str(path))
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as fh:
+            meta = dict(fh.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: expected a safetensors weights file, got {exc}") from exc
+    return tensors, meta
+
+
+def load_weights(model: torch.nn.Module, path: str | Path, strict: bool = True) -> dict[str, str]:
+    """Load weights into ``model``; names missing/unexpected keys on mismatch. Returns metadata."""
+    tensors, meta = read_weights(path)
+    own = model.state_dict()
+    missing = sorted(set(own) - set(tensors))
+    unexpected = sorted(set(tensors) - set(own))
+    if strict and (missing or unexpected):
+        raise CheckpointError(
+            f"{path}: weights do not fit the model: missing {_few(missing)}, "
+            f"unexpected {_few(unexpected)}"
+        )
+    bad = [k for k in tensors if k in own and tuple(own[k].shape) != tuple(tensors[k].shape)]
+    if bad:
+        k = bad[0]
+        raise CheckpointError(
+            f"{path}: {k}: expected shape {tuple(own[k].shape)}, got {tuple(tensors[k].shape)}"
+        )
+    model.load_state_dict({k: v for k, v in tensors.items() if k in own}, strict=strict)
+    return meta
+
+
+def _few(keys: list[str]) -> str:
+    if not keys:
+        return "none"
+    shown = ", ".join(keys[:4])
+    return f"{len(keys)} ({shown}{', ...' if len(keys) > 4 else ''})"
+
+
+def save_checkpoint(
+    output_dir: str | Path,
+    name: str,
+    model: torch.nn.Module,
+    state: dict[str, Any],
+    metadata: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Write ``NAME.safetensors`` + ``NAME.state.pt`` then point ``last.json`` at them."""
+    out = Path(output_dir)
+    ckpt_dir = out / "checkpoints"
+    weights = ckpt_dir / f"{name}.safetensors"
+    sidecar = ckpt_dir / f"{name}.state.pt"
+    save_weights(model, weights, metadata)
+    with atomic_path(sidecar) as tmp:
+        torch.save(state, tmp)
+    record = {
+        "name": name,
+        "weights": str(weights.relative_to(out)),
+        "state": str(sidecar.relative_to(out)),
+        "step": int(state.get("step", 0)),
+        "epoch": int(state.get("epoch", 0)),
+    }
+    atomic_write_json(out / LAST, record, indent=2)
+    return record
+
+
+def last_checkpoint(output_dir: str | Path) -> dict[str, Any] | None:
+    """The record in ``last.json`` (None when the run has no checkpoint yet)."""
+    path = Path(output_dir) / LAST
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: expected a JSON checkpoint pointer, got {exc}") from exc
+    if not isinstance(record, dict) or not {"weights", "state"} <= set(record):
+        raise CheckpointError(f"{path}: expected keys 'weights' and 'state', got {record!r:.80}")
+    return record
+
+
+def load_state(path: str | Path) -> dict[str, Any]:
+    """The sidecar of a checkpoint, loaded with ``weights_only=True`` (no pickled code)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: expected a checkpoint state file, got no such file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt/unsafe files
+        raise CheckpointError(f"{path}: expected a checkpoint state file, got {exc}") from exc
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: expected a mapping, got {type(state).__name__}")
+    return state
+
+
+def prune_checkpoints(output_dir: str | Path, keep: int, protect: set[str]) -> None:
+    """Keep the ``keep`` newest checkpoints (names sort by step), never deleting ``protect``."""
+    ckpt_dir = Path(output_dir) / "checkpoints"
+    if not ckpt_dir.is_dir():
+        return
+    names = sorted(p.name[: -len(".safetensors")] for p in ckpt_dir.glob("*.safetensors"))
+    for name in names[: max(0, len(names) - keep)]:
+        if name in protect:
+            continue
+        for suffix in (".safetensors", ".state.pt"):
+            (ckpt_dir / f"{name}{suffix}").unlink(missing_ok=True)

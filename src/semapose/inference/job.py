@@ -1,0 +1,378 @@
+"""One video (or frame folder) through detection, tracking, temporal inference and outputs.
+
+Resumable: while it runs, a job appends every finished key frame to
+``<out>/.partial/<name>/results.jsonl`` and every frame's raw detections to
+``detections.jsonl``, and every ``checkpoint_every`` frames (and when stopped or
+interrupted) atomically writes ``state.json`` with the byte lengths of both
+files that are complete, the next frame to decode and the next key frame to
+emit. ``resume=True`` truncates the files to those lengths, replays the tracker
+over the stored detections (no detector, no images), re-decodes only the few
+frames the feature window still needs (their backbone features are recomputed,
+their results are not), and carries on. Because every step is deterministic
+(see :mod:`semapose.inference.pipeline`), the result equals an uninterrupted run.
+The final PoseTrack/COCO JSON and MP4 appear (atomically) only when the video is
+complete; the partial folder is then removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from semapose.errors import InputError
+from semapose.inference.pipeline import RunnerOptions, TemporalRunner
+from semapose.inference.results import FramePoses, TrackBox
+from semapose.io.atomic import atomic_write_json
+
+STATE_VERSION = 1
+
+
+@dataclass
+class JobOptions:
+    """Per-run options of :func:`predict_source`."""
+
+    out_dir: Path
+    write_video: bool = True
+    resume: bool = False
+    #: frames between two saved resumable states
+    checkpoint_every: int = 50
+    #: stop after this many newly processed frames, leaving a resumable state (None = all)
+    max_frames: int | None = None
+    progress: bool = True
+    #: frame rate of a frame folder (videos use their own)
+    fps: float | None = None
+    #: recorded in the outputs and compared on resume
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OutputPaths:
+    """Where the outputs of one input go (``<out>/posetrack/<name>.json`` etc.)."""
+
+    posetrack: Path
+    coco: Path
+    video: Path
+    partial: Path
+
+    @classmethod
+    def for_name(cls, out_dir: Path, name: str) -> OutputPaths:
+        return cls(
+            posetrack=out_dir / "posetrack" / f"{name}.json",
+            coco=out_dir / "coco" / f"{name}.json",
+            video=out_dir / "video" / f"{name}.mp4",
+            partial=out_dir / ".partial" / name,
+        )
+
+
+@dataclass
+class JobResult:
+    source: Path
+    #: "done", "stopped" (max_frames reached; resumable) or "skipped" (outputs exist)
+    status: str
+    frames: int
+    paths: OutputPaths
+    seconds: float = 0.0
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def input_name(path: Path) -> str:
+    """Output base name of an input: the video's stem or the frame folder's name."""
+    return path.stem if path.is_file() else path.name
+
+
+# ----------------------------------------------------------------------------- tracking glue
+
+
+class TrackerAdapter:
+    """The project tracker with :class:`TrackBox` output and pose feedback.
+
+    Offline (with future offsets) a frame's poses are known only ``lookahead``
+    frames later, so the tracker receives each key frame's keypoints when they are
+    emitted, while it is already at a later frame: pose-derived boxes then come
+    from keypoints a few frames old. The 1.25x crop enlargement absorbs that.
+    """
+
+    def __init__(self) -> None:
+        from semapose.inference.tracker import Tracker
+
+        self.tracker = Tracker()
+
+    def update(self, frame: int, detections: np.ndarray) -> list[TrackBox]:
+        tracks = self.tracker.update(frame, detections)
+        return [TrackBox(t.track_id, t.box_xywh, t.score) for t in tracks]
+
+    def observe(self, frames: list[FramePoses]) -> None:
+        for f in frames:
+            for p in f.persons:
+                self.tracker.observe_keypoints(p.track_id, p.keypoints, p.scores)
+
+
+# ----------------------------------------------------------------------------- the job
+
+
+def predict_source(
+    path: Path,
+    model: Any,
+    runner_options: RunnerOptions,
+    detector: Any,
+    options: JobOptions,
+    device: Any = "cpu",
+    tracker_factory: Callable[[], Any] = TrackerAdapter,
+    on_frames: Callable[[list[FramePoses]], None] | None = None,
+) -> JobResult:
+    """Run one video or frame folder end to end; see the module docstring."""
+    from semapose.io.video import FrameSource
+
+    t0 = time.perf_counter()
+    name = input_name(path)
+    paths = OutputPaths.for_name(options.out_dir, name)
+    state_file = paths.partial / "state.json"
+    done = paths.posetrack.is_file() and paths.coco.is_file()
+    done = done and (paths.video.is_file() or not options.write_video)
+    if options.resume and done and not state_file.is_file():
+        return JobResult(path, "skipped", 0, paths)
+
+    source = FrameSource(path, fps=options.fps)
+    state = _load_state(state_file, path, options) if options.resume else None
+    if state is None:
+        shutil.rmtree(paths.partial, ignore_errors=True)
+        state = {"next_frame": 0, "next_key": 0, "results_bytes": 0, "detections_bytes": 0}
+    paths.partial.mkdir(parents=True, exist_ok=True)
+    resumed = state["next_frame"] > 0
+
+    opts = RunnerOptions(**{**asdict(runner_options), "keep_images": options.write_video})
+    runner = TemporalRunner(model, opts, device)
+    tracker = tracker_factory()
+    results_path = paths.partial / "results.jsonl"
+    dets_path = paths.partial / "detections.jsonl"
+    _truncate(results_path, state["results_bytes"])
+    _truncate(dets_path, state["detections_bytes"])
+
+    # Replay the tracker over the stored detections; keep the boxes the window needs.
+    next_frame, next_key = int(state["next_frame"]), int(state["next_key"])
+    runner.start_at(next_key, next_frame)
+    warm_from = runner.first_needed_frame
+    warm_tracks: dict[int, list[TrackBox]] = {}
+    stored = _iter_results(results_path)
+    for index, dets, emitted in _read_detections(dets_path):
+        tracks = tracker.update(index, dets)
+        tracker.observe([f for f in (next(stored, None) for _ in range(emitted)) if f])
+        if index >= warm_from:
+            warm_tracks[index] = tracks
+
+    # A resumed run re-renders the overlay video at the end (the killed run's is gone).
+    writer = (
+        _overlay_writer(paths.video, source.fps) if options.write_video and not resumed else None
+    )
+    processed = 0
+    stopped = False
+    completed = False
+    marks = dict(state)
+    progress = _progress(options.progress, source.num_frames, name, initial=next_frame)
+    res_fh = open(results_path, "ab")  # noqa: SIM115 - closed in finally
+    det_fh = open(dets_path, "ab")  # noqa: SIM115
+
+    def save() -> None:
+        _fsync(res_fh)
+        _fsync(det_fh)
+        atomic_write_json(state_file, {**marks, "fingerprint": _fp(path, options)}, indent=1)
+
+    def emit(frames: list[FramePoses]) -> None:
+        for fp in frames:
+            res_fh.write((json.dumps(fp.to_json(), allow_nan=False) + "\n").encode())
+            if writer is not None:
+                writer.write(_draw(fp))
+        if on_frames is not None:
+            on_frames(frames)
+        for fp in frames:
+            fp.image = None
+
+    if writer is not None:
+        writer.__enter__()
+    try:
+        for frame in source.frames(start=warm_from):
+            if frame.index < next_frame:
+                runner.warm(frame.index, frame.image, warm_tracks.get(frame.index, []), frame.name)
+                continue
+            if options.max_frames is not None and processed >= options.max_frames:
+                stopped = True
+                break
+            dets = np.asarray(detector.detect(frame.image, frame.index), dtype=np.float64)
+            boxes = [[round(float(v), 3) for v in d] for d in dets.reshape(-1, 5)]
+            tracks = tracker.update(frame.index, np.asarray(boxes, dtype=np.float64).reshape(-1, 5))
+            ready = runner.push(frame.index, frame.image, tracks, frame.name)
+            tracker.observe(ready)
+            emit(ready)
+            line = {"frame": frame.index, "emitted": len(ready), "boxes": boxes}
+            det_fh.write((json.dumps(line) + "\n").encode())
+            processed += 1
+            marks.update(
+                next_frame=runner.next_frame,
+                next_key=runner.next_key,
+                results_bytes=res_fh.tell(),
+                detections_bytes=det_fh.tell(),
+            )
+            if options.checkpoint_every and processed % options.checkpoint_every == 0:
+                save()
+            if progress is not None:
+                progress.update(1)
+        if not stopped:
+            emit(runner.finish())
+            marks.update(next_key=runner.next_key, results_bytes=res_fh.tell())
+        save()
+        completed = not stopped
+    except BaseException:
+        # Keep what is complete (after a kill -9 the last periodic state is used instead).
+        with contextlib.suppress(Exception):
+            save()
+        raise
+    finally:
+        if progress is not None:
+            progress.close()
+        res_fh.close()
+        det_fh.close()
+        if writer is not None:
+            if completed:
+                writer.__exit__(None, None, None)
+            else:
+                writer.__exit__(RuntimeError, RuntimeError("incomplete"), None)
+
+    stats = {"backbone_crops": runner.backbone_crops, **runner.cache.stats()}
+    seconds = time.perf_counter() - t0
+    if stopped:
+        return JobResult(path, "stopped", runner.next_key, paths, seconds, stats)
+
+    frames = [FramePoses.from_json(json.loads(line)) for line in _lines(results_path)]
+    _check_complete(frames, path)
+    if options.write_video and resumed:
+        _render_video(source, frames, paths.video)
+    from semapose.inference.outputs import write_coco_results, write_posetrack
+
+    meta = {"weights": options.fingerprint.get("weights"), "frames": len(frames)}
+    write_posetrack(paths.posetrack, frames, path, name, meta)
+    write_coco_results(paths.coco, frames, name)
+    shutil.rmtree(paths.partial, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        paths.partial.parent.rmdir()
+    return JobResult(path, "done", len(frames), paths, seconds, stats)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _fp(path: Path, options: JobOptions) -> dict[str, Any]:
+    st = path.stat()
+    return {
+        "source": str(path.resolve()),
+        "size": st.st_size if path.is_file() else None,
+        **options.fingerprint,
+    }
+
+
+def _load_state(state_file: Path, path: Path, options: JobOptions) -> dict[str, Any] | None:
+    """The saved state if it belongs to this input and these options, else None (start over)."""
+    if not state_file.is_file():
+        return None
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or state.get("fingerprint") != json.loads(
+        json.dumps(_fp(path, options))
+    ):
+        return None
+    keys = ("next_frame", "next_key", "results_bytes", "detections_bytes")
+    if not all(isinstance(state.get(k), int) and state[k] >= 0 for k in keys):
+        return None
+    return state
+
+
+def _truncate(path: Path, size: int) -> None:
+    if path.exists():
+        with open(path, "r+b") as fh:
+            fh.truncate(size)
+    elif size:
+        raise InputError(path, "", f"a partial results file of {size} bytes", "missing")
+
+
+def _fsync(fh: BinaryIO) -> None:
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
+def _lines(path: Path) -> Iterator[str]:
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield line
+
+
+def _read_detections(path: Path) -> Iterator[tuple[int, np.ndarray, int]]:
+    """(frame, detections (K,5), number of key frames emitted after it) per stored frame."""
+    if not path.exists():
+        return
+    for line in _lines(path):
+        obj = json.loads(line)
+        boxes = np.asarray(obj["boxes"], dtype=np.float64).reshape(-1, 5)
+        yield int(obj["frame"]), boxes, int(obj["emitted"])
+
+
+def _iter_results(path: Path) -> Iterator[FramePoses]:
+    if path.exists():
+        for line in _lines(path):
+            yield FramePoses.from_json(json.loads(line))
+
+
+def _check_complete(frames: list[FramePoses], path: Path) -> None:
+    for i, f in enumerate(frames):
+        if f.index != i:
+            raise InputError(path, f"frame {i}", "contiguous predictions", f"frame {f.index}")
+
+
+def _progress(enabled: bool, total: int | None, name: str, initial: int) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=name, unit="frame", dynamic_ncols=True)
+
+
+def _overlay_writer(path: Path, fps: float) -> Any:
+    from semapose.io.video import VideoWriter
+
+    return VideoWriter(path, fps=fps)
+
+
+def _draw(frame: FramePoses) -> np.ndarray:
+    from semapose.inference.outputs import draw_frame
+
+    assert frame.image is not None
+    return draw_frame(frame.image, frame.persons)
+
+
+def _render_video(source: Any, frames: list[FramePoses], path: Path) -> None:
+    """Overlay video of a resumed run: decode the input again and draw the stored results."""
+    from semapose.inference.outputs import draw_frame
+
+    with _overlay_writer(path, source.fps) as writer:
+        for frame in source.frames():
+            writer.write(draw_frame(frame.image, frames[frame.index].persons))
+
+
+__all__ = [
+    "JobOptions",
+    "JobResult",
+    "OutputPaths",
+    "TrackerAdapter",
+    "input_name",
+    "predict_source",
+]

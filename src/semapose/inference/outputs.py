@@ -1,0 +1,152 @@
+"""Prediction outputs: PoseTrack2018 JSON, COCO-style results JSON, overlay frames.
+
+* PoseTrack2018 JSON (``<out>/posetrack/<name>.json``): one ``images`` entry per
+  frame (all frames, labeled or not, so ``semapose evaluate`` pairs it with a
+  ground-truth file of the same name), one ``annotations`` entry per person and
+  frame with ``keypoints`` ``[x, y, score] * 17`` in PoseTrack18 slot order,
+  ``scores``, ``track_id``, ``bbox`` (x, y, w, h) and ``score``.
+* COCO-style results (``<out>/coco/<name>.json``): the flat list the COCO
+  keypoint evaluation reads (``image_id``, ``category_id`` 1, ``keypoints``,
+  ``score``), plus ``track_id`` and ``bbox``. Keypoints are in the same
+  PoseTrack18 slot order (head bottom/top in COCO's eye slots), as mmpose writes
+  PoseTrack18 results.
+
+Image ids follow PoseTrack's ``1VVVVVVFFFF`` scheme when the input name starts
+with a sequence number (``000342_mpii_test``), else they are the frame index.
+All files are written atomically.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from semapose.inference.results import FramePoses, PersonPose
+from semapose.io.atomic import atomic_write_json
+from semapose.keypoints import POSETRACK_KEYPOINTS, POSETRACK_SKELETON
+
+
+def image_id(name: str, frame: int) -> int:
+    """PoseTrack-style image id for sequence ``name`` (leading number) and frame index."""
+    m = re.match(r"(\d+)", name)
+    if m:
+        return 10_000_000_000 + int(m.group(1)) % 1_000_000 * 10_000 + frame
+    return frame
+
+
+def frame_file_name(source: Path, name: str, frame: FramePoses) -> str:
+    """``file_name`` of a frame: the path from ``images/`` on for PoseTrack-like frame
+    folders, else ``<name>/<frame file name>`` (videos: ``<name>/000012.jpg``)."""
+    file = frame.file_name or f"{frame.index:06d}.jpg"
+    parts = source.resolve().parts if source.is_dir() else ()
+    if "images" in parts:
+        i = len(parts) - 1 - parts[::-1].index("images")
+        return "/".join((*parts[i:], file))
+    return f"{name}/{file}"
+
+
+def _keypoints_flat(p: PersonPose) -> list[float]:
+    out: list[float] = []
+    for (x, y), s in zip(p.keypoints, p.scores, strict=True):
+        out.extend((round(float(x), 3), round(float(y), 3), round(float(s), 4)))
+    return out
+
+
+def posetrack_document(
+    frames: list[FramePoses], source: Path, name: str, meta: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The PoseTrack2018 prediction document of one sequence."""
+    n = len(frames)
+    images, annotations = [], []
+    vid = image_id(name, 0) // 10_000 if image_id(name, 0) >= 10_000_000_000 else 0
+    for f in frames:
+        iid = image_id(name, f.index)
+        images.append(
+            {
+                "file_name": frame_file_name(source, name, f),
+                "id": iid,
+                "frame_id": iid,
+                "vid_id": str(vid),
+                "nframes": n,
+                "is_labeled": True,
+            }
+        )
+        for p in f.persons:
+            annotations.append(
+                {
+                    "image_id": iid,
+                    "track_id": p.track_id,
+                    "category_id": 1,
+                    "keypoints": _keypoints_flat(p),
+                    "scores": [round(float(s), 4) for s in p.scores],
+                    "bbox": [round(float(v), 3) for v in p.box],
+                    "score": round(p.score, 4),
+                }
+            )
+    doc: dict[str, Any] = {
+        "images": images,
+        "annotations": annotations,
+        "categories": [
+            {
+                "supercategory": "person",
+                "id": 1,
+                "name": "person",
+                "keypoints": list(POSETRACK_KEYPOINTS),
+                "skeleton": [[a + 1, b + 1] for a, b in POSETRACK_SKELETON],
+            }
+        ],
+    }
+    if meta:
+        doc["semapose"] = meta
+    return doc
+
+
+def coco_results(frames: list[FramePoses], name: str) -> list[dict[str, Any]]:
+    """COCO keypoint-results list of one sequence."""
+    return [
+        {
+            "image_id": image_id(name, f.index),
+            "category_id": 1,
+            "keypoints": _keypoints_flat(p),
+            "score": round(p.score, 4),
+            "track_id": p.track_id,
+            "bbox": [round(float(v), 3) for v in p.box],
+        }
+        for f in frames
+        for p in f.persons
+    ]
+
+
+def write_posetrack(
+    path: Path,
+    frames: list[FramePoses],
+    source: Path,
+    name: str,
+    meta: dict[str, Any] | None = None,
+) -> None:
+    atomic_write_json(path, posetrack_document(frames, source, name, meta))
+
+
+def write_coco_results(path: Path, frames: list[FramePoses], name: str) -> None:
+    atomic_write_json(path, coco_results(frames, name))
+
+
+def draw_frame(image: np.ndarray, persons: list[PersonPose], threshold: float = 0.3) -> np.ndarray:
+    """Overlay of one frame: skeletons, boxes and ids coloured by track."""
+    from semapose.viz.draw import draw_persons
+
+    return draw_persons(image, persons, threshold=threshold, box_format="xywh")
+
+
+__all__ = [
+    "coco_results",
+    "draw_frame",
+    "frame_file_name",
+    "image_id",
+    "posetrack_document",
+    "write_coco_results",
+    "write_posetrack",
+]

@@ -1,0 +1,275 @@
+"""Streaming temporal inference with a feature cache.
+
+:class:`TemporalRunner` receives frames one at a time, each with its tracked
+person boxes, and emits the poses of key frame ``k`` as soon as every supporting
+frame ``k + o`` of the clip has arrived (``max(offsets)`` frames later; at once
+with ``online=True``).
+
+Feature reuse. The paper crops all T frames of a clip with the *key* frame's
+box; then the crop of frame ``f`` depends on the key frame, and a T-frame model
+runs the backbone T times per person and frame. Here (``crop="track"``, the
+default) every frame is cropped once per person with *that frame's own* track
+box, encoded once, cached under ``(frame, track id)`` and read by the T clips
+that contain it: one backbone pass per (frame, person) instead of T. The key
+frame's crop is exactly the paper's; supporting frames differ only by the box
+motion between neighbouring frames (docs/predict.md has the measurement).
+``crop="key"`` reproduces the paper's cropping exactly (no reuse) for comparison.
+
+Borders. A slot before the first or after the last frame repeats the nearest
+existing frame (the clip convention at sequence borders); a slot in which the
+person's track has no box uses the nearest frame, towards the key frame, in
+which it has one. ``online=True`` mirrors positive offsets to the past
+(``+o -> -o``) so the clip keeps its T slots and key position but uses past
+frames only.
+
+Determinism. Every frame is encoded in the same batches (its own persons, in
+track-id order, chunked by ``batch_size``) and every key frame is decoded alone,
+so a resumed run computes exactly the same numbers as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from semapose.inference.cache import FeatureCache
+from semapose.inference.crops import apply_affine, crop_affine, crop_image
+from semapose.inference.results import FramePoses, PersonPose, TrackBox
+
+
+@dataclass
+class RunnerOptions:
+    """How clips are formed and evaluated (see the module docstring)."""
+
+    input_size: tuple[int, int] = (256, 192)
+    heatmap_stride: int = 4
+    sigma: float = 2.0
+    #: supporting-frame offsets (key frame implied); empty = single-frame
+    offsets: Sequence[int] = (-2, -1, 1, 2)
+    bbox_enlarge: float = 1.25
+    online: bool = False
+    flip_test: bool = True
+    refine: str = "dark"
+    batch_size: int = 64
+    #: "track": own-box crops, cached and reused; "key": key-frame box for all T (paper)
+    crop: str = "track"
+    #: attach each frame's RGB image to the emitted FramePoses
+    keep_images: bool = False
+
+
+class TemporalRunner:
+    """Frames + tracked boxes in, per-frame poses out (see the module docstring).
+
+    ``model`` must provide ``encode_frames((N,3,H,W)) -> (N,C,h,w)`` and
+    ``decode_clip((B,T,C,h,w)) -> (B,J,H/4,W/4)``; :func:`semapose.inference.loading`
+    wraps single-frame models to this interface with T = 1.
+    """
+
+    def __init__(self, model: Any, options: RunnerOptions, device: Any = "cpu") -> None:
+        import torch
+
+        from semapose.data.codec import HeatmapCodec
+
+        if options.crop not in ("track", "key"):
+            raise ValueError(f"crop must be 'track' or 'key', got {options.crop!r}")
+        self.model = model
+        self.opt = options
+        self.device = torch.device(device)
+        offsets = sorted(set(int(o) for o in options.offsets) | {0})
+        if options.online:
+            # Same slots, past frames only: +o reads frame k - o.
+            self.slot_offsets = [o if o <= 0 else -o for o in offsets]
+        else:
+            self.slot_offsets = offsets
+        self.lookahead = max(0, max(self.slot_offsets))
+        self.lookback = max(0, -min(self.slot_offsets))
+        size = (int(options.input_size[0]), int(options.input_size[1]))
+        self.codec = HeatmapCodec(size, options.heatmap_stride, options.sigma, options.refine)
+        self.cache = FeatureCache()
+        self._boxes: dict[int, dict[int, TrackBox]] = {}
+        self._images: dict[int, np.ndarray] = {}
+        self._names: dict[int, str] = {}
+        self._next_frame = 0
+        self._next_key = 0
+        self.backbone_crops = 0
+
+    # ------------------------------------------------------------------ state
+    @property
+    def next_frame(self) -> int:
+        """Index the next pushed frame must have."""
+        return self._next_frame
+
+    @property
+    def next_key(self) -> int:
+        """Index of the next key frame to be emitted."""
+        return self._next_key
+
+    @property
+    def first_needed_frame(self) -> int:
+        """Earliest frame a not yet emitted key frame can read."""
+        return max(0, self._next_key - self.lookback)
+
+    def start_at(self, next_key: int, next_frame: int) -> None:
+        """Position an empty runner for a resume: ``warm`` frames come next, then new ones."""
+        self._next_key = next_key
+        self._next_frame = next_frame
+
+    def window_boxes(self) -> dict[int, list[TrackBox]]:
+        """Track boxes of the frames still in the window (for a resumable state)."""
+        return {f: list(b.values()) for f, b in sorted(self._boxes.items())}
+
+    # ------------------------------------------------------------------ stream
+    def warm(
+        self, index: int, image: np.ndarray, tracks: Sequence[TrackBox], name: str = ""
+    ) -> None:
+        """Re-insert an already processed frame (resume): features recomputed, nothing emitted."""
+        self._insert(index, image, tracks, name)
+
+    def push(
+        self, index: int, image: np.ndarray, tracks: Sequence[TrackBox], name: str = ""
+    ) -> list[FramePoses]:
+        """Add frame ``index`` (must be the next one) and return the key frames now complete."""
+        if index != self._next_frame:
+            raise ValueError(f"expected frame {self._next_frame}, got {index}")
+        self._insert(index, image, tracks, name)
+        self._next_frame = index + 1
+        out = []
+        while self._next_key + self.lookahead < self._next_frame:
+            out.append(self._emit(self._next_key, self._next_frame - 1))
+        return out
+
+    def finish(self) -> list[FramePoses]:
+        """Emit the remaining key frames at the end of the stream (future slots repeat the last)."""
+        out = []
+        while self._next_key < self._next_frame:
+            out.append(self._emit(self._next_key, self._next_frame - 1))
+        return out
+
+    def _insert(self, index: int, image: np.ndarray, tracks: Sequence[TrackBox], name: str) -> None:
+        ordered = sorted(tracks, key=lambda t: t.track_id)
+        self._boxes[index] = {t.track_id: t for t in ordered}
+        self._names[index] = name
+        if self.opt.crop == "key" or self.opt.keep_images:
+            self._images[index] = image
+        if self.opt.crop == "track" and ordered:
+            crops = []
+            for t in ordered:
+                m, _ = crop_affine(t.box, self.opt.input_size, self.opt.bbox_enlarge)
+                crops.append(crop_image(image, m, self.opt.input_size))
+            feats = self._encode(np.stack(crops))
+            for variant, fs in feats.items():
+                for t, f in zip(ordered, fs, strict=True):
+                    self.cache.put(index, t.track_id, f, variant)
+
+    # ------------------------------------------------------------------ model
+    def _encode(self, crops: np.ndarray) -> dict[int, list[Any]]:
+        """Backbone features of (N,3,H,W) crops; variant 1 = horizontally flipped crops."""
+        import torch
+
+        variants = {0: crops}
+        if self.opt.flip_test:
+            variants[1] = np.ascontiguousarray(crops[..., ::-1])
+        out: dict[int, list[Any]] = {}
+        bs = self.opt.batch_size
+        with torch.inference_mode():
+            for v, arr in variants.items():
+                feats: list[Any] = []
+                for i in range(0, len(arr), bs):
+                    x = torch.from_numpy(arr[i : i + bs]).to(self.device)
+                    feats.extend(self.model.encode_frames(x).unbind(0))
+                out[v] = feats
+        self.backbone_crops += len(crops) * len(variants)
+        return out
+
+    def _decode(self, clips: dict[int, list[list[Any]]]) -> np.ndarray:
+        """Heatmaps (B,J,h,w) of B clips (lists of T feature maps), flip-averaged."""
+        import torch
+
+        bs = self.opt.batch_size
+        with torch.inference_mode():
+            result = None
+            for v, clip_list in clips.items():
+                hms = []
+                for i in range(0, len(clip_list), bs):
+                    batch = torch.stack([torch.stack(c) for c in clip_list[i : i + bs]])
+                    hms.append(self.model.decode_clip(batch).float())
+                hm = torch.cat(hms)
+                if v == 1:
+                    hm = self._unflip(hm)
+                result = hm if result is None else (result + hm)
+            assert result is not None
+            result = result / len(clips)
+            return result.cpu().numpy()  # type: ignore[no-any-return]
+
+    def _unflip(self, hm: Any) -> Any:
+        """Heatmaps of a mirrored crop mapped back (mirror, swap left/right, sub-pixel shift)."""
+        from semapose.data.transforms import flip_back_heatmaps
+
+        return flip_back_heatmaps(hm, stride=self.opt.heatmap_stride)
+
+    # ------------------------------------------------------------------ emit
+    def _slot_frames(self, key: int, track_id: int, last: int) -> list[int]:
+        frames = []
+        for o in self.slot_offsets:
+            g = min(max(key + o, 0), last)
+            step = 1 if g < key else -1
+            while g != key and track_id not in self._boxes.get(g, {}):
+                g += step
+            frames.append(g)
+        return frames
+
+    def _emit(self, key: int, last: int) -> FramePoses:
+        tracks = list(self._boxes.get(key, {}).values())
+        persons: list[PersonPose] = []
+        if tracks:
+            variants = [0, 1] if self.opt.flip_test else [0]
+            clips: dict[int, list[list[Any]]] = {v: [] for v in variants}
+            for t in tracks:
+                frames = self._slot_frames(key, t.track_id, last)
+                if self.opt.crop == "track":
+                    for v in variants:
+                        clips[v].append([self.cache.get(g, t.track_id, v) for g in frames])
+                else:
+                    m, _ = crop_affine(t.box, self.opt.input_size, self.opt.bbox_enlarge)
+                    crops = np.stack(
+                        [crop_image(self._images[g], m, self.opt.input_size) for g in frames]
+                    )
+                    feats = self._encode(crops)
+                    for v in variants:
+                        clips[v].append(feats[v])
+            heatmaps = self._decode(clips)
+            coords, scores = self.codec.decode(heatmaps)
+            for t, xy, sc in zip(tracks, coords, scores, strict=True):
+                _, inv = crop_affine(t.box, self.opt.input_size, self.opt.bbox_enlarge)
+                # Rounded as stored (3 decimals), so a resumed run, which reads results back
+                # from disk, feeds the tracker exactly the numbers the original run did.
+                persons.append(
+                    PersonPose(
+                        t.track_id,
+                        np.round(t.box, 3),
+                        round(float(t.score), 3),
+                        np.round(apply_affine(xy, inv), 3),
+                        np.round(sc, 3),
+                    )
+                )
+        image = self._images.get(key) if self.opt.keep_images else None
+        result = FramePoses(key, persons, image, self._names.get(key, ""))
+        self._next_key = key + 1
+        self._evict()
+        return result
+
+    def _evict(self) -> None:
+        keep_from = self.first_needed_frame
+        self.cache.evict_before(keep_from)
+        for f in [f for f in self._boxes if f < keep_from]:
+            del self._boxes[f]
+            self._names.pop(f, None)
+        image_from = keep_from if self.opt.crop == "key" else self._next_key
+        for f in [f for f in self._images if f < image_from]:
+            del self._images[f]
+
+
+__all__ = ["RunnerOptions", "TemporalRunner"]

@@ -1,0 +1,175 @@
+"""A loaded model plus prediction options, and the inputs it can run on.
+
+Shared by ``semapose predict``, ``semapose demo`` and the Python API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from semapose.errors import InputError
+from semapose.inference.job import JobOptions, JobResult, input_name, predict_source
+from semapose.inference.loading import LoadedModel, load_model
+from semapose.inference.pipeline import RunnerOptions
+
+
+def list_inputs(path: Path) -> list[Path]:
+    """The videos / frame folders named by ``path``.
+
+    A video file -> itself; a folder with image files -> one frame folder; a folder
+    of videos and/or frame folders -> all of them, sorted by name.
+    """
+    from semapose.io.video import is_image_file, is_video_file
+
+    if not path.exists():
+        raise InputError(path, "", "an existing video file or folder", "no such file or folder")
+    if path.is_file():
+        if not is_video_file(path):
+            raise InputError(path, "", "a video file (.mp4, .avi, .mov, .mkv, ...)", path.suffix)
+        return [path]
+    entries = sorted(path.iterdir())
+    if any(p.is_file() and is_image_file(p) for p in entries):
+        return [path]
+    items = [
+        p
+        for p in entries
+        if (p.is_file() and is_video_file(p))
+        or (p.is_dir() and any(is_image_file(q) for q in p.iterdir() if q.is_file()))
+    ]
+    if not items:
+        raise InputError(path, "", "video files, image frames or folders of frames", "none")
+    names = [input_name(p) for p in items]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise InputError(path, dup[0], "distinct input names (outputs are named after them)")
+    return items
+
+
+def frame_names(path: Path) -> list[str] | None:
+    """File names of a frame folder in frame order (None for a video)."""
+    from semapose.io.video import is_image_file
+
+    if path.is_dir():
+        return sorted(p.name for p in path.iterdir() if p.is_file() and is_image_file(p))
+    return None
+
+
+@dataclass
+class Predictor:
+    """Model + runner options; :meth:`run_one` processes one input end to end."""
+
+    loaded: LoadedModel
+    options: RunnerOptions
+    device: Any
+
+    @classmethod
+    def create(
+        cls,
+        weights: str | Path | None = None,
+        device: str = "auto",
+        local_rank: int = 0,
+        online: bool = False,
+        flip: bool | None = None,
+        batch: int | None = None,
+        crop: str = "track",
+    ) -> Predictor:
+        from semapose.engine.distributed import resolve_device
+
+        dev = resolve_device(device, local_rank)
+        loaded = load_model(weights, dev)
+        return cls.from_loaded(loaded, dev, online=online, flip=flip, batch=batch, crop=crop)
+
+    @classmethod
+    def from_loaded(
+        cls,
+        loaded: LoadedModel,
+        device: Any = "cpu",
+        online: bool = False,
+        flip: bool | None = None,
+        batch: int | None = None,
+        crop: str = "track",
+    ) -> Predictor:
+        cfg = loaded.cfg
+        options = RunnerOptions(
+            input_size=(int(cfg.data.image_size[0]), int(cfg.data.image_size[1])),
+            heatmap_stride=cfg.data.heatmap_stride,
+            sigma=cfg.data.sigma,
+            offsets=tuple(cfg.data.offsets),
+            bbox_enlarge=cfg.data.bbox_enlarge,
+            online=online,
+            flip_test=cfg.test.flip_test if flip is None else flip,
+            refine=cfg.test.refine,
+            batch_size=batch or cfg.test.batch_size,
+            crop=crop,
+        )
+        return cls(loaded, options, device)
+
+    def describe(self) -> str:
+        o = self.options
+        kind = f"T={1 + len(o.offsets)} offsets {list(o.offsets)}" if o.offsets else "single-frame"
+        mode = ", online" if o.online else ""
+        return f"{self.loaded.source} ({kind}{mode}, crop={o.crop}, flip={o.flip_test})"
+
+    def fingerprint(self, boxes: str | None, detector: str | None) -> dict[str, Any]:
+        """What a resumed run must share with the interrupted one."""
+        o = self.options
+        return {
+            "weights": self.loaded.source,
+            "offsets": list(o.offsets),
+            "online": o.online,
+            "crop": o.crop,
+            "flip": o.flip_test,
+            "input_size": list(o.input_size),
+            "boxes": str(Path(boxes).resolve()) if boxes else None,
+            "detector": detector,
+        }
+
+    def make_detector(
+        self, path: Path, boxes: str | None, detector: str | None, multi: bool
+    ) -> Any:
+        """Boxes from a file (this input's frames) or a detector by name (default ssdlite)."""
+        from semapose.inference.detectors import DEFAULT_DETECTOR, build_detector
+
+        if boxes:
+            from semapose.inference.detectors.boxfile import BoxFileDetector
+
+            return BoxFileDetector.from_file(
+                boxes, frame_names=frame_names(path), sequence=input_name(path) if multi else None
+            )
+        return build_detector(detector or DEFAULT_DETECTOR)
+
+    def run_one(
+        self,
+        path: Path,
+        out_dir: Path,
+        boxes: str | None = None,
+        detector: str | None = None,
+        detector_obj: Any = None,
+        multi: bool = False,
+        write_video: bool = True,
+        resume: bool = False,
+        max_frames: int | None = None,
+        checkpoint_every: int = 50,
+        fps: float | None = None,
+        progress: bool = True,
+        on_frames: Any = None,
+    ) -> JobResult:
+        det = detector_obj or self.make_detector(path, boxes, detector, multi)
+        job = JobOptions(
+            out_dir=Path(out_dir),
+            write_video=write_video,
+            resume=resume,
+            checkpoint_every=checkpoint_every,
+            max_frames=max_frames,
+            progress=progress,
+            fps=fps,
+            fingerprint=self.fingerprint(boxes, None if boxes else (detector or "default")),
+        )
+        return predict_source(
+            path, self.loaded.model, self.options, det, job, self.device, on_frames=on_frames
+        )
+
+
+__all__ = ["Predictor", "frame_names", "list_inputs"]

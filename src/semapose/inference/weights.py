@@ -1,0 +1,246 @@
+"""Known checkpoints by name, downloaded on first use into a cache with checksum verification.
+
+The cache folder is ``$SEMAPOSE_CACHE`` if set, else ``$XDG_CACHE_HOME/semapose``,
+else ``~/.cache/semapose``. A download goes to a temporary file beside its
+target, is verified against the table's SHA-256, and only then renamed into
+place (atomic), so a broken or interrupted download never poisons the cache.
+No network access happens unless a name is resolved that is not cached yet;
+offline, the error says which URL to fetch by hand and where to put it.
+
+Checksums: OpenMMLab names its checkpoints ``<name>-<first 8 hex digits of the
+file's SHA-256>``; where the full digest is not known to us, the table holds
+that 8-digit prefix and the check compares the prefix. The YOLOX ONNX digests
+are those of the ``end2end.onnx`` inside OpenMMLab's SDK zips as pinned by
+other public projects (we could not download them here to re-check).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import sys
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from semapose.errors import SemaposeError
+from semapose.io.atomic import atomic_path
+
+
+class DownloadError(SemaposeError):
+    """A known checkpoint could not be fetched or failed its checksum."""
+
+
+@dataclass(frozen=True)
+class KnownWeights:
+    """One downloadable file. ``sha256`` is the full hex digest or its first >= 8 digits.
+
+    ``member``: for a zip archive, the file inside it that is kept (the
+    checksum is that member's); empty for a plain file.
+    """
+
+    name: str
+    url: str
+    sha256: str
+    filename: str
+    description: str
+    licence: str
+    member: str = ""
+
+
+_MMPOSE = "https://download.openmmlab.com/mmpose"
+_RTM = f"{_MMPOSE}/v1/projects/rtmposev1/onnx_sdk"
+
+KNOWN_WEIGHTS: dict[str, KnownWeights] = {
+    w.name: w
+    for w in (
+        KnownWeights(
+            "hrnet-w32-coco-256x192",
+            f"{_MMPOSE}/top_down/hrnet/hrnet_w32_coco_256x192-c78dce93_20200708.pth",
+            "c78dce93",
+            "hrnet_w32_coco_256x192-c78dce93_20200708.pth",
+            "HRNet-W32, COCO train2017, 256x192 (mmpose release; single-frame)",
+            "Apache-2.0 (OpenMMLab mmpose)",
+        ),
+        KnownWeights(
+            "hrnet-w48-coco-256x192",
+            f"{_MMPOSE}/top_down/hrnet/hrnet_w48_coco_256x192-b9e0b3ab_20200708.pth",
+            "b9e0b3ab",
+            "hrnet_w48_coco_256x192-b9e0b3ab_20200708.pth",
+            "HRNet-W48, COCO train2017, 256x192 (mmpose release; single-frame)",
+            "Apache-2.0 (OpenMMLab mmpose)",
+        ),
+        KnownWeights(
+            "vitpose-b-coco-256x192",
+            f"{_MMPOSE}/v1/body_2d_keypoint/topdown_heatmap/coco/"
+            "td-hm_ViTPose-base_8xb64-210e_coco-256x192-216eae50_20230314.pth",
+            "216eae50",
+            "td-hm_ViTPose-base_8xb64-210e_coco-256x192-216eae50_20230314.pth",
+            "ViTPose-B, COCO train2017, 256x192 (mmpose release; single-frame)",
+            "Apache-2.0 (OpenMMLab mmpose)",
+        ),
+        KnownWeights(
+            "yolox-tiny",
+            f"{_RTM}/yolox_tiny_8xb8-300e_humanart-6f3252f9.zip",
+            "ceb11c07298f95c50d7c5abeb906d03340c85f23aa79e3e66966e7fb6c307250",
+            "yolox_tiny_8xb8-300e_humanart-6f3252f9.onnx",
+            "YOLOX-tiny person detector (COCO + Human-Art), ONNX, 416x416",
+            "Apache-2.0 (OpenMMLab mmpose / mmdetection)",
+            member="end2end.onnx",
+        ),
+        KnownWeights(
+            "yolox-m",
+            f"{_RTM}/yolox_m_8xb8-300e_humanart-c2c7a14a.zip",
+            "3dea6513388889f0fff4b77bf7a26013600321b9eb9ceb0e9a400a82572f5f23",
+            "yolox_m_8xb8-300e_humanart-c2c7a14a.onnx",
+            "YOLOX-m person detector (COCO + Human-Art), ONNX, 640x640",
+            "Apache-2.0 (OpenMMLab mmpose / mmdetection)",
+            member="end2end.onnx",
+        ),
+    )
+}
+
+
+def cache_dir() -> Path:
+    """The cache folder: ``$SEMAPOSE_CACHE``, else ``$XDG_CACHE_HOME/semapose`` or ``~/.cache``."""
+    env = os.environ.get("SEMAPOSE_CACHE")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "semapose"
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _checksum_ok(digest: str, expected: str) -> bool:
+    expected = expected.lower().strip()
+    return len(expected) >= 8 and digest.startswith(expected)
+
+
+def fetch(
+    url: str,
+    sha256: str,
+    filename: str,
+    cache: str | Path | None = None,
+    member: str = "",
+    timeout: float = 30.0,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> Path:
+    """Return ``cache/filename``, downloading ``url`` first if it is not cached.
+
+    A cached file is trusted only if its checksum matches (a mismatch re-downloads).
+    ``member``: the URL is a zip; extract that member (matched by file name).
+    Raises :class:`DownloadError` when offline, on HTTP errors and on a checksum
+    mismatch (the bad download is discarded).
+    """
+    root = Path(cache) if cache is not None else cache_dir()
+    target = root / filename
+    if target.is_file() and _checksum_ok(sha256_file(target), sha256):
+        return target
+    hint = f"download {url} by hand{' and extract ' + member if member else ''} to {target}"
+    try:
+        with atomic_path(target) as tmp:
+            _download(url, tmp, timeout, progress)
+            if member:
+                _extract_member(tmp, member, url)
+            digest = sha256_file(tmp)
+            if not _checksum_ok(digest, sha256):
+                raise DownloadError(
+                    f"{url}: checksum mismatch: expected sha256 {sha256}, got {digest} "
+                    "(download discarded; the file changed upstream or was corrupted)"
+                )
+    except urllib.error.HTTPError as exc:
+        raise DownloadError(
+            f"cannot download {url}: HTTP {exc.code} {exc.reason} (moved upstream?); {hint}"
+        ) from None
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DownloadError(
+            f"cannot download {url} ({reason}); no network? Either connect, or {hint}"
+        ) from None
+    return target
+
+
+def _download(
+    url: str, dest: Path, timeout: float, progress: Callable[[int, int | None], None] | None
+) -> None:
+    req = urllib.request.Request(url, headers={"User-Agent": "semapose"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp, open(dest, "wb") as out:
+        total_s = resp.headers.get("Content-Length")
+        total = int(total_s) if total_s and total_s.isdigit() else None
+        done = 0
+        while True:
+            chunk = resp.read(1 << 20)
+            if not chunk:
+                break
+            out.write(chunk)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
+        if total is not None and done != total:
+            raise DownloadError(f"{url}: download ended after {done} of {total} bytes")
+
+
+def _extract_member(archive: Path, member: str, url: str) -> None:
+    """Replace the zip at ``archive`` by its member whose base name is ``member``."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            names = [n for n in zf.namelist() if Path(n).name == member]
+            if not names:
+                raise DownloadError(f"{url}: archive has no {member}")
+            data_path = archive.with_name(archive.name + ".member")
+            with zf.open(names[0]) as src, open(data_path, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+    except zipfile.BadZipFile:
+        raise DownloadError(f"{url}: not a valid zip archive") from None
+    os.replace(data_path, archive)
+
+
+def _print_progress(done: int, total: int | None) -> None:
+    if total:
+        sys.stderr.write(f"\r  {done / 1e6:.1f} / {total / 1e6:.1f} MB")
+        if done >= total:
+            sys.stderr.write("\n")
+
+
+def resolve_weights(name_or_path: str | Path, cache: str | Path | None = None) -> Path:
+    """A checkpoint path: an existing file as is, a known name downloaded/cached.
+
+    Raises :class:`DownloadError` (offline, checksum) or
+    :class:`~semapose.errors.InputError` for an unknown name that is no file.
+    """
+    from semapose.errors import InputError
+
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return path
+    entry = KNOWN_WEIGHTS.get(str(name_or_path))
+    if entry is None:
+        known = ", ".join(sorted(KNOWN_WEIGHTS))
+        raise InputError(
+            path, "--weights", f"an existing checkpoint file or one of: {known}", "missing"
+        )
+    with contextlib.suppress(Exception):
+        sys.stderr.write(
+            f"semapose: fetching {entry.name} ({entry.description}) from {entry.url}\n"
+        )
+    return fetch(
+        entry.url,
+        entry.sha256,
+        entry.filename,
+        cache=cache,
+        member=entry.member,
+        progress=_print_progress,
+    )

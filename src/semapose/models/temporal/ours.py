@@ -1,0 +1,185 @@
+"""The paper's temporal module: MLSME + SMML, with its training-only reconstruction decoders.
+
+Forward (train and eval)::
+
+    feats (B,T,C,h,w) --MLSME--> motion tokens (B,T',N,d) --key slot--> M_key (B,N,d)
+    key feats --cubes, Linear, sin-cos PE--> S (B,N,d)
+    SMML(S, M_key) (or concatenation) -> fused (B,N,d) --Linear, unpatchify--> (B,C,h,w)
+    out = key feats + gamma * that            (key_skip=True, our default)
+    out = that                                (key_skip=False)
+
+Training adds two decoders on the motion tokens: the *context* decoder (light
+transformer + Linear to the cube size) predicts the LayerNorm-normalised,
+stop-gradient backbone cubes, scored on masked tokens only; the *pose* decoder
+(Linear + unpatchify + a heatmap head of the main head's design with its own weights)
+predicts the heatmaps of every frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from semapose.models.temporal.base import TemporalModule
+from semapose.models.temporal.mlsme import MLSME
+from semapose.models.temporal.smml import SMML, ConcatFusion
+from semapose.models.temporal.tokens import JointBlock, patchify, unpatchify
+
+__all__ = ["MLSMESMML", "ContextDecoder"]
+
+#: initial value of the per-channel gate on the temporal residual (key_skip=True)
+SKIP_GATE_INIT = 0.1
+
+
+class ContextDecoder(nn.Module):
+    """Light transformer (joint attention) + Linear: motion tokens -> feature cubes."""
+
+    def __init__(self, dim: int, out_dim: int, depth: int, heads: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(JointBlock(dim, heads, mlp_ratio, 0.0) for _ in range(depth))
+        self.norm = nn.LayerNorm(dim)
+        self.proj = nn.Linear(dim, out_dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        for blk in self.blocks:
+            x = blk(x)
+        return self.proj(self.norm(x))
+
+
+class MLSMESMML(TemporalModule):
+    """Backbone features of a clip -> key-frame features (see the module docstring)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        feat_size: tuple[int, int],
+        num_frames: int,
+        key_index: int,
+        make_head: Callable[[int], nn.Module] | None,
+        *,
+        dim: int = 64,
+        heads: int = 4,
+        mlp_ratio: float = 4.0,
+        drop_path: float = 0.1,
+        cube_size: int = 2,
+        cube_frames: int = 1,
+        patch_depth: int = 2,
+        frame_depth: int = 1,
+        decoder_depth: int = 1,
+        levels: str = "both",
+        patch_masking: bool = True,
+        frame_masking: bool = True,
+        patch_mask_ratio: float = 0.5,
+        frame_mask_ratio: float = 0.4,
+        mask_key_frame: bool = False,
+        fusion: str = "smml",
+        smml_rounds: int = 1,
+        key_skip: bool = True,
+    ) -> None:
+        super().__init__(num_frames, key_index)
+        h, w = feat_size
+        if h % cube_size or w % cube_size:
+            raise ValueError(f"feature map {h}x{w} is not divisible by cube_size {cube_size}")
+        self.cube_size = cube_size
+        self.cube_frames = cube_frames
+        self.grid = (h // cube_size, w // cube_size)
+        self.key_skip = key_skip
+        self.mlsme = MLSME(
+            in_channels,
+            dim,
+            self.grid,
+            num_frames,
+            key_index,
+            cube_size=cube_size,
+            cube_frames=cube_frames,
+            patch_depth=patch_depth,
+            frame_depth=frame_depth,
+            heads=heads,
+            mlp_ratio=mlp_ratio,
+            drop_path=drop_path,
+            levels=levels,
+            patch_masking=patch_masking,
+            frame_masking=frame_masking,
+            patch_mask_ratio=patch_mask_ratio,
+            frame_mask_ratio=frame_mask_ratio,
+            mask_key_frame=mask_key_frame,
+        )
+        self.key_slot = self.mlsme.key_slot
+        flat = in_channels * cube_size * cube_size
+        self.spatial_proj = nn.Linear(flat, dim)
+        self.fusion: nn.Module
+        if fusion == "smml":
+            self.fusion = SMML(dim, heads, mlp_ratio, smml_rounds)
+        elif fusion == "concat":
+            self.fusion = ConcatFusion(dim)
+        else:
+            raise ValueError(f"fusion must be 'smml' or 'concat', got {fusion!r}")
+        self.out_norm = nn.LayerNorm(dim)
+        self.out = nn.Linear(dim, flat)
+        self.gate = nn.Parameter(torch.full((in_channels,), SKIP_GATE_INIT)) if key_skip else None
+        # training-only decoders
+        self.context_decoder = (
+            ContextDecoder(dim, self.mlsme.tokenizer.cube_dim, decoder_depth, heads, mlp_ratio)
+            if self.mlsme.masks_anything
+            else None
+        )
+        self.pose_norm: nn.Module | None = None
+        self.pose_proj: nn.Module | None = None
+        self.pose_head: nn.Module | None = None
+        if make_head is not None:
+            self.pose_norm = nn.LayerNorm(dim)
+            self.pose_proj = nn.Linear(dim, flat * cube_frames)
+            self.pose_head = make_head(in_channels)
+        self.apply(_init_linear)
+
+    def set_mask_ratio_scale(self, scale: float) -> None:
+        if not 0.0 <= scale <= 1.0:
+            raise ValueError(f"mask ratio scale must be in [0, 1], got {scale}")
+        self.mlsme.mask_ratio_scale = float(scale)
+
+    def _fuse(self, feats: Tensor, motion: Tensor) -> Tensor:
+        key = feats[:, self.key_index]
+        cubes = patchify(key[:, None], self.cube_size, 1)[:, 0]
+        spatial = self.spatial_proj(cubes) + self.mlsme.tokenizer.spatial_pe_tensor()[0]
+        fused = self.fusion(spatial, motion[:, self.key_slot])
+        y = self.out(self.out_norm(fused))[:, None]
+        y = unpatchify(y, self.grid, self.cube_size, 1)[:, 0]
+        if self.gate is not None:
+            return key + self.gate.view(1, -1, 1, 1).to(y.dtype) * y
+        return y
+
+    def forward(self, feats: Tensor) -> Tensor:
+        """(B, T, C, h, w) -> (B, C, h, w) key-frame features; masks only in training mode."""
+        motion, _ = self.mlsme(feats)
+        return self._fuse(feats, motion)
+
+    def forward_train(self, feats: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        motion, mask = self.mlsme(feats)
+        aux: dict[str, Tensor] = {}
+        if self.context_decoder is not None:
+            target = self.mlsme.tokenizer.cubes(feats.detach()).float()
+            aux["context_target"] = F.layer_norm(target, target.shape[-1:])
+            aux["context_pred"] = self.context_decoder(motion)
+            if mask is None:  # eval mode: nothing hidden, nothing to score
+                mask = torch.zeros(motion.shape[:3], dtype=torch.bool, device=motion.device)
+            aux["context_mask"] = mask
+        if self.pose_head is not None and self.pose_proj is not None and self.pose_norm is not None:
+            b = feats.shape[0]
+            y = self.pose_proj(self.pose_norm(motion))
+            maps = unpatchify(y, self.grid, self.cube_size, self.cube_frames)
+            heat = self.pose_head(maps.flatten(0, 1))
+            aux["pose_heatmaps"] = heat.unflatten(0, (b, maps.shape[1]))
+        return self._fuse(feats, motion), aux
+
+
+def _init_linear(m: nn.Module) -> None:
+    if isinstance(m, nn.Linear):
+        nn.init.trunc_normal_(m.weight, std=0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.LayerNorm):
+        nn.init.ones_(m.weight)
+        nn.init.zeros_(m.bias)
