@@ -39,7 +39,7 @@ class ToyPose(nn.Module):
         feats = self.backbone(images.flatten(0, 1)).unflatten(0, (b, t))
         ctx = feats.mean(1)
         if self.stochastic:  # random "masking" of the context, drawn from torch's generator
-            keep = (torch.rand(b, 1, *ctx.shape[-2:], device=ctx.device) > 0.5 * self.mask_scale)
+            keep = torch.rand(b, 1, *ctx.shape[-2:], device=ctx.device) > 0.5 * self.mask_scale
             ctx = torch.where(keep, ctx, self.mask_token[None, :, None, None])
         fused = self.temporal(torch.cat([feats[:, k], ctx], 1))
         hm = self.head(fused)

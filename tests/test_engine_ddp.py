@@ -31,7 +31,7 @@ SCRIPT = textwrap.dedent(
     from engine_toy import ToyClips, ToyPose
     from semapose.config import load_config
     from semapose.engine.trainer import Trainer
-    from semapose.engine.distributed import cleanup
+    from semapose.engine.distributed import all_gather_objects, cleanup
 
     def main(out):
         cfg = load_config(None, [
@@ -43,7 +43,9 @@ SCRIPT = textwrap.dedent(
         torch.manual_seed(0)
         model = ToyPose(stochastic=False)
         try:
-            Trainer(cfg, model, ToyClips(n=20), progress=False).fit()
+            # a validation that needs every rank (like the real one, which gathers shards)
+            evaluate = lambda m, step: {"mAP": float(sum(all_gather_objects(step)))}  # noqa: E731
+            Trainer(cfg, model, ToyClips(n=20), evaluate=evaluate, progress=False).fit()
         finally:
             cleanup()
 
@@ -64,8 +66,15 @@ def _run_torchrun(script: Path, out: Path, nproc: int) -> None:
     env["OMP_NUM_THREADS"] = "1"
     for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(k, None)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-           f"--nproc_per_node={nproc}", str(script), str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        str(script),
+        str(out),
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
@@ -89,3 +98,6 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
         torch.testing.assert_close(w1[k], w2[k], rtol=1e-5, atol=1e-6)
     events = [json.loads(x) for x in (two / "log.jsonl").read_text().splitlines()]
     assert events[0]["world_size"] == 2
+    val = [(r["step"], r["mAP"]) for r in events if r["kind"] == "val"]
+    assert val == [(5, 10.0), (10, 20.0)]  # both ranks validated; rank 0 logged the sum
+    assert json.loads((two / "best.json").read_text())["step"] == 10

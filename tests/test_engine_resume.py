@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from engine_toy import ToyClips, ToyPose
 from safetensors.torch import load_file
 
+from engine_toy import ToyClips, ToyPose
 from semapose.config import Config, load_config
 from semapose.engine.checkpoint import last_checkpoint
 from semapose.engine.trainer import NonFiniteLossError, Trainer
@@ -105,9 +105,7 @@ def test_resume_of_finished_run_changes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "done"
     Trainer(_cfg(out, "train.epochs=1"), _model(), ToyClips(), progress=False).fit()
     before = _weights(out)
-    s = Trainer(_cfg(out, "train.epochs=1"), _model(), ToyClips(), progress=False).fit(
-        resume=True
-    )
+    s = Trainer(_cfg(out, "train.epochs=1"), _model(), ToyClips(), progress=False).fit(resume=True)
     assert s["step"] == 6
     after = _weights(out)
     assert all(torch.equal(before[k], after[k]) for k in before)

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from engine_toy import ToyPose
 
+from engine_toy import ToyPose
 from semapose.config import load_config
 from semapose.engine import checkpoint as ckpt
 from semapose.engine.logging import RunLogger, read_log
@@ -126,7 +126,10 @@ def test_checkpoint_roundtrip_pointer_and_pruning(tmp_path: Path) -> None:
         ckpt.prune_checkpoints(tmp_path, keep=2, protect={name})
     files = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
     assert files == [
-        "step_2.safetensors", "step_2.state.pt", "step_3.safetensors", "step_3.state.pt"
+        "step_2.safetensors",
+        "step_2.state.pt",
+        "step_3.safetensors",
+        "step_3.state.pt",
     ]
     rec = ckpt.last_checkpoint(tmp_path)
     assert rec is not None and rec["step"] == 3
@@ -135,7 +138,9 @@ def test_checkpoint_roundtrip_pointer_and_pruning(tmp_path: Path) -> None:
     other = ToyPose()
     meta = ckpt.load_weights(other, tmp_path / rec["weights"])
     assert meta["note"] == "x"
-    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), other.parameters()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.parameters(), other.parameters(), strict=True)
+    )
     assert not list(tmp_path.rglob(".*tmp*"))  # no temporary files left behind
 
 
@@ -174,3 +179,16 @@ def test_logger_jsonl_plot_and_resume_truncation(tmp_path: Path) -> None:
         fh.write('{"kind": "train", "st')  # torn line from a kill
     RunLogger(tmp_path, progress=False, resume_step=3).close()
     assert [r["step"] for r in read_log(tmp_path / "log.jsonl")] == [1, 2, 3]
+
+
+def test_export_weights_copies_best_with_config_sidecar(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    model = ToyPose()
+    cfg = {"train": {"lr": 0.5}}
+    ckpt.save_weights(model, run / "model.safetensors", {"semapose_config": json.dumps(cfg)})
+    (run / "best.json").write_text(json.dumps({"metric": "mAP", "value": 42.0}))
+    dest = ckpt.export_weights(run, tmp_path / "w" / "tiny.safetensors", {"minutes": 3})
+    side = json.loads(dest.with_suffix(".json").read_text())
+    assert side["config"] == cfg and side["best"]["value"] == 42.0 and side["minutes"] == 3
+    other = ToyPose()
+    assert json.loads(ckpt.load_weights(other, dest)["semapose_config"]) == cfg

@@ -79,9 +79,7 @@ def test_missing_gt_joint_makes_matched_joint_a_false_positive(tmp_path: Path) -
     pr_a = scored(pose_a, 0.9)
     pr_b = scored(pose_b, 0.8)
     pr_b["scores"][SLOT["right_ankle"]] = 0.95
-    res = evaluate_posetrack(
-        *seq_files(tmp_path, [([person(pose_a), person(gt_b)], [pr_a, pr_b])])
-    )
+    res = evaluate_posetrack(*seq_files(tmp_path, [([person(pose_a), person(gt_b)], [pr_a, pr_b])]))
     assert res["per_joint"]["right_ankle"] == pytest.approx(50.0)
     assert res["per_joint"]["left_ankle"] == pytest.approx(100.0)
     assert res["Ankle"] == pytest.approx(75.0)
@@ -227,7 +225,12 @@ def test_pt17_annolist_input(tmp_path: Path) -> None:
          "annopoints": [{"point": gt_pts}]}]}]}  # fmt: skip
     # duplicate id 0: the first point (far away) is used -> joint 0 is a FP;
     # id 20 is not a joint; joint 1 without score gets -9999 (still a TP)
-    pr_pts = [pt(0, 500.0, 500.0, 0.9), pt(0, 0.0, 0.0, 0.9), pt(20, 1.0, 1.0, 0.5), pt(1, 10.0, 5.0)]
+    pr_pts = [
+        pt(0, 500.0, 500.0, 0.9),
+        pt(0, 0.0, 0.0, 0.9),
+        pt(20, 1.0, 1.0, 0.5),
+        pt(1, 10.0, 5.0),
+    ]
     pr_pts += [pt(j, 10.0 * j, 5.0 * j, 0.8) for j in range(2, 15)]
     pr = {"annolist": [{"image": [{"name": "a/0.jpg"}], "annorect": [
         {"track_id": [3], "annopoints": [{"point": pr_pts}]}]}]}  # fmt: skip

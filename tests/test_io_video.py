@@ -192,3 +192,41 @@ def test_writer_failure_before_first_frame_keeps_original_error(tmp_path: Path) 
     with pytest.raises(ValueError, match="no frames"), VideoWriter(tmp_path / "b.mp4"):
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+def test_video_frame_of_unexpected_size(tmp_path: Path) -> None:
+    """Two MPEG-TS segments of different sizes, concatenated (valid TS, size changes)."""
+    import av
+
+    def segment(w: int, h: int) -> bytes:
+        path = tmp_path / f"{w}.ts"
+        container = av.open(str(path), "w", format="mpegts")
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for frame in synthetic_frames(4, w, h):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+        container.close()
+        return path.read_bytes()
+
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(segment(64, 48) + segment(80, 60))
+    src = FrameSource(joined)
+    assert src.size == (64, 48)
+    seen = []
+    with pytest.raises(InputError, match=r"joined\.ts: frame 4: expected frame size 64x48.*80x60"):
+        for frame in src.frames():
+            seen.append(frame.index)
+    assert seen == [0, 1, 2, 3]
+
+
+def test_frame_folder_natural_order(tmp_path: Path) -> None:
+    folder = tmp_path / "f"
+    folder.mkdir()
+    for i in (10, 2, 1):
+        cv2.imwrite(str(folder / f"img{i}.png"), np.full((8, 8, 3), i, np.uint8))
+    frames = list(FrameSource(folder).frames())
+    assert [f.name for f in frames] == ["img1.png", "img2.png", "img10.png"]
+    assert [int(f.image[0, 0, 0]) for f in frames] == [1, 2, 10]

@@ -100,26 +100,20 @@ def test_folder_with_a_corrupt_video_finishes_the_good_ones(
     assert rc == 2
     assert "nonexistent-for-test" in capsys.readouterr().err
 
-    box_file = write_box_file(tmp_path / "boxes.json", moving_boxes(4, 1))
-    rc = main(
-        [
-            "predict",
-            str(folder),
-            "--out",
-            str(out),
-            "--weights",
-            str(ckpt),
-            "--boxes",
-            str(box_file),
-            "--quiet",
-            "--no-video",
-        ]
-    )
+    box_dir = tmp_path / "boxes"  # one box file per input, named after it
+    box_dir.mkdir()
+    for name in "abc":
+        write_box_file(box_dir / f"{name}.json", moving_boxes(4, 1 if name == "a" else 2))
+    args = ["predict", str(folder), "--out", str(out), "--weights", str(ckpt)]
+    rc = main([*args, "--boxes", str(box_dir), "--quiet", "--no-video"])
     err = capsys.readouterr().err
     assert rc == 2
     assert "b.mp4" in err and "1 input(s) failed" in err
     assert (out / "posetrack" / "a.json").is_file() and (out / "posetrack" / "c.json").is_file()
     assert not (out / "posetrack" / "b.json").exists()
+    a = json.loads((out / "posetrack" / "a.json").read_text())
+    c = json.loads((out / "posetrack" / "c.json").read_text())
+    assert len(a["annotations"]) == 4 and len(c["annotations"]) == 2 + 2 + 1
     assert not list(out.rglob("*.tmp*"))  # atomic writes leave no temporary files
 
 
@@ -257,3 +251,39 @@ def test_official_hrnet_checkpoint_runs_single_frame(tmp_path: Path) -> None:
     assert isinstance(loaded.model, SingleFrameAdapter) and not loaded.temporal
     assert loaded.cfg.data.image_size == (384, 288) and loaded.cfg.data.offsets == []
     assert len(loaded.notes) == 1 and "single-frame" in loaded.notes[0]
+
+
+def test_posetrack_frame_folders_with_detections_then_evaluate(
+    posetrack18_sample: Path, ckpt: Path, tmp_path: Path, capsys
+) -> None:
+    """predict on PoseTrack18 val frame folders with the shipped detections; the output
+    folder goes straight into ``semapose evaluate`` (names, ids and frame counts match)."""
+    images = posetrack18_sample / "images" / "val"
+    dets = posetrack18_sample / "annotations" / "test_posetrack18_human_detections.json"
+    out = tmp_path / "out"
+    rc = main(
+        [
+            "predict",
+            str(images),
+            "--out",
+            str(out),
+            "--weights",
+            str(ckpt),
+            "--boxes",
+            str(dets),
+            "--quiet",
+            "--no-video",
+            "--no-flip",
+        ]
+    )
+    assert rc == 0
+    gt_dir = posetrack18_sample / "annotations" / "val"
+    for gt_file in gt_dir.glob("*.json"):
+        gt = json.loads(gt_file.read_text())
+        pred = json.loads((out / "posetrack" / gt_file.name).read_text())
+        assert [i["file_name"] for i in pred["images"]] == [i["file_name"] for i in gt["images"]]
+        assert [i["id"] for i in pred["images"]] == [i["id"] for i in gt["images"]]
+        assert pred["annotations"], "boxes from the detections file were used"
+    capsys.readouterr()
+    rc = main(["evaluate", "--gt", str(gt_dir), "--pred", str(out / "posetrack")])
+    assert rc == 0

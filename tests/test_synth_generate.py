@@ -42,7 +42,11 @@ def test_posetrack18_layout(tmp_path: Path) -> None:
     generate_dataset(tmp_path, 1, 5, 1, size=(96, 64), split="val", write_video=True)
     seq = sequence_name("val", 0)
     ann = json.loads((tmp_path / "annotations" / "val" / f"{seq}.json").read_text())
-    assert (tmp_path / "videos" / "val" / f"{seq}.mp4").stat().st_size > 0
+    import av
+
+    with av.open(str(tmp_path / "videos" / "val" / f"{seq}.mp4")) as container:
+        decoded = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    assert len(decoded) == 5 and decoded[0].shape == (64, 96, 3)
     cat = ann["categories"][0]
     assert cat["name"] == "person" and cat["keypoints"] == list(POSETRACK_KEYPOINTS)
     assert len(cat["skeleton"]) == 19
@@ -169,3 +173,21 @@ def test_sample_figure(tmp_path: Path) -> None:
     path = make_sample_figure(tmp_path / "fig.png", size=(96, 96), frames=16)
     img = cv2.imread(str(path))
     assert img is not None and img.shape[1] == 4 * 96 and img.shape[0] >= 2 * 96
+
+
+def test_random_settings_render_finite_annotations() -> None:
+    rng = np.random.default_rng(123)
+    for k in range(12):
+        w, h = (int(v) for v in rng.integers(32, 160, size=2))
+        lo = int(rng.integers(0, 4))
+        people = (lo, lo + int(rng.integers(0, 3)))
+        degrade = str(rng.choice(["all", "none", "occluder:5", "frame_drop:5,motion_blur:5"]))
+        frames = list(
+            iter_video(int(rng.integers(0, 10**6)), "x", k, 4, (w, h), people, degrade, 0.8)
+        )
+        assert len(frames) == 4
+        for fr in frames:
+            assert fr.image.shape == (h, w, 3) and fr.image.dtype == np.uint8
+            for p in fr.people:
+                vals = [*p["keypoints"], *p["bbox"], *p["bbox_head"]]
+                assert np.isfinite(np.asarray(vals, dtype=np.float64)).all()

@@ -152,3 +152,21 @@ def test_keypoints_observed_late_are_used_until_too_old() -> None:
     assert t.source == "pose" and t.box[0] < 200
     assert tr.update(4, np.zeros((0, 5))) == []  # 4 frames old: too old to invent a box
     tr.observe_keypoints(99, *skeleton_in(b))  # unknown id: ignored
+
+
+def test_low_score_ghosts_get_no_id_but_persistent_people_do() -> None:
+    tr = Tracker(new_track_score=0.5, min_hits=2)
+    assert tr.update(0, np.array([box(100, s=0.3), box(400, s=0.3)])) == []  # tentative
+    t = tr.update(1, np.array([box(102, s=0.3)]))  # the one at 400 was a one-frame ghost
+    assert [(x.track_id, round(float(x.box[0]))) for x in t] == [(0, 82)]
+    assert tr.update(2, np.array([box(400, s=0.3)])) == []  # ghost back later: tentative again
+    assert [x.track_id for x in tr.update(3, np.array([box(104, s=0.9)]))] == [0]
+    assert tr.active_ids == [0]
+
+
+def test_for_detector_trusts_box_files() -> None:
+    from semapose.inference.detectors import BoxFileDetector
+
+    tr = Tracker.for_detector(BoxFileDetector({0: np.array([box(100, s=0.1)])}))
+    assert [t.track_id for t in tr.update(0, np.array([box(100, s=0.1)]))] == [0]
+    assert Tracker.for_detector(object()).new_track_score == 0.5

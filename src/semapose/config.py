@@ -110,6 +110,9 @@ class ModelConfig:
     #: add the temporal output to the key frame's backbone features (gated residual), so
     #: the backbone's pretrained single-frame head keeps working; false = head sees only it
     key_skip: bool = True
+    #: training: the key-frame heatmap loss reads a separate unmasked MLSME pass (clean)
+    #: or the masked pass that also feeds the reconstruction decoders (masked)
+    main_pass: str = "clean"
     #: dilations of the deformable sampling in the heatmap_warping baseline
     warp_dilations: list[int] = field(default_factory=lambda: [1, 3, 6])
     #: channels of the deconvolution head
@@ -136,6 +139,7 @@ class ModelConfig:
         "temporal": ("none", "mlsme_smml", "temporal_difference", "heatmap_warping"),
         "fusion": ("smml", "concat"),
         "mlsme_levels": ("both", "patch", "frame"),
+        "main_pass": ("clean", "masked"),
     }
 
 
@@ -199,6 +203,9 @@ class TrainConfig:
     min_lr_factor: float = 0.0
     #: write curves.png (loss terms, lr, validation) beside the checkpoints at each epoch
     plot: bool = True
+    #: CPU threads for the training process (0 = PyTorch's default, one per core); 1 is
+    #: often fastest on a busy machine (OpenMP threads spin while waiting for a core)
+    cpu_threads: int = 0
     #: stop (checkpoint + validate) after this many minutes of training (0 = no limit);
     #: the schedule still assumes the full run, so this is a safety net, not a recipe
     max_minutes: float = 0.0
@@ -220,6 +227,7 @@ class TrainConfig:
         "val_max_samples": (0, 10**9),
         "min_lr_factor": (0.0, 1.0),
         "max_minutes": (0.0, 1e7),
+        "cpu_threads": (0, 4096),
         "synth_train_videos": (1, 99999),
         "synth_val_videos": (1, 99999),
         "synth_frames": (1, 9999),

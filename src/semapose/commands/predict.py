@@ -7,6 +7,13 @@ import sys
 from pathlib import Path
 
 
+def known_pose_weights() -> str:
+    """Names of the downloadable pose checkpoints (the detector files are left out)."""
+    from semapose.inference.weights import KNOWN_WEIGHTS
+
+    return ", ".join(sorted(n for n in KNOWN_WEIGHTS if not n.startswith("yolox")))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "input",
@@ -17,10 +24,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--weights",
         default=None,
         help="checkpoint file or training folder, official HRNet/ViTPose/mmpose .pth, or a known "
-        "name; default: the bundled weights (trained on synthetic video only)",
+        f"name ({known_pose_weights()}; downloaded once into the cache); default: the bundled "
+        "weights, trained on synthetic video only (for real footage train on PoseTrack: "
+        "docs/training.md)",
     )
     boxes = parser.add_mutually_exclusive_group()
-    boxes.add_argument("--boxes", default=None, help="person boxes file (mmpose/PoseWarper JSON)")
+    boxes.add_argument(
+        "--boxes",
+        default=None,
+        help="person boxes file (mmpose/PoseWarper JSON) or a folder of <name>.json per input",
+    )
     boxes.add_argument("--detector", default=None, help="person detector name (default: ssdlite)")
     parser.add_argument(
         "--online", action="store_true", help="use past frames only (live input, no delay)"
@@ -51,6 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint-every", type=int, default=50, help="frames between resumable states"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="CPU threads for the model (default: PyTorch's choice; 1 is fastest for the "
+        "bundled tiny model and on a busy machine)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -63,6 +83,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, "--batch", "a positive integer", args.batch)
     if args.max_frames is not None and args.max_frames < 0:
         raise InputError(None, "--max-frames", "a non-negative integer", args.max_frames)
+    if args.threads < 0:
+        raise InputError(None, "--threads", "a non-negative integer", args.threads)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     info = rank_info()
     inputs = list_inputs(Path(args.input))
     mine = shard(inputs, info)

@@ -125,6 +125,11 @@ class PoseTrackClipDataset(Dataset[dict[str, Any]]):
         for i, r in enumerate(records):
             self.frames.setdefault(r.sequence, {})[r.frame_index] = i
         self._next_rng: np.random.Generator | None = None
+        if d.num_workers > 0:
+            # OpenCV's thread pool is not fork-safe: a worker forked after the parent used
+            # it can hang in cv2.warpAffine (pytorch/pytorch#1355, opencv/opencv#5150).
+            # With workers, the workers are the parallelism, so cv2 runs single-threaded.
+            cv2.setNumThreads(0)
         self.samples: list[Sample] = []
         for i, r in enumerate(records):
             if detections is not None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 REFINE_CHOICES = ("dark", "quarter", "none")
 
@@ -123,7 +124,8 @@ def decode_heatmaps(
     """Vectorised argmax + refinement; coords in **heatmap** pixels (N, J, 2), scores (N, J)."""
     n, j, h, w = heatmaps.shape
     # non-finite values (a diverged model) must not poison the refinement
-    heatmaps = np.nan_to_num(heatmaps, nan=0.0, posinf=1e6, neginf=-1e6)
+    if not np.isfinite(heatmaps).all():
+        heatmaps = np.nan_to_num(heatmaps, nan=0.0, posinf=1e6, neginf=-1e6)
     flat = heatmaps.reshape(n, j, h * w)
     if h * w == 0:
         return np.zeros((n, j, 2)), np.zeros((n, j))
@@ -174,8 +176,8 @@ def _dark_offsets(hm: np.ndarray, xs: np.ndarray, ys: np.ndarray, sigma: float) 
 
     def blur(a: np.ndarray) -> np.ndarray:
         # separable 'valid' correlation: (.., size, size) -> (.., 3, 3)
-        rows = np.stack([a[..., i : i + 3, :] for i in range(2 * r + 1)], axis=-1) @ kern
-        return np.stack([rows[..., i : i + 3] for i in range(2 * r + 1)], axis=-1) @ kern
+        rows = np.einsum("...iwk,k->...iw", sliding_window_view(a, 2 * r + 1, axis=-2), kern)
+        return np.einsum("...ijk,k->...ij", sliding_window_view(rows, 2 * r + 1, axis=-1), kern)
 
     logm = np.log(np.maximum(blur(patch), 1e-10))
     # Near the border the blur's kernel leaves the map and biases the peak inward (up to

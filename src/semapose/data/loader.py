@@ -66,14 +66,15 @@ def build_dataset(cfg: Config, split: str = "train") -> Any:
 
 def _worker_init(_: int) -> None:
     # one thread per worker: the workers themselves are the parallelism
-    import cv2
-
-    cv2.setNumThreads(1)
     torch.set_num_threads(1)
 
 
 def _loader_kwargs(cfg: Config, pin_memory: bool | None, device: str | None) -> dict[str, Any]:
     workers = int(cfg.data.num_workers)
+    if workers > 0:
+        import cv2
+
+        cv2.setNumThreads(0)  # before forking: OpenCV's thread pool is not fork-safe
     if pin_memory is None:
         dev = device or cfg.train.device
         pin_memory = torch.cuda.is_available() and dev in ("auto",) or str(dev).startswith("cuda")

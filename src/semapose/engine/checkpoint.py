@@ -158,3 +158,29 @@ def prune_checkpoints(output_dir: str | Path, keep: int, protect: set[str]) -> N
             continue
         for suffix in (".safetensors", ".state.pt"):
             (ckpt_dir / f"{name}{suffix}").unlink(missing_ok=True)
+
+
+def export_weights(
+    output_dir: str | Path, dest: str | Path, info: dict[str, Any] | None = None
+) -> Path:
+    """Copy a run's best (else final) weights to ``dest`` + a ``dest.json`` sidecar.
+
+    The sidecar holds the config, the best/final validation metrics and ``info``
+    (e.g. training time); used to produce the bundled weights in ``semapose/weights``.
+    """
+    out = Path(output_dir)
+    src = out / "best.safetensors"
+    if not src.is_file():
+        src = out / "model.safetensors"
+    tensors, meta = read_weights(src)
+    dest = Path(dest)
+    with atomic_path(dest) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+    record: dict[str, Any] = {"config": json.loads(meta.get("semapose_config", "{}"))}
+    record["weights_from"] = src.name
+    for name in ("best.json", "summary.json"):
+        if (out / name).is_file():
+            record[name.split(".")[0]] = json.loads((out / name).read_text(encoding="utf-8"))
+    record.update(info or {})
+    atomic_write_json(dest.with_suffix(".json"), record, indent=2)
+    return dest

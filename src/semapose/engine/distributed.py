@@ -49,7 +49,9 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     except (RuntimeError, ValueError) as exc:
         raise ConfigError("<config>", "train.device", "auto, cpu, cuda or cuda:N", name) from exc
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("<config>", "train.device", "a device that exists (no CUDA GPU here)", name)
+        raise ConfigError(
+            "<config>", "train.device", "a device that exists (no CUDA GPU here)", name
+        )
     return device
 
 

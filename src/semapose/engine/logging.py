@@ -78,8 +78,10 @@ class RunLogger:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError as exc:
                 raise ConfigError(
-                    "<config>", "train.tensorboard", "the tensorboard package (pip install "
-                    "'semapose[tensorboard]')", "not installed"
+                    "<config>",
+                    "train.tensorboard",
+                    "the tensorboard package (pip install 'semapose[tensorboard]')",
+                    "not installed",
                 ) from exc
             self._tb = SummaryWriter(str(self.dir / "tensorboard"))
 
@@ -171,7 +173,7 @@ def plot_curves(records: list[dict[str, Any]], path: Path) -> Path:
     for k in loss_keys:
         pts = [(r["step"], r[k]) for r in train if _num(r.get(k)) and r[k] > 0]
         if pts:
-            ax.plot(*zip(*pts), label=k)
+            ax.plot(*zip(*pts, strict=True), label=k)
             drawn = True
     if drawn:
         ax.set_yscale("log")
@@ -184,7 +186,7 @@ def plot_curves(records: list[dict[str, Any]], path: Path) -> Path:
     for k in ("lr", "backbone_lr"):
         pts = [(r["step"], r[k]) for r in train if _num(r.get(k)) and r[k] > 0]
         if pts:
-            ax.plot(*zip(*pts), label=k)
+            ax.plot(*zip(*pts, strict=True), label=k)
             drawn = True
     ax.set_xlabel("step")
     ax.set_title("learning rate")
@@ -196,7 +198,7 @@ def plot_curves(records: list[dict[str, Any]], path: Path) -> Path:
         for k in val_keys:
             pts = [(r["step"], r[k]) for r in val if _num(r.get(k))]
             if pts:
-                ax.plot(*zip(*pts), marker="o", label=k)
+                ax.plot(*zip(*pts, strict=True), marker="o", label=k)
         ax.set_xlabel("step")
         ax.set_title("validation")
         ax.legend(fontsize=7)

@@ -63,7 +63,9 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opt
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
 
 
-def lr_factor_fn(cfg: TrainConfig, steps_per_epoch: int, total_steps: int) -> Callable[[int], float]:
+def lr_factor_fn(
+    cfg: TrainConfig, steps_per_epoch: int, total_steps: int
+) -> Callable[[int], float]:
     """Multiplier of the base lr at global step ``step`` (0-based, before the update)."""
     warm = cfg.warmup_steps
     milestones = sorted(m * steps_per_epoch for m in cfg.milestones)
@@ -72,7 +74,9 @@ def lr_factor_fn(cfg: TrainConfig, steps_per_epoch: int, total_steps: int) -> Ca
     def factor(step: int) -> float:
         if cfg.schedule == "cosine":
             progress = min(1.0, step / total)
-            f = cfg.min_lr_factor + (1 - cfg.min_lr_factor) * 0.5 * (1 + math.cos(math.pi * progress))
+            f = cfg.min_lr_factor + (1 - cfg.min_lr_factor) * 0.5 * (
+                1 + math.cos(math.pi * progress)
+            )
         else:
             f = cfg.gamma ** sum(1 for m in milestones if step >= m)
         if warm > 0 and step < warm:

@@ -42,9 +42,17 @@ def prepare_synthetic(cfg: Config, progress: bool = True) -> Config:
         atomic_write_json(marker, {"note": "generation in progress or interrupted"})
         for split, videos in (("train", t.synth_train_videos), ("val", t.synth_val_videos)):
             generate_dataset(
-                root, videos, t.synth_frames, t.synth_seed, size=tuple(t.synth_size),
-                people=tuple(t.synth_people), degrade=t.synth_degrade, split=split,
-                rate=t.synth_rate, write_video=False, progress=progress,
+                root,
+                videos,
+                t.synth_frames,
+                t.synth_seed,
+                size=(t.synth_size[0], t.synth_size[1]),
+                people=(t.synth_people[0], t.synth_people[1]),
+                degrade=t.synth_degrade,
+                split=split,
+                rate=t.synth_rate,
+                write_video=False,
+                progress=progress,
             )
         marker.unlink()
     du.barrier()
@@ -95,14 +103,20 @@ def train(cfg: Config, resume: bool = False, progress: bool = True) -> dict[str,
         train_set = build_dataset(cfg, "train")
         if len(train_set) == 0:
             raise ConfigError(
-                "<config>", "data.train_annotations", "annotations with labeled people",
+                "<config>",
+                "data.train_annotations",
+                "annotations with labeled people",
                 cfg.data.train_annotations,
             )
         validator = build_validator(cfg)
         seed_all(derive_seed(cfg.train.seed, "init"))  # same initial weights on every rank
         model = build_model(cfg)
         trainer = Trainer(
-            cfg, model, train_set, evaluate=validator, dist_info=info,
+            cfg,
+            model,
+            train_set,
+            evaluate=validator,
+            dist_info=info,
             progress=progress and info.is_main,
         )
         return trainer.fit(resume=resume)

@@ -45,12 +45,16 @@ def seed_step(seed: int, epoch: int, step: int, rank: int) -> None:
 
 def rng_state() -> dict[str, Any]:
     """RNG states of python, numpy and torch as plain data (saved in the sidecar)."""
-    np_state = np.random.get_state()
+    name, keys, pos, has_gauss, gauss = np.random.get_state()  # type: ignore[misc]
     state: dict[str, Any] = {
         "python": _to_plain(random.getstate()),
-        "numpy": [np_state[0], torch.from_numpy(np.asarray(np_state[1]).astype(np.int64)), *map(
-            _to_plain, np_state[2:]
-        )],
+        "numpy": [
+            str(name),
+            torch.from_numpy(np.asarray(keys).astype(np.int64)),
+            int(pos),
+            int(has_gauss),
+            float(gauss),
+        ],
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -63,7 +67,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
     py = state["python"]
     random.setstate((py[0], tuple(py[1]), py[2]))
     name, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), int(pos), int(has_gauss), float(gauss)))
+    np.random.set_state(
+        (name, keys.numpy().astype(np.uint32), int(pos), int(has_gauss), float(gauss))
+    )
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

@@ -23,11 +23,11 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from semapose.config import Config, LossConfig, dump_config, to_dict
+from semapose.config import Config, dump_config, to_dict
 from semapose.engine import checkpoint as ckpt
 from semapose.engine import distributed as du
 from semapose.engine.logging import RunLogger
-from semapose.engine.optim import build_optimizer, build_scheduler, is_backbone_param
+from semapose.engine.optim import build_optimizer, build_scheduler
 from semapose.engine.seeding import (
     ResumableDistributedSampler,
     SeededDataset,
@@ -38,64 +38,19 @@ from semapose.engine.seeding import (
     set_rng_state,
     worker_init,
 )
-from semapose.errors import CheckpointError, ConfigError, SemaposeError
+from semapose.engine.steps import (
+    NonFiniteLossError,
+    TrainStep,
+    batch_tensors,
+    combine_losses,
+    freeze_backbone,
+)
+from semapose.errors import CheckpointError, ConfigError
 from semapose.io.atomic import atomic_write_json, atomic_write_text
 
 Evaluate = Callable[[nn.Module, int], dict[str, float]]
 #: metric that selects the best checkpoint (higher is better)
 BEST_METRIC = "mAP"
-
-
-class NonFiniteLossError(SemaposeError):
-    """Training produced NaN or inf; the message names the step and every loss term."""
-
-
-def combine_losses(terms: Mapping[str, Tensor], weights: LossConfig) -> Tensor:
-    """Weighted sum of the named loss terms (delegates to semapose.losses when present)."""
-    try:
-        from semapose.losses import total_loss
-    except ImportError:
-        total_loss = None
-    if total_loss is not None:
-        out = total_loss(dict(terms), weights)
-        return out[0] if isinstance(out, tuple) else out
-    total: Tensor | None = None
-    for name, value in terms.items():
-        w = float(getattr(weights, name, 1.0))
-        if w == 0.0 or not isinstance(value, Tensor) or value.ndim != 0:
-            continue
-        total = value * w if total is None else total + value * w
-    if total is None:
-        raise SemaposeError("the model returned no loss term with a non-zero weight")
-    return total
-
-
-class _TrainStep(nn.Module):
-    """Routes DDP's forward to ``forward_train`` (DDP only syncs gradients through forward)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, images: Tensor, targets: Tensor, weights: Tensor) -> dict[str, Tensor]:
-        return self.model.forward_train(images, targets, weights)
-
-
-def freeze_backbone(model: nn.Module) -> int:
-    """Stop gradients into ``backbone.*`` parameters; returns how many were frozen."""
-    n = 0
-    for name, p in model.named_parameters():
-        if is_backbone_param(name):
-            p.requires_grad_(False)
-            n += 1
-    return n
-
-
-def _collate_keys(batch: Mapping[str, Any]) -> tuple[Tensor, Tensor, Tensor]:
-    for names in (("images", "heatmaps", "target_weights"), ("images", "targets", "target_weights")):
-        if all(k in batch for k in names):
-            return batch[names[0]], batch[names[1]], batch[names[2]]
-    raise SemaposeError(f"a training batch needs images/targets/target_weights, got {list(batch)}")
 
 
 class Trainer:
@@ -121,10 +76,14 @@ class Trainer:
         self.collate_fn = collate_fn
         if t.batch_size % self.dist.world_size:
             raise ConfigError(
-                "<config>", "train.batch_size",
-                f"a global batch divisible by the {self.dist.world_size} processes", t.batch_size,
+                "<config>",
+                "train.batch_size",
+                f"a global batch divisible by the {self.dist.world_size} processes",
+                t.batch_size,
             )
         self.local_batch = t.batch_size // self.dist.world_size
+        if t.cpu_threads and self.device.type == "cpu":
+            torch.set_num_threads(t.cpu_threads)
         seed_all(derive_seed(t.seed, "init"))
         self.model = model
         if cfg.model.freeze_backbone:
@@ -133,7 +92,7 @@ class Trainer:
         if self.dist.distributed and t.sync_bn and self.device.type == "cuda":
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
             self.model = model
-        step_module: nn.Module = _TrainStep(self.model)
+        step_module: nn.Module = TrainStep(self.model)
         if self.dist.distributed:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -145,15 +104,21 @@ class Trainer:
 
         self.train_set = SeededDataset(train_set, t.seed)
         self.sampler = ResumableDistributedSampler(
-            len(train_set), num_replicas=self.dist.world_size, rank=self.dist.rank,
-            local_batch=self.local_batch, seed=t.seed, shuffle=True,
+            len(train_set),
+            num_replicas=self.dist.world_size,
+            rank=self.dist.rank,
+            local_batch=self.local_batch,
+            seed=t.seed,
+            shuffle=True,
             samples_per_epoch=t.samples_per_epoch,
         )
         self.steps_per_epoch = self.sampler.steps_per_epoch
         if self.steps_per_epoch == 0:
             raise ConfigError(
-                "<config>", "train.batch_size",
-                f"at most the {len(train_set)} training samples per epoch", t.batch_size,
+                "<config>",
+                "train.batch_size",
+                f"at most the {len(train_set)} training samples per epoch",
+                t.batch_size,
             )
         self.total_steps = t.epochs * self.steps_per_epoch
         if t.max_steps:
@@ -173,6 +138,7 @@ class Trainer:
         self.last_record: dict[str, Any] | None = None
         self._progress = progress
         self.logger: RunLogger | None = None
+        self._notes: list[str] = []
 
     # ----------------------------------------------------------------- state
     def state(self) -> dict[str, Any]:
@@ -199,8 +165,11 @@ class Trainer:
     def save(self, name: str) -> None:
         """Checkpoint on rank 0 (after checking the weights are finite)."""
         if self.dist.is_main:
-            bad = [n for n, p in self.model.state_dict().items()
-                   if p.is_floating_point() and not torch.isfinite(p).all()]
+            bad = [
+                n
+                for n, p in self.model.state_dict().items()
+                if p.is_floating_point() and not torch.isfinite(p).all()
+            ]
             if bad:
                 raise NonFiniteLossError(
                     f"non-finite weights at step {self.step} ({bad[0]}, {len(bad)} tensors); "
@@ -238,6 +207,12 @@ class Trainer:
         self.best = state.get("best")
         self.best_step = int(state.get("best_step", -1))
         self.last_record = rec
+        if state.get("steps_per_epoch") != self.steps_per_epoch:
+            self._notes.append(
+                f"warning: the checkpoint's run had {state.get('steps_per_epoch')} steps per "
+                f"epoch, this one has {self.steps_per_epoch} (data or samples_per_epoch "
+                "changed): training continues, but not exactly as the original run would have"
+            )
         return True
 
     # ----------------------------------------------------------------- loop
@@ -250,9 +225,15 @@ class Trainer:
         g.manual_seed(derive_seed(t.seed, "loader", epoch, self.step_in_epoch, self.dist.rank))
         workers = self.cfg.data.num_workers
         return DataLoader(
-            self.train_set, batch_size=self.local_batch, sampler=self.sampler,
-            num_workers=workers, worker_init_fn=worker_init if workers else None, generator=g,
-            drop_last=True, pin_memory=self.device.type == "cuda", collate_fn=self.collate_fn,
+            self.train_set,
+            batch_size=self.local_batch,
+            sampler=self.sampler,
+            num_workers=workers,
+            worker_init_fn=worker_init if workers else None,
+            generator=g,
+            drop_last=True,
+            pin_memory=self.device.type == "cuda",
+            collate_fn=self.collate_fn,
             persistent_workers=False,
         )
 
@@ -276,7 +257,7 @@ class Trainer:
         """One optimisation step on this rank's share of the global batch."""
         t = self.cfg.train
         images, targets, weights = (
-            x.to(self.device, non_blocking=True) for x in _collate_keys(batch)
+            x.to(self.device, non_blocking=True) for x in batch_tensors(batch)
         )
         seed_step(t.seed, self.epoch, self.step, self.dist.rank)
         self._set_train_mode()
@@ -287,7 +268,7 @@ class Trainer:
         names = ["loss", *terms]
         local = torch.stack([total.detach(), *(v.detach() for v in terms.values())])
         mean = du.all_reduce_mean(local).cpu()
-        values = dict(zip(names, mean.tolist()))
+        values = dict(zip(names, mean.tolist(), strict=True))
         if not torch.isfinite(mean).all():
             self._diverged("loss", values)
         self.optimizer.zero_grad(set_to_none=True)
@@ -326,16 +307,34 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.out / "config.yaml", dump_config(self.cfg))
         self.logger = log = RunLogger(
-            self.out, active=self.dist.is_main, tensorboard=t.tensorboard,
-            resume_step=self.step if resumed else None, progress=self._progress,
+            self.out,
+            active=self.dist.is_main,
+            tensorboard=t.tensorboard,
+            resume_step=self.step if resumed else None,
+            progress=self._progress,
         )
-        log.log("event", self.step, self.epoch, {
-            "event": "resume" if resumed else "start", "world_size": self.dist.world_size,
-            "device": str(self.device), "amp": self.use_amp, "steps_per_epoch": self.steps_per_epoch,
-            "total_steps": self.total_steps,
-        })
+        log.log(
+            "event",
+            self.step,
+            self.epoch,
+            {
+                "event": "resume" if resumed else "start",
+                "world_size": self.dist.world_size,
+                "device": str(self.device),
+                "amp": self.use_amp,
+                "steps_per_epoch": self.steps_per_epoch,
+                "total_steps": self.total_steps,
+            },
+        )
+        for note in self._notes:
+            log.write(note)
         metrics: dict[str, float] = {}
         last_val_step = -1
+        vals = [r for r in log.records if r.get("kind") == "val" and r.get("step") == self.step]
+        if vals:  # resumed right after a validation: do not repeat it
+            skip = {"kind", "step", "epoch", "time"}
+            metrics = {k: v for k, v in vals[-1].items() if k not in skip}
+            last_val_step = self.step
         started = time.monotonic()
         try:
             while self.epoch < t.epochs and self.step < self.total_steps:
@@ -344,8 +343,10 @@ class Trainer:
                 for batch in self._loader(epoch):
                     values = self.train_step(batch)
                     log.count(t.batch_size)
-                    lrs = {g.get("name", str(i)): g["lr"]
-                           for i, g in enumerate(self.optimizer.param_groups)}
+                    lrs = {
+                        g.get("name", str(i)): g["lr"]
+                        for i, g in enumerate(self.optimizer.param_groups)
+                    }
                     values["lr"] = lrs.get("head", next(iter(lrs.values())))
                     if "backbone" in lrs:
                         values["backbone_lr"] = lrs["backbone"]
@@ -376,8 +377,13 @@ class Trainer:
                 self.save(f"step_{self.step:08d}")
             if self.dist.is_main:
                 ckpt.save_weights(self.model, self.out / "model.safetensors", self._metadata())
-            summary = {"step": self.step, "epoch": self.epoch, "final": metrics,
-                       "best": self.best, "best_step": self.best_step}
+            summary = {
+                "step": self.step,
+                "epoch": self.epoch,
+                "final": metrics,
+                "best": self.best,
+                "best_step": self.best_step,
+            }
             log.log("event", self.step, self.epoch, {"event": "end"})
             if t.plot:
                 log.plot()
@@ -408,10 +414,18 @@ class Trainer:
                 ckpt.save_weights(self.model, self.out / "best.safetensors", self._metadata())
                 atomic_write_json(
                     self.out / ckpt.BEST,
-                    {"metric": BEST_METRIC, "value": self.best, "step": self.step,
-                     "epoch": self.step / self.steps_per_epoch, "metrics": metrics},
+                    {
+                        "metric": BEST_METRIC,
+                        "value": self.best,
+                        "step": self.step,
+                        "epoch": self.step / self.steps_per_epoch,
+                        "metrics": metrics,
+                    },
                     indent=2,
                 )
         shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, float))
         log.write(f"validation at step {self.step}: {shown}")
         return metrics
+
+
+__all__ = ["BEST_METRIC", "Evaluate", "NonFiniteLossError", "Trainer", "combine_losses"]

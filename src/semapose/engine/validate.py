@@ -63,18 +63,19 @@ def predict_people(
     from semapose.data.transforms import flip_back_heatmaps, invert_points
 
     d = cfg.data
+    size = (int(d.image_size[0]), int(d.image_size[1]))
     heat = model(images).float()
     if cfg.test.flip_test:
         flipped = model(images.flip(-1)).float()
         heat = 0.5 * (heat + flip_back_heatmaps(flipped, stride=d.heatmap_stride))
-    codec = HeatmapCodec(tuple(d.image_size), d.heatmap_stride, d.sigma, refine=cfg.test.refine)
+    codec = HeatmapCodec(size, d.heatmap_stride, d.sigma, refine=cfg.test.refine)
     coords, scores = codec.decode(heat)
     pts = invert_points(
         coords,
         _np(meta["center"]),
         _np(meta["scale"]),
         _np(meta["rotation"]),
-        tuple(d.image_size),
+        size,
     )
     out = []
     box_scores = _np(meta["box_score"])

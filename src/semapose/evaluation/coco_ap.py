@@ -38,7 +38,9 @@ def _gt_area(es: EvalSet, g: int) -> float:
 
 def coco_datasets(es: EvalSet) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The COCO GT dict and the COCO results list of an :class:`EvalSet`."""
-    images, anns, dets = [], [], []
+    images: list[dict[str, Any]] = []
+    anns: list[dict[str, Any]] = []
+    dets: list[dict[str, Any]] = []
     for f in range(es.num_frames):
         images.append({"id": f + 1, "file_name": es.frame_names[f]})
         for g in range(int(es.gt_start[f]), int(es.gt_start[f + 1])):
@@ -100,4 +102,7 @@ def evaluate_coco(es: EvalSet) -> dict[str, float]:
         ev.summarize()
     stats = ev.stats
     # pycocotools reports -1 where a value is undefined (no GT): NaN here
-    return {k: float(stats[i] * 100) if stats[i] >= 0 else float("nan") for k, i in zip(keys, (0, 1, 2, 5))}
+    return {
+        k: float(stats[i] * 100) if stats[i] >= 0 else float("nan")
+        for k, i in zip(keys, (0, 1, 2, 5), strict=True)
+    }

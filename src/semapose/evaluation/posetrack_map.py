@@ -76,7 +76,9 @@ class MapResult:
     def to_dict(self) -> dict[str, Any]:
         """The RESULT.json layout: per-joint AP, the table's groups and Mean (percent)."""
         out: dict[str, Any] = {
-            "per_joint": {n: _json_num(v) for n, v in zip(POSETRACK15_KEYPOINTS, self.ap)}
+            "per_joint": {
+                n: _json_num(v) for n, v in zip(POSETRACK15_KEYPOINTS, self.ap, strict=True)
+            }
         }
         for name, value in self.groups().items():
             out[name] = _json_num(value)
@@ -116,8 +118,10 @@ def head_sizes(es: EvalSet, rows: np.ndarray) -> np.ndarray:
         bad = int(rows[np.flatnonzero(np.isnan(h).any(axis=1))[0]])
         f = int(np.searchsorted(es.gt_start, bad, side="right") - 1)
         raise InputError(
-            es.gt_files[int(es.frame_seq[f])], f"frame {es.frame_names[f]!r}",
-            "a head box (bbox_head / x1,y1,x2,y2) for every GT person", "a person without one",
+            es.gt_files[int(es.frame_seq[f])],
+            f"frame {es.frame_names[f]!r}",
+            "a head box (bbox_head / x1,y1,x2,y2) for every GT person",
+            "a person without one",
         )
     dx, dy = h[:, 2] - h[:, 0], h[:, 3] - h[:, 1]
     return 0.6 * np.sqrt(dx * dx + dy * dy)

@@ -91,9 +91,6 @@ class _Frame:
     labels: Any = None
 
 
-
-
-
 def _first(value: Any, path: Path, where: str) -> Any:
     """poseval stores scalars as one-element lists (``"x": [12.5]``); accept both."""
     if isinstance(value, list):
@@ -125,7 +122,7 @@ def _track(value: Any, path: Path, where: str) -> int | None:
 def _polygon(xs: Sequence[Any], ys: Sequence[Any], path: Path, where: str) -> np.ndarray:
     pts = [
         (_num(_first(x, path, where), path, where), _num(_first(y, path, where), path, where))
-        for x, y in zip(xs, ys)
+        for x, y in zip(xs, ys, strict=False)  # poseval: zip truncates
     ]
     if 0 < len(pts) < 3:
         raise InputError(path, where, "an ignore region with at least 3 points", len(pts))
@@ -151,6 +148,7 @@ def _keypoint_names(data: dict[str, Any], path: Path) -> list[str]:
 
 def _video_key(file_name: Any) -> str:
     return os.path.basename(os.path.dirname(str(file_name))).split("_")[0]
+
 
 def _float_rows(rows: list[Any], width: int, path: Path, where: list[str], what: str) -> np.ndarray:
     """``rows`` (lists of ``width`` numbers) as one float array; bad rows are named."""
@@ -211,7 +209,7 @@ def _parse_pt18(
             where = f"image {info.get('file_name')!r} ignore_regions"
             if not isinstance(rx, list) or not isinstance(ry, list):
                 raise InputError(path, where, "lists of polygons")
-            ignore = [_polygon(px, py, path, where) for px, py in zip(rx, ry)]
+            ignore = [_polygon(px, py, path, where) for px, py in zip(rx, ry, strict=False)]
         people = by_image.get(info["id"], [])
         order.extend(people)
         rect_frames.extend([fidx] * len(people))
@@ -259,7 +257,9 @@ def _add_people(
         have = [i for i, a in enumerate(anns) if key in a]
         if have:
             rows = [anns[i][key] for i in have]
-            bad = [i for i, r in zip(have, rows) if not isinstance(r, list) or len(r) < 4]
+            bad = [
+                i for i, r in zip(have, rows, strict=True) if not isinstance(r, list) or len(r) < 4
+            ]
             if bad:
                 if key == "bbox":  # only used for COCO AP areas: ignore malformed boxes
                     have = [i for i in have if i not in set(bad)]
@@ -267,11 +267,15 @@ def _add_people(
                 else:
                     raise InputError(path, where[bad[0]] + "." + key, "[x, y, w, h]")
             if have:
-                b = _float_rows([r[:4] for r in rows], 4, path, [where[i] + "." + key for i in have], key)
+                b = _float_rows(
+                    [r[:4] for r in rows], 4, path, [where[i] + "." + key for i in have], key
+                )
                 if key == "bbox_head":  # poseval: x2 = x + w first (x2 - x1 is not always w)
                     b = np.stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]], axis=1)
                 target[have] = b
-    tracks = [_track(a.get("track_id"), path, w + ".track_id") for a, w in zip(anns, where)]
+    tracks = [
+        _track(a.get("track_id"), path, w + ".track_id") for a, w in zip(anns, where, strict=True)
+    ]
     arr, sc = arr[:, keep_rows], sc[:, keep_rows]
     if protocol == "posetrack21":
         present = (arr[..., 0] > 0) & (arr[..., 1] > 0)
@@ -280,6 +284,7 @@ def _add_people(
     r, k = np.nonzero(present)
     pt_data = np.stack([ids[k], arr[r, k, 0], arr[r, k, 1], sc[r, k]], axis=1)
     side.add_rects(rect_frames, tracks, heads, boxes, r, pt_data)
+
 
 def _parse_pt17(
     data: dict[str, Any], path: Path, side: _Side, frame0: int, protocol: str
@@ -316,7 +321,7 @@ def _parse_pt17(
                 isinstance(ap, list) and len(ap) > 0 and isinstance(ap[0], dict) and len(ap[0]) > 0
             ) and "point" in ap[0]
             rows: list[tuple[float, float, float, float]] = []
-            if has_points:
+            if has_points and isinstance(ap, list):
                 plist = ap[0]["point"]
                 if not isinstance(plist, list):
                     raise InputError(path, f"{rw}.annopoints[0].point", "a list of points")
@@ -334,16 +339,19 @@ def _parse_pt17(
                     if protocol == "posetrack21" and not (x > 0 and y > 0):
                         continue
                     rows.append((jid, x, y, s))
-            head = None
+            head: tuple[float, float, float, float] | None = None
             if all(k in rect for k in ("x1", "y1", "x2", "y2")):
-                head = tuple(  # type: ignore[assignment]
+                x1, y1, x2, y2 = (
                     _num(_first(rect[k], path, f"{rw}.{k}"), path, f"{rw}.{k}")
                     for k in ("x1", "y1", "x2", "y2")
                 )
+                head = (x1, y1, x2, y2)
             track = _track(rect.get("track_id"), path, f"{rw}.track_id")
             pts = np.array(rows, dtype=np.float64).reshape(-1, 4)
             side.add_rect(frame0 + fi, has_points, track, head, pts)
-        frames.append(_Frame(name, len(frame["annorect"]), ignore, frame.get("semapose_degradations")))
+        frames.append(
+            _Frame(name, len(frame["annorect"]), ignore, frame.get("semapose_degradations"))
+        )
     return frames
 
 
@@ -356,4 +364,3 @@ def parse_file(path: Path, side: _Side, frame0: int, protocol: str) -> list[_Fra
     if "images" not in data:
         raise InputError(path, "", "a PoseTrack2018 ('images') or PoseTrack2017 ('annolist') file")
     return _parse_pt18(data, path, side, frame0, protocol)
-

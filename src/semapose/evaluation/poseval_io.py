@@ -134,7 +134,7 @@ def load_eval_set(
     frames: list[_Frame] = []
     frame_seq: list[int] = []
     seq_names: list[str] = []
-    for si, (gpath, ppath) in enumerate(zip(gt_files, pred_files)):
+    for si, (gpath, ppath) in enumerate(zip(gt_files, pred_files, strict=True)):
         if not ppath.exists():
             raise InputError(ppath, "", f"a prediction file for {gpath}", "no such file")
         n_gt_rects, n_pr_rects = len(gts.rect_frame), len(prs.rect_frame)
@@ -142,7 +142,9 @@ def load_eval_set(
         pframes = parse_file(ppath, prs, len(frames), protocol)
         if len(pframes) != len(gframes):
             raise InputError(
-                ppath, "", f"{len(gframes)} frames like the ground truth {gpath.name}",
+                ppath,
+                "",
+                f"{len(gframes)} frames like the ground truth {gpath.name}",
                 f"{len(pframes)} frames",
             )
         _check_unique_tracks(prs, n_pr_rects, pframes, len(frames), ppath)
@@ -156,7 +158,9 @@ def load_eval_set(
     return _build(frames, np.array(frame_seq, dtype=np.int64), seq_names, gts, prs, gt_files)
 
 
-def _check_unique_tracks(side: _Side, start: int, frames: list[_Frame], f0: int, path: Path) -> None:
+def _check_unique_tracks(
+    side: _Side, start: int, frames: list[_Frame], f0: int, path: Path
+) -> None:
     seen: dict[tuple[int, int], int] = {}
     for r in range(start, len(side.rect_frame)):
         if not side.rect_has_track[r]:
@@ -165,7 +169,9 @@ def _check_unique_tracks(side: _Side, start: int, frames: list[_Frame], f0: int,
         if key in seen:
             f = side.rect_frame[r] - f0
             raise InputError(
-                path, f"frame {f} ({frames[f].name})", "unique track ids within a frame",
+                path,
+                f"frame {f} ({frames[f].name})",
+                "unique track ids within a frame",
                 f"track id {side.rect_track[r]} twice",
             )
         seen[key] = r
@@ -219,7 +225,7 @@ def _build(
     new_frame = np.cumsum(frame_keep) - 1
     out: dict[str, np.ndarray] = {}
     for name, side, (rect_frame, rect_keep, pt_rect, pt, pt_keep) in zip(
-        ("gt", "pr"), (gts, prs), sides
+        ("gt", "pr"), (gts, prs), sides, strict=True
     ):
         kept = np.flatnonzero(rect_keep)
         n = len(kept)

@@ -73,9 +73,11 @@ def random_sequence(
             if hard and rng.random() < 0.05:
                 vis[:] = 0
                 xy[:] = 0  # a person without any keypoint
-            hb = [float(np.round(centers[p][0] + skeleton[p][0, 0] - 20, 1)),
-                  float(np.round(centers[p][1] + skeleton[p][0, 1] - 25, 1)),
-                  float(np.round(rng.uniform(20, 60), 1)), float(np.round(rng.uniform(25, 70), 1))]  # fmt: skip
+            hx = float(np.round(centers[p][0] + skeleton[p][0, 0] - 20, 1))
+            hy = float(np.round(centers[p][1] + skeleton[p][0, 1] - 25, 1))
+            hw = float(np.round(rng.uniform(20, 60), 1))
+            hh = float(np.round(rng.uniform(25, 70), 1))
+            hb = [hx, hy, hw, hh]
             gt_anns.append({
                 "id": image_id * 100 + p, "image_id": image_id, "track_id": p, "category_id": 1,
                 "keypoints": np.column_stack([xy, vis]).ravel().tolist(), "scores": [],

@@ -45,7 +45,7 @@ def _frame_inputs(
     for j in range(NUM_JOINTS):
         gi = np.flatnonzero(es.gt_has[g0:g1, j])
         pi = np.flatnonzero(es.pr_has[p0:p1, j])
-        d = dist[np.ix_(pi, gi, [j])][..., 0].T  # (GT, prediction)
+        d = dist[pi][:, gi, j].T  # (GT, prediction)
         d = np.where(d <= 0.5, d, np.nan)
         out.append(
             (es.gt_track[g0 + gi].tolist(), es.pr_track[p0 + pi].tolist(), np.asarray(d, float))
@@ -58,9 +58,7 @@ def evaluate_tracking(es: EvalSet, matching: Matching | None = None) -> dict[str
     try:
         import motmetrics as mm
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise SemaposeError(
-            "--track needs motmetrics: pip install 'semapose[track]'"
-        ) from exc
+        raise SemaposeError("--track needs motmetrics: pip install 'semapose[track]'") from exc
     for name, has in (("ground truth", es.gt_has_track), ("prediction", es.pr_has_track)):
         if not has.all():
             raise InputError(None, f"{name} people", "a track_id on every person for --track")
@@ -106,7 +104,7 @@ def _final(mid: dict[str, np.ndarray]) -> dict[str, Any]:
         idxs = np.argwhere(~np.isnan(col[:, 0]))
         total_v = float(col[idxs, 0].mean()) if len(idxs) else float("nan")
         entry: dict[str, Any] = {
-            "per_joint": {n: _json_num(v) for n, v in zip(POSETRACK15_KEYPOINTS, vals)}
+            "per_joint": {n: _json_num(v) for n, v in zip(POSETRACK15_KEYPOINTS, vals, strict=True)}
         }
         for g, idx in GROUP_COLUMNS.items():
             entry[g] = _json_num(float(vals[list(idx)].mean()))

@@ -1,1 +1,13 @@
-"""Video inference: detectors, tracker, feature cache, pipeline and the Python API."""
+"""Video inference: detectors, tracker, feature cache, pipeline and the Python API.
+
+Modules (nothing heavy is imported here):
+
+* ``detectors/``, ``tracker.py``, ``weights.py`` -- person boxes, tracks, known checkpoints;
+* ``pipeline.py`` -- :class:`TemporalRunner`, streaming clip inference over a
+  feature cache (``cache.py``) keyed by (frame, track id); ``crops.py`` the affine crops;
+* ``job.py`` -- one video end to end with resumable partial state; ``outputs.py``
+  the PoseTrack/COCO JSON and overlay frames; ``predictor.py`` model + options;
+* ``loading.py`` -- bundled, semapose and official HRNet/ViTPose weights;
+* ``api.py`` -- :class:`PoseEstimator`; ``export.py`` -- ONNX; ``demo.py`` -- the demo;
+* ``distributed.py`` -- sharing a folder of videos among torchrun ranks.
+"""

@@ -142,6 +142,7 @@ def predict_source(
         return JobResult(path, "skipped", 0, paths)
 
     source = FrameSource(path, fps=options.fps)
+    _remove_stale_temporaries(paths)
     state = _load_state(state_file, path, options) if options.resume else None
     if state is None:
         shutil.rmtree(paths.partial, ignore_errors=True)
@@ -246,13 +247,18 @@ def predict_source(
             else:
                 writer.__exit__(RuntimeError, RuntimeError("incomplete"), None)
 
-    stats = {"backbone_crops": runner.backbone_crops, **runner.cache.stats()}
+    stats = {
+        "backbone_crops": runner.backbone_crops,
+        "key_frames": runner.key_frames,
+        "resumed_at": next_frame,
+        **runner.cache.stats(),
+    }
     seconds = time.perf_counter() - t0
     if stopped:
         return JobResult(path, "stopped", runner.next_key, paths, seconds, stats)
 
     frames = [FramePoses.from_json(json.loads(line)) for line in _lines(results_path)]
-    _check_complete(frames, path)
+    _check_complete(frames, path, runner.next_frame)
     if options.write_video and resumed:
         _render_video(source, frames, paths.video)
     from semapose.inference.outputs import write_coco_results, write_posetrack
@@ -332,10 +338,22 @@ def _iter_results(path: Path) -> Iterator[FramePoses]:
             yield FramePoses.from_json(json.loads(line))
 
 
-def _check_complete(frames: list[FramePoses], path: Path) -> None:
+def _check_complete(frames: list[FramePoses], path: Path, total: int) -> None:
+    """Every decoded frame has exactly one result line, in order (guards the resume logic)."""
     for i, f in enumerate(frames):
         if f.index != i:
-            raise InputError(path, f"frame {i}", "contiguous predictions", f"frame {f.index}")
+            raise RuntimeError(f"{path}: internal error: result {i} is for frame {f.index}")
+    if len(frames) != total:
+        raise RuntimeError(f"{path}: internal error: {len(frames)} results for {total} frames")
+
+
+def _remove_stale_temporaries(paths: OutputPaths) -> None:
+    """Temporary files a killed run of this input left beside its outputs (atomic_path's)."""
+    for target in (paths.posetrack, paths.coco, paths.video):
+        if target.parent.is_dir():
+            for tmp in target.parent.glob(f".{target.name}.*"):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
 
 
 def _progress(enabled: bool, total: int | None, name: str, initial: int) -> Any:

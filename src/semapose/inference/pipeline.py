@@ -95,6 +95,8 @@ class TemporalRunner:
         self._next_frame = 0
         self._next_key = 0
         self.backbone_crops = 0
+        #: key frames decoded (emitted) by this runner
+        self.key_frames = 0
 
     # ------------------------------------------------------------------ state
     @property
@@ -258,6 +260,7 @@ class TemporalRunner:
         image = self._images.get(key) if self.opt.keep_images else None
         result = FramePoses(key, persons, image, self._names.get(key, ""))
         self._next_key = key + 1
+        self.key_frames += 1
         self._evict()
         return result
 

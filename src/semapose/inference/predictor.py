@@ -135,8 +135,16 @@ class Predictor:
         if boxes:
             from semapose.inference.detectors.boxfile import BoxFileDetector
 
+            box_path = Path(boxes)
+            if box_path.is_dir():  # one box file per input, named after it
+                box_path = box_path / f"{input_name(path)}.json"
+                multi = False
+                if not box_path.is_file():
+                    raise InputError(box_path, "", f"a box file for {path.name}", "no such file")
             return BoxFileDetector.from_file(
-                boxes, frame_names=frame_names(path), sequence=input_name(path) if multi else None
+                box_path,
+                frame_names=frame_names(path),
+                sequence=input_name(path) if multi else None,
             )
         return build_detector(detector or DEFAULT_DETECTOR)
 

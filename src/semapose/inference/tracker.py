@@ -14,13 +14,18 @@ person's keypoints; on the next frame they are used twice:
   drops. A track lives on pose boxes for at most ``max_pose_fill`` frames.
 
 Tracks not seen for more than ``max_age`` frames end; a track matched again
-within ``max_age`` keeps its id (short gaps bridged). Only past frames are
-used: the tracker is online (causal) by construction.
+within ``max_age`` keeps its id (short gaps bridged). A detection scoring below
+``new_track_score`` starts a *tentative* track that gets an id (and is output)
+only once matched in ``min_hits`` consecutive frames: one-frame false positives
+of a weak detector then create no ids. Ids are 0, 1, 2, ... in order of
+confirmation. Only past frames are used: the tracker is online (causal) by
+construction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -95,7 +100,8 @@ class Tracker:
 
     Parameters: ``iou_threshold`` minimum similarity for a match; ``max_age``
     frames a track survives unseen; ``min_score`` detections below it are
-    ignored; ``new_track_score`` minimum score to start a track; ``pose_weight``
+    ignored; ``new_track_score`` score to start a track at once; ``min_hits`` consecutive
+    frames a lower-scoring new track needs before it gets an id; ``pose_weight``
     share of the pose-box IoU in the similarity when keypoints are known
     (0 disables pose-aware matching); ``fill_from_pose`` enable pose-derived
     boxes; ``max_pose_fill`` consecutive frames a track may live on them;
@@ -110,7 +116,8 @@ class Tracker:
         iou_threshold: float = 0.3,
         max_age: int = 10,
         min_score: float = 0.0,
-        new_track_score: float = 0.0,
+        new_track_score: float = 0.5,
+        min_hits: int = 2,
         pose_weight: float = 0.5,
         fill_from_pose: bool = True,
         max_pose_fill: int = 8,
@@ -124,6 +131,7 @@ class Tracker:
         self.max_age = max_age
         self.min_score = min_score
         self.new_track_score = new_track_score
+        self.min_hits = min_hits
         self.pose_weight = pose_weight
         self.fill_from_pose = fill_from_pose
         self.max_pose_fill = max_pose_fill
@@ -132,19 +140,37 @@ class Tracker:
         self.nms_iou = nms_iou
         self.motion = motion
         self.max_keypoint_age = max_keypoint_age
-        self._tracks: dict[int, _State] = {}
+        self._tracks: dict[int, _State] = {}  # by internal key; track_id -1 = tentative
+        self._next_key = 0
         self._next_id = 0
         self._frame = -1
+
+    @classmethod
+    def for_detector(cls, detector: object, **kwargs: Any) -> Tracker:
+        """A tracker suited to ``detector``: boxes from a file start tracks at any score.
+
+        Box files (``--boxes``) are trusted as given (e.g. PoseTrack evaluation
+        keeps every box); live detectors need a track to start from a confident
+        box or to persist ``min_hits`` frames, which removes one-frame ghosts.
+        """
+        from semapose.inference.detectors.boxfile import BoxFileDetector
+
+        if isinstance(detector, BoxFileDetector):
+            kwargs.setdefault("new_track_score", 0.0)
+            kwargs.setdefault("min_hits", 1)
+        return cls(**kwargs)
 
     # ----------------------------------------------------------------- public
     def reset(self) -> None:
         self._tracks.clear()
+        self._next_key = 0
         self._next_id = 0
         self._frame = -1
 
     @property
     def active_ids(self) -> list[int]:
-        return sorted(self._tracks)
+        """Ids of the confirmed tracks alive now (seen within ``max_age`` frames)."""
+        return sorted(s.track_id for s in self._tracks.values() if s.track_id >= 0)
 
     def observe_keypoints(
         self,
@@ -161,7 +187,7 @@ class Tracker:
         ``max_keypoint_age`` frames are not used. Older poses than the one
         already recorded are ignored; unknown (ended) track ids too.
         """
-        state = self._tracks.get(int(track_id))
+        state = self._find(int(track_id))
         frame = self._frame if frame_index is None else int(frame_index)
         if state is None or frame < state.kp_frame:
             return
@@ -182,11 +208,9 @@ class Tracker:
         dets = dets[np.isfinite(dets).all(axis=1) & (dets[:, 4] >= self.min_score)]
         dets = nms(dets, self.nms_iou)
 
-        # end tracks unseen for too long
-        for tid in [
-            t for t, s in self._tracks.items() if frame_index - s.last_frame > self.max_age
-        ]:
-            del self._tracks[tid]
+        # end tracks unseen for too long; tentative ones must be seen again at once
+        for key in [k for k, s in self._tracks.items() if self._expired(s, frame_index)]:
+            del self._tracks[key]
 
         ids = sorted(self._tracks)
         states = [self._tracks[t] for t in ids]
@@ -205,7 +229,10 @@ class Tracker:
             s.box, s.score = box, float(dets[di, 4])
             s.last_frame = s.last_detected = frame_index
             s.hits += 1
-            out.append(Track(s.track_id, box.copy(), s.score, "detection"))
+            if s.track_id < 0 and s.hits >= self.min_hits:
+                s.track_id = self._new_id()
+            if s.track_id >= 0:
+                out.append(Track(s.track_id, box.copy(), s.score, "detection"))
 
         # pose-derived boxes for tracked persons the detector missed
         if self.fill_from_pose:
@@ -213,7 +240,11 @@ class Tracker:
             taken = np.vstack([taken, dets[unmatched_dets, :4]]) if unmatched_dets else taken
             for ti in unmatched_tracks:
                 s, pbox = states[ti], pose_boxes[ti]
-                if pbox is None or frame_index - s.last_detected > self.max_pose_fill:
+                if (
+                    s.track_id < 0
+                    or pbox is None
+                    or frame_index - s.last_detected > self.max_pose_fill
+                ):
                     continue
                 kp_conf = _mean_confident(s.kp_scores, self.keypoint_min_score)
                 if kp_conf < self.pose_fill_min_score:
@@ -227,18 +258,31 @@ class Tracker:
                 taken = np.vstack([taken, pbox[None]])
                 out.append(Track(s.track_id, pbox.copy(), float(s.score * kp_conf), "pose"))
 
-        # new tracks
+        # new tracks: confirmed at once if confident, else tentative until seen min_hits times
         for di in unmatched_dets:
-            if dets[di, 4] < self.new_track_score:
-                continue
-            box = dets[di, :4].astype(np.float64)
-            tid = self._next_id
-            self._next_id += 1
-            self._tracks[tid] = _State(tid, box, float(dets[di, 4]), frame_index, frame_index)
-            out.append(Track(tid, box.copy(), float(dets[di, 4]), "detection"))
+            box, score = dets[di, :4].astype(np.float64), float(dets[di, 4])
+            confirmed = score >= self.new_track_score or self.min_hits <= 1
+            tid = self._new_id() if confirmed else -1
+            self._tracks[self._next_key] = _State(tid, box, score, frame_index, frame_index)
+            self._next_key += 1
+            if confirmed:
+                out.append(Track(tid, box.copy(), score, "detection"))
         return sorted(out, key=lambda t: t.track_id)
 
     # ---------------------------------------------------------------- helpers
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+    def _find(self, track_id: int) -> _State | None:
+        if track_id < 0:
+            return None
+        return next((s for s in self._tracks.values() if s.track_id == track_id), None)
+
+    def _expired(self, s: _State, frame_index: int) -> bool:
+        limit = self.max_age if s.track_id >= 0 else 1
+        return frame_index - s.last_frame > limit
+
     def _predict(self, s: _State, frame_index: int) -> np.ndarray:
         if not self.motion:
             return s.box

@@ -74,11 +74,13 @@ def posetrack18_predictions(
         per_image = [people.get(img["id"], ()) for img in images]
     else:
         if len(people) != len(images):
-            raise InputError(None, "predictions", f"one list per image ({len(images)})", len(people))
+            raise InputError(
+                None, "predictions", f"one list per image ({len(images)})", len(people)
+            )
         per_image = list(people)
     out_images = [{k: img[k] for k in _IMAGE_KEYS if k in img} for img in images]
     anns: list[dict[str, Any]] = []
-    for img, persons in zip(images, per_image):
+    for img, persons in zip(images, per_image, strict=True):
         where = f"image {img.get('file_name', img['id'])!r}"
         given = [_field(p, "track_id", -1) for p in persons]
         ids = [int(t) if t is not None else -1 for t in given]

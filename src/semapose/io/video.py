@@ -17,6 +17,7 @@ unreadable image, a frame whose size differs from the first) raises
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -30,7 +31,19 @@ from semapose.errors import InputError
 from semapose.io.atomic import atomic_path
 
 #: File name endings read as videos / as frames of a frame folder.
-VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg")
+VIDEO_EXTENSIONS: tuple[str, ...] = (
+    ".mp4",
+    ".avi",
+    ".mov",
+    ".mkv",
+    ".webm",
+    ".m4v",
+    ".mpg",
+    ".mpeg",
+    ".ts",
+    ".wmv",
+    ".flv",
+)
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 #: Frame rate assumed for a frame folder when the caller gives none.
@@ -62,9 +75,11 @@ class Frame:
 class FrameSource:
     """Lazy frames of a video file or a folder of images (sorted by file name).
 
-    Attributes known after construction (the file is probed, nothing decoded):
-    ``fps``, ``width``, ``height``, ``num_frames`` (``None`` when the container
-    does not say) and ``kind`` (``"video"`` or ``"folder"``).
+    Folder frames are ordered by file name with numbers compared as numbers
+    (``2.jpg`` before ``10.jpg``). Attributes known after construction (the
+    file is probed, nothing decoded): ``fps``, ``width``, ``height``,
+    ``num_frames`` (``None`` when the container does not say) and ``kind``
+    (``"video"`` or ``"folder"``).
 
     ``strict`` (default): a video that ends before the frame count its header
     declares is reported as truncated.
@@ -89,7 +104,8 @@ class FrameSource:
 
     # ------------------------------------------------------------------ probing
     def _probe_folder(self, fps: float | None) -> None:
-        self._files = sorted(p for p in self.path.iterdir() if p.is_file() and is_image_file(p))
+        files = [p for p in self.path.iterdir() if p.is_file() and is_image_file(p)]
+        self._files = sorted(files, key=_natural_key)
         if not self._files:
             raise InputError(
                 self.path, "", f"a folder with image frames ({', '.join(IMAGE_EXTENSIONS)})", "none"
@@ -207,6 +223,11 @@ class FrameSource:
         n = self.num_frames if self.num_frames is not None else "?"
         size = f"{self.width}x{self.height}"
         return f"FrameSource({str(self.path)!r}, {size}, {n} frames, {self.fps:g} fps)"
+
+
+def _natural_key(path: Path) -> list[Any]:
+    """Sort ``2.jpg`` before ``10.jpg`` (zero-padded names sort the same either way)."""
+    return [(0, int(t), t) if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", path.name)]
 
 
 def _read_image(path: Path, index: int) -> np.ndarray:

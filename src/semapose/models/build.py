@@ -163,6 +163,7 @@ def build_temporal(
             fusion=m.fusion,
             smml_rounds=m.smml_rounds,
             key_skip=m.key_skip,
+            main_pass=m.main_pass,
         )
     raise ConfigError("<config>", "model.temporal", "a known temporal module", m.temporal)
 

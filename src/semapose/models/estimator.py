@@ -146,6 +146,11 @@ class Estimator(nn.Module):
         t = self.num_frames
         if images.ndim != 5 or images.shape[1] != t or images.shape[2] != 3:
             raise ValueError(f"images must be (B, {t}, 3, H, W), got {tuple(images.shape)}")
+        if tuple(images.shape[-2:]) != self.image_size:
+            raise ValueError(
+                f"images are {tuple(images.shape[-2:])} (H, W) but the model was built for "
+                f"data.image_size {self.image_size}"
+            )
         if heatmaps.ndim != 5 or heatmaps.shape[:2] != images.shape[:2]:
             raise ValueError(f"heatmaps must be (B, {t}, J, h, w), got {tuple(heatmaps.shape)}")
         if tuple(weights.shape) != tuple(heatmaps.shape[:3]):

@@ -13,6 +13,7 @@ on top at each pixel; joint visibility is read from it (``visibility.py``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ import cv2
 import numpy as np
 
 from semapose.data.synthetic import skeleton as sk
-from semapose.data.synthetic.scene import Appearance, PersonTrack, Scene
+from semapose.data.synthetic.scene import TEXTURE_ONE, PersonTrack, Scene
 
 SHIFT = 3  # sub-pixel bits for cv2 drawing
 _ONE = 1 << SHIFT
@@ -77,6 +78,7 @@ def person_extent(track: PersonTrack, t: int) -> tuple[float, float, float, floa
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def _shade(color: tuple[int, int, int], k: float) -> tuple[int, int, int]:
     return (min(255, int(color[0] * k)), min(255, int(color[1] * k)), min(255, int(color[2] * k)))
 
@@ -176,17 +178,23 @@ class _Painter:
         cv2.fillConvexPoly(self.label, p, lid, cv2.LINE_8, SHIFT)
 
 
-def _cloth_table(look: Appearance) -> np.ndarray:
-    """Lookup (label - base -> is textured clothing), index -1 and 20 = not this person."""
-    table = np.zeros(PARTS_PER_PERSON + 2, dtype=bool)
+@functools.lru_cache(maxsize=8)
+def part_codes(long_sleeves: bool, shorts: bool) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    """Label offsets per part with the textured clothing parts first.
+
+    Returns (code of each part, part of each code, number of clothing codes): a
+    person's clothing is then one label range, found with one ``cv2.inRange``.
+    """
     cloth = [TORSO, L_UARM, R_UARM, L_THIGH, R_THIGH]
-    if look.long_sleeves:
+    if long_sleeves:
         cloth += [L_FARM, R_FARM]
-    if not look.shorts:
+    if not shorts:
         cloth += [L_SHIN, R_SHIN]
-    table[cloth] = True
-    table[-1] = False
-    return table
+    order = cloth + [p for p in range(PARTS_PER_PERSON) if p not in cloth]
+    code = [0] * PARTS_PER_PERSON
+    for c, p in enumerate(order):
+        code[p] = c
+    return tuple(code), tuple(order), len(cloth)
 
 
 def draw_person(
@@ -209,6 +217,7 @@ def draw_person(
     ppm = float(track.px_per_m[t])
     body, look = track.body, track.look
     base = 1 + slot * PARTS_PER_PERSON
+    code, _, n_cloth = part_codes(look.long_sleeves, look.shorts)
     items: list[tuple[float, int, object]] = []  # (depth, part, drawer)
     for part, ja, jb, rad in _LIMBS:
         r = rad * body.height * body.limb_scale * ppm
@@ -248,7 +257,7 @@ def draw_person(
     angle = float(np.degrees(np.arctan2(axis[1], axis[0]))) + 90.0
     for _, part, spec in items:
         kind = spec[0]  # type: ignore[index]
-        lid = base + part
+        lid = base + code[part]
         if kind == "capsule":
             _, ja, jb, r, color = spec  # type: ignore[misc]
             painter.capsule(plist[ja], plist[jb], r, color, lid)
@@ -299,16 +308,19 @@ def draw_person(
             centre = hc - 0.3 * (hf - hc) + 0.12 * axis
             painter.ellipse(centre, (0.38 * head_px, 0.5 * head_px), angle, look.hair, lid)
     # clothing texture, anchored to the person so it moves with them
-    cloth = _cloth_table(look)[np.clip(lab.astype(np.int32) - base, -1, PARTS_PER_PERSON)]
-    if cloth.any():
+    cloth = cv2.inRange(lab, base, base + n_cloth - 1)
+    if cv2.countNonZero(cloth):
         tex = look.texture
         ts = tex.shape[0]
-        ox = int(np.clip(ts // 2 + ix1 - pts[sk.PELVIS, 0], 0, ts - img.shape[1]))
-        oy = int(np.clip(ts // 2 + iy1 - pts[sk.PELVIS, 1], 0, ts - img.shape[0]))
-        factor = tex[oy : oy + img.shape[0], ox : ox + img.shape[1]][cloth]
-        img[cloth] = np.clip(img[cloth].astype(np.float32) * factor[:, None], 0, 255).astype(
-            np.uint8
-        )
+        rh, rw = img.shape[:2]
+        if rh > ts or rw > ts:  # a person larger than the texture tile: stretch it
+            crop = cv2.resize(tex, (rw, rh), interpolation=cv2.INTER_NEAREST)
+        else:
+            ox = int(np.clip(ts // 2 + ix1 - pts[sk.PELVIS, 0], 0, ts - rw))
+            oy = int(np.clip(ts // 2 + iy1 - pts[sk.PELVIS, 1], 0, ts - rh))
+            crop = tex[oy : oy + rh, ox : ox + rw]
+        textured = cv2.multiply(img, crop, scale=1.0 / TEXTURE_ONE)
+        cv2.copyTo(textured, cloth, img)
     return True
 
 

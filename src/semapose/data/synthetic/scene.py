@@ -25,6 +25,8 @@ from semapose.data.synthetic.skeleton import (
 )
 
 _D = np.pi / 180.0
+TEXTURE_ONE = 128  # texture value that leaves a colour unchanged
+MAX_TEXTURE = 1024  # side of the clothing texture tile (bigger people stretch it)
 
 
 @dataclass
@@ -39,7 +41,7 @@ class Appearance:
     mark: tuple[int, int, int]  # chest print seen from the front
     long_sleeves: bool
     shorts: bool
-    texture: np.ndarray  # (T, T) float32 multiplicative clothing texture around 1.0
+    texture: np.ndarray  # (T, T, 3) uint8 clothing texture, multiplier x TEXTURE_ONE
 
 
 @dataclass
@@ -146,7 +148,9 @@ def sample_appearance(rng: np.random.Generator, tex_size: int) -> Appearance:
         mark=_color(rng, (0.5, 1.0), (0.6, 1.0)),
         long_sleeves=bool(rng.random() < 0.5),
         shorts=bool(rng.random() < 0.3),
-        texture=tex.astype(np.float32),
+        texture=np.repeat(
+            np.clip(tex * TEXTURE_ONE + 0.5, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2
+        ),
     )
 
 
@@ -229,14 +233,14 @@ def sample_scene(
 ) -> Scene:
     camera = sample_camera(rng, width, height, frames)
     n = int(rng.integers(people[0], people[1] + 1))
-    tex_size = int(2 * max(width, height))
+    tex_size = int(min(2 * max(width, height), MAX_TEXTURE))
     tracks: list[PersonTrack] = []
     for pid in range(n):
         body = sample_body(rng)
         look = sample_appearance(rng, tex_size)
         pose, speed, yaw_rate, names, seated = sample_program(rng, frames, body)
-        # size in the image: 30-90% of the frame height
-        frac = rng.uniform(0.3, 0.9)
+        # size in the image: 25-90% of the frame height
+        frac = rng.uniform(0.25, 0.9)
         z0 = camera.focal * body.height / (frac * height)
         z_lim = (0.8 * z0, 1.25 * z0)
         x_half = 0.42 * width * z0 / camera.focal

@@ -24,6 +24,7 @@ from semapose.data.synthetic.render import (
     R_THIGH,
     R_UARM,
     TORSO,
+    part_codes,
 )
 from semapose.data.synthetic.scene import PersonTrack
 
@@ -61,6 +62,7 @@ def joint_visibility(label: np.ndarray, track: PersonTrack, slot: int, t: int) -
     dep = track.depth[t]
     out = np.zeros(17, dtype=np.int64)
     base = 1 + slot * PARTS_PER_PERSON
+    _, part_of, _ = part_codes(track.look.long_sleeves, track.look.shorts)
     torso_depth = float(dep[[sk.L_SHO, sk.R_SHO, sk.L_HIP, sk.R_HIP]].mean())
     head_depth = float(dep[sk.HEAD_CENTER])
     tol = 0.02
@@ -71,8 +73,9 @@ def joint_visibility(label: np.ndarray, track: PersonTrack, slot: int, t: int) -
         if not (0.0 <= x < w and 0.0 <= y < h):
             continue
         lab = int(label[int(y), int(x)])
-        part = lab - base
-        ok = 0 <= part < PARTS_PER_PERSON and part in ATTACH[j]
+        offset = lab - base
+        part = part_of[offset] if 0 <= offset < PARTS_PER_PERSON else -1
+        ok = part in ATTACH[j]
         if ok and part in (TORSO, MARK) and float(dep[j]) > torso_depth + tol:
             ok = False
         if ok and part in (HEAD, HAIR) and float(dep[j]) > head_depth + tol:

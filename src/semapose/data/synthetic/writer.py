@@ -43,6 +43,13 @@ def categories() -> list[dict[str, Any]]:
     ]
 
 
+def _usual_mode(path: Path) -> None:
+    """Atomic writes create 0600 temp files; give outputs the mode a plain write would."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 class SequenceWriter:
     """Writes one sequence's frames (JPEG + optional MP4) and finally its annotation JSON."""
 
@@ -111,6 +118,9 @@ class SequenceWriter:
         os.replace(self.tmp_dir, self.final_dir)
         atomic_write_json(self.json_path, annotation)
         self.files.append(self.json_path)
+        for path in (self.json_path, self.video_path):
+            if path is not None:
+                _usual_mode(path)
         return self.files
 
     def __exit__(

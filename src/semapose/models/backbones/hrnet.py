@@ -168,7 +168,7 @@ class HRModule(nn.Module):
             size = (xs[i].shape[-2], xs[i].shape[-1])
             # summed in branch order like the official code (bit-identical results)
             terms: list[Tensor] = []
-            for j, layer in enumerate(row):  # type: ignore[arg-type]
+            for j, layer in enumerate(row):  # type: ignore[arg-type, var-annotated]
                 if j == i:
                     terms.append(xs[j])
                 else:

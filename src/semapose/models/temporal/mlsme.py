@@ -131,25 +131,26 @@ class MLSME(nn.Module):
         rank = noise.argsort(1).argsort(1)
         return rank < self.num_masked_frames()
 
-    def forward(self, feats: Tensor) -> tuple[Tensor, Tensor | None]:
+    def forward(self, feats: Tensor, masking: bool = True) -> tuple[Tensor, Tensor | None]:
         """(B, T, C, h, w) -> (motion tokens (B, T', N, d), mask (B, T', N) bool or None).
 
-        The mask marks the tokens hidden by either level; it is None in eval mode and
-        for variants that never mask.
+        Masks are drawn only in training mode and when ``masking`` is true. The mask
+        marks the tokens hidden by either level; it is None when nothing was masked.
         """
+        masking = masking and self.training
         pe = self.tokenizer.pos_embed()
         x = self.tokenizer(feats) + pe
         b, t, n, _ = x.shape
         mask: Tensor | None = None
         if self.use_patch:
-            if self.training and self.patch_mask_token is not None:
+            if masking and self.patch_mask_token is not None:
                 tube = self.tube_mask(b, x.device)[:, None, :].expand(b, t, n)
                 x = torch.where(tube[..., None], (self.patch_mask_token + pe).to(x.dtype), x)
                 mask = tube
             for blk in self.patch_blocks:
                 x = blk(x)
         if self.use_frame:
-            if self.training and self.frame_mask_token is not None:
+            if masking and self.frame_mask_token is not None:
                 frames = self.frame_mask(b, x.device)[:, :, None].expand(b, t, n)
                 x = torch.where(frames[..., None], (self.frame_mask_token + pe).to(x.dtype), x)
                 mask = frames if mask is None else mask | frames

@@ -78,6 +78,7 @@ class MLSMESMML(TemporalModule):
         fusion: str = "smml",
         smml_rounds: int = 1,
         key_skip: bool = True,
+        main_pass: str = "clean",
     ) -> None:
         super().__init__(num_frames, key_index)
         h, w = feat_size
@@ -87,6 +88,9 @@ class MLSMESMML(TemporalModule):
         self.cube_frames = cube_frames
         self.grid = (h // cube_size, w // cube_size)
         self.key_skip = key_skip
+        if main_pass not in ("clean", "masked"):
+            raise ValueError(f"main_pass must be 'clean' or 'masked', got {main_pass!r}")
+        self.main_pass = main_pass
         self.mlsme = MLSME(
             in_channels,
             dim,
@@ -157,7 +161,16 @@ class MLSMESMML(TemporalModule):
         return self._fuse(feats, motion)
 
     def forward_train(self, feats: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """Key-frame features for the main loss, plus the reconstruction outputs.
+
+        ``main_pass='clean'``: the main output comes from a second, unmasked MLSME pass
+        (what inference sees); the decoders read the masked pass. ``'masked'``: one
+        masked pass feeds both (cheaper; the main loss then trains on masked motion).
+        """
         motion, mask = self.mlsme(feats)
+        main_motion = motion
+        if self.training and self.main_pass == "clean" and self.mlsme.masks_anything:
+            main_motion, _ = self.mlsme(feats, masking=False)
         aux: dict[str, Tensor] = {}
         if self.context_decoder is not None:
             target = self.mlsme.tokenizer.cubes(feats.detach()).float()
@@ -172,7 +185,7 @@ class MLSMESMML(TemporalModule):
             maps = unpatchify(y, self.grid, self.cube_size, self.cube_frames)
             heat = self.pose_head(maps.flatten(0, 1))
             aux["pose_heatmaps"] = heat.unflatten(0, (b, maps.shape[1]))
-        return self._fuse(feats, motion), aux
+        return self._fuse(feats, main_motion), aux
 
 
 def _init_linear(m: nn.Module) -> None:
