@@ -35,6 +35,7 @@ VARIANTS = {
     "ours_frame_only": ["model.mlsme_levels=frame"],
     "ours_concat": ["model.fusion=concat"],
     "ours_no_key_skip": ["model.key_skip=false", "model.smml_rounds=2"],
+    "ours_masked_main_pass": ["model.main_pass=masked"],
 }
 
 
@@ -95,19 +96,24 @@ def test_masking_changes_nothing_in_eval_mode() -> None:
 
 
 def test_masking_is_live_in_training_mode() -> None:
-    model = make_model("ours", 5).train()
     feats = torch.randn(2, 5, 32, H // 4, W // 4)
-    model.set_mask_ratio_scale(0.0)
-    torch.manual_seed(3)
-    a, aux_a = model.temporal.forward_train(feats)
-    assert not aux_a["context_mask"].any()
-    model.set_mask_ratio_scale(1.0)
-    torch.manual_seed(3)
-    b, aux_b = model.temporal.forward_train(feats)
-    # 12 tokens per frame: 6 in a tube, plus 2 of the 4 supporting frames in full
-    assert aux_b["context_mask"].sum(dim=(1, 2)).tolist() == [6 * 3 + 2 * 12] * 2
-    assert not aux_b["context_mask"][:, 2].all()
-    assert not torch.allclose(a, b)
+    for main_pass in ("clean", "masked"):
+        model = make_model("ours", 5, [f"model.main_pass={main_pass}"]).train()
+        model.set_mask_ratio_scale(0.0)
+        a, aux_a = model.temporal.forward_train(feats)
+        assert not aux_a["context_mask"].any()
+        model.set_mask_ratio_scale(1.0)
+        b, aux_b = model.temporal.forward_train(feats)
+        # 12 tokens per frame: 6 in a tube, plus 2 of the 4 supporting frames in full
+        assert aux_b["context_mask"].sum(dim=(1, 2)).tolist() == [6 * 3 + 2 * 12] * 2
+        assert not aux_b["context_mask"][:, 2].all()
+        assert not torch.allclose(aux_a["pose_heatmaps"], aux_b["pose_heatmaps"])
+        if main_pass == "clean":  # the main output is what inference computes
+            assert torch.allclose(a, b, atol=1e-6)
+            with torch.no_grad():
+                assert torch.allclose(a, model.eval().temporal(feats), atol=1e-5)
+        else:
+            assert not torch.allclose(a, b)
     with pytest.raises(ValueError):
         model.set_mask_ratio_scale(1.5)
 

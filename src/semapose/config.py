@@ -400,7 +400,10 @@ def _coerce(hint: Any, value: Any, source: str, key: str) -> Any:
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(value) != len(args):
                 raise ConfigError(source, key, f"a list of {len(args)} items", value)
-            return tuple(_coerce(a, v, source, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+            return tuple(
+                _coerce(a, v, source, f"{key}[{i}]")
+                for i, (a, v) in enumerate(zip(args, value, strict=True))
+            )
         inner = args[0] if args else Any
         items = [_coerce(inner, v, source, f"{key}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
@@ -426,13 +429,21 @@ def _check_ranges(obj: Any, source: str, prefix: str) -> None:
             raise ConfigError(source, _join(prefix, name), "one of " + ", ".join(allowed), v)
     if isinstance(obj, DataConfig):
         if 0 in obj.offsets:
-            raise ConfigError(source, _join(prefix, "offsets"), "non-zero offsets (0 is the key frame)", obj.offsets)
+            raise ConfigError(
+                source,
+                _join(prefix, "offsets"),
+                "non-zero offsets (0 is the key frame)",
+                obj.offsets,
+            )
         if len(set(obj.offsets)) != len(obj.offsets):
             raise ConfigError(source, _join(prefix, "offsets"), "distinct offsets", obj.offsets)
         h, w = obj.image_size
         if h <= 0 or w <= 0 or h % obj.heatmap_stride or w % obj.heatmap_stride:
             raise ConfigError(
-                source, _join(prefix, "image_size"), "positive sizes divisible by heatmap_stride", obj.image_size
+                source,
+                _join(prefix, "image_size"),
+                "positive sizes divisible by heatmap_stride",
+                obj.image_size,
             )
 
 

@@ -166,7 +166,9 @@ UPPER_BODY: tuple[int, ...] = tuple(range(11))
 LOWER_BODY: tuple[int, ...] = tuple(range(11, 17))
 
 
-def flip_permutation(pairs: tuple[tuple[int, int], ...] = POSETRACK_FLIP_PAIRS, n: int = 17) -> list[int]:
+def flip_permutation(
+    pairs: tuple[tuple[int, int], ...] = POSETRACK_FLIP_PAIRS, n: int = 17
+) -> list[int]:
     """Index permutation that swaps left and right joints."""
     perm = list(range(n))
     for a, b in pairs:
