@@ -215,8 +215,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, ckpt: Path, capsys, ca
     rc = main(["predict", *args])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2
-    assert err and "Traceback" not in "\n".join(err)
-    assert any("error" in line for line in err)
+    assert len(err) == 1 and err[0].startswith("semapose predict: error: "), err
 
 
 def test_real_clips_end_to_end(shared_data: Path, ckpt: Path, tmp_path: Path) -> None:
@@ -244,7 +243,9 @@ def test_official_hrnet_checkpoint_runs_single_frame(tmp_path: Path) -> None:
     from semapose.inference.loading import SingleFrameAdapter, load_model
     from semapose.models.single_frame import SingleFrameHRNet
 
-    sd = {k.split(".", 1)[1]: v for k, v in SingleFrameHRNet(32).state_dict().items()}
+    with torch.device("meta"):  # shapes only: no time spent on a random init
+        shapes = SingleFrameHRNet(32).state_dict()
+    sd = {k.split(".", 1)[1]: torch.zeros(v.shape, dtype=v.dtype) for k, v in shapes.items()}
     path = tmp_path / "pose_hrnet_w32_384x288.pth"
     torch.save({"state_dict": sd}, path)
     loaded = load_model(path)
@@ -287,3 +288,39 @@ def test_posetrack_frame_folders_with_detections_then_evaluate(
     capsys.readouterr()
     rc = main(["evaluate", "--gt", str(gt_dir), "--pred", str(out / "posetrack")])
     assert rc == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["two_people_72f", "basketball_300f"])
+def test_longer_real_clips_complete(
+    shared_data: Path, ckpt: Path, tmp_path: Path, name: str
+) -> None:
+    """Every frame of the longer real clips gets a result (fixed boxes, no overlay video:
+    the street clip above checks the detector and the video)."""
+    clip = shared_data / "videos" / f"{name}.mp4"
+    if not clip.is_file():
+        pytest.skip(f"{clip} missing")
+    src = FrameSource(clip)
+    n = sum(1 for _ in src.frames())
+    w, h = src.size
+    box = [0.3 * w, 0.2 * h, 0.6 * w, 0.95 * h, 0.9]
+    boxes = write_box_file(tmp_path / "b.json", {i: np.array([box]) for i in range(n)})
+    out = tmp_path / "out"
+    rc = main(
+        [
+            "predict",
+            str(clip),
+            "--out",
+            str(out),
+            "--weights",
+            str(ckpt),
+            "--boxes",
+            str(boxes),
+            "--quiet",
+            "--no-flip",
+            "--no-video",
+        ]
+    )
+    assert rc == 0
+    doc = json.loads((out / "posetrack" / f"{name}.json").read_text())
+    assert len(doc["images"]) == n and len(doc["annotations"]) == n

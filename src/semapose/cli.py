@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import re
 import sys
 from collections.abc import Sequence
 
-from semapose.errors import SemaposeError
+from semapose.errors import InputError, SemaposeError
 
 #: name -> one-line purpose. Order is the order of ``--help``.
 COMMANDS: dict[str, str] = {
@@ -39,7 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, purpose in COMMANDS.items():
         p = sub.add_parser(name, help=purpose, description=purpose)
-        p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+        # SUPPRESS: when absent here, the sub-parser must not reset a `semapose --debug CMD`
+        p.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show full tracebacks on errors",
+        )
         module = _command_module(name)
         if module is not None:
             module.add_arguments(p)
@@ -55,6 +63,45 @@ def _command_module(name: str):  # type: ignore[no-untyped-def]
         raise
 
 
+_WORKER_ERROR = re.compile(r"Caught \w+ in DataLoader worker process \d+\.")
+_OWN_ERROR_LINE = re.compile(r"semapose\.errors\.\w+: (.+)")
+
+
+def worker_error(exc: BaseException) -> str | None:
+    """The message of a SemaposeError raised inside a PyTorch DataLoader worker, else None.
+
+    PyTorch re-raises a worker's exception in the main process as ``RuntimeError`` (or
+    the original type built from one string) whose text is the worker's whole traceback;
+    its last line is ``semapose.errors.<Type>: <message>``. Without this, a missing image
+    read by a worker would end training in a bare traceback.
+    """
+    text = str(exc).strip()
+    if not _WORKER_ERROR.match(text):
+        return None
+    found = _OWN_ERROR_LINE.fullmatch(text.splitlines()[-1])
+    return found.group(1) if found else None
+
+
+def path_error(exc: BaseException) -> str | None:
+    """One line for a file-system error on a named path, else None.
+
+    E.g. an ``--out`` that is an existing file, a folder without write permission, a
+    full disk: bad input or environment, not a bug, so no traceback.
+    """
+    if not isinstance(exc, OSError) or not (exc.filename or exc.filename2):
+        return None
+    from pathlib import Path
+
+    name = Path(os.fsdecode(exc.filename2 or exc.filename))
+    if isinstance(exc, (NotADirectoryError, FileExistsError)):
+        for part in (name, *name.parents):
+            if part.exists() and not part.is_dir():  # a file where a folder is needed
+                return str(InputError(part, "", "a folder or a path to create one", "a file"))
+    if isinstance(exc, IsADirectoryError):
+        return str(InputError(name, "", "a file path", "a folder"))
+    return str(InputError(name, "", "a path that can be read or written", exc.strerror or exc))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -67,10 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(module.run(args) or 0)
-    except SemaposeError as exc:
-        if args.debug:
+    except Exception as exc:
+        message = worker_error(exc) or path_error(exc)
+        if args.debug or (message is None and not isinstance(exc, SemaposeError)):
             raise
-        print(f"semapose {args.command}: error: {exc}", file=sys.stderr)
+        print(f"semapose {args.command}: error: {message or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"semapose {args.command}: interrupted", file=sys.stderr)

@@ -104,11 +104,7 @@ def run(args: argparse.Namespace) -> int:
     )
     for note in predictor.loaded.notes:
         print(f"semapose predict: {note}", file=sys.stderr)
-    print(
-        f"semapose predict: {tag}{len(mine)} of {len(inputs)} input(s), "
-        f"model {predictor.describe()}",
-        file=sys.stderr,
-    )
+    print(f"{tag}{len(mine)} of {len(inputs)} input(s), model {predictor.describe()}")
     failures: list[tuple[Path, str]] = []
     out = Path(args.out)
     for path in mine:
@@ -127,8 +123,8 @@ def run(args: argparse.Namespace) -> int:
                 progress=not args.quiet,
             )
         except SemaposeError as exc:
-            if getattr(args, "debug", False):
-                raise
+            if len(inputs) == 1 or getattr(args, "debug", False):
+                raise  # one input: the CLI's single error line
             failures.append((path, str(exc)))
             print(f"semapose predict: {tag}error: {exc}", file=sys.stderr)
             continue

@@ -73,10 +73,11 @@ def frame_path(rec: FrameRecord, index: int) -> Path:
 
 def read_rgb(path: Path) -> np.ndarray:
     """Decode an image file to uint8 RGB; a missing or unreadable file is an InputError."""
+    if not path_exists(path):  # checked first: OpenCV would also print its own warning line
+        raise InputError(path, "", "a readable image file", "no such file")
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
-        why = "not a decodable image" if path_exists(path) else "no such file"
-        raise InputError(path, "", "a readable image file", why)
+        raise InputError(path, "", "a readable image file", "not a decodable image")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 

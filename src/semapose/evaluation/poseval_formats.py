@@ -186,11 +186,15 @@ def _parse_pt18(
     for k, ann in enumerate(annotations):
         if not isinstance(ann, dict) or "image_id" not in ann:
             raise InputError(path, f"annotations[{k}]", "an object with an image_id")
+        if isinstance(ann["image_id"], (list, dict)):  # unhashable: cannot be an id
+            raise InputError(path, f"annotations[{k}].image_id", "a number", ann["image_id"])
         by_image.setdefault(ann["image_id"], []).append(k)
     first_info: dict[Any, dict[str, Any]] = {}
     for k, img in enumerate(images):
         if not isinstance(img, dict) or "id" not in img:
             raise InputError(path, f"images[{k}]", "an object with an id")
+        if isinstance(img["id"], (list, dict)):
+            raise InputError(path, f"images[{k}].id", "a number", img["id"])
         first_info.setdefault(img["id"], img)
     # a repeated image id repeats the first image with that id (poseval's lookup);
     # only the first video of the file is kept (poseval's convert_videos(...)[0])

@@ -223,10 +223,12 @@ def _load_official(path: Path) -> LoadedModel:
     if any("transition1" in k or "stage4" in k for k in keys):
         from semapose.models.single_frame import SingleFrameHRNet
 
-        conv, _ = SingleFrameHRNet.convert_state_dict(sd)
+        conv, layout = SingleFrameHRNet.convert_state_dict(sd)
         t1 = conv.get("backbone.transition1.0.0.weight")
         width = int(t1.shape[0]) if t1 is not None else 32
-        model: Any = SingleFrameHRNet.from_checkpoint(path, width=width)
+        final = conv.get("head.final_layer.weight")
+        model: Any = SingleFrameHRNet(width, int(final.shape[0]) if final is not None else 17)
+        model.load_converted(conv, path=path, layout=layout)
         backbone = f"hrnet_w{width}"
     elif any("patch_embed" in k for k in keys):
         from semapose.models.backbones.vit import VIT_ARCHS

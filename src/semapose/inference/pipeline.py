@@ -119,10 +119,6 @@ class TemporalRunner:
         self._next_key = next_key
         self._next_frame = next_frame
 
-    def window_boxes(self) -> dict[int, list[TrackBox]]:
-        """Track boxes of the frames still in the window (for a resumable state)."""
-        return {f: list(b.values()) for f, b in sorted(self._boxes.items())}
-
     # ------------------------------------------------------------------ stream
     def warm(
         self, index: int, image: np.ndarray, tracks: Sequence[TrackBox], name: str = ""

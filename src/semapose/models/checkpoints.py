@@ -238,7 +238,8 @@ def check_and_load(
     """Strict ``model.load_state_dict(sd)``, or :class:`CheckpointError` naming the problem.
 
     BatchNorm ``num_batches_tracked`` counters (absent from checkpoints saved by very
-    old PyTorch) are not required.
+    old PyTorch) are not required. Floating tensors are cast to the model's dtype. A
+    model built on the meta device gets the checkpoint's tensors assigned.
     """
     own = model.state_dict()
     missing = [k for k in own if k not in sd and not k.endswith("num_batches_tracked")]
@@ -249,7 +250,10 @@ def check_and_load(
         if k in sd and sd[k].shape != own[k].shape
     ]
     if missing or unexpected or shapes:
-        parts = [f"{path}: does not fit {what} (layout looked like {layout!r})"]
+        parts = [
+            f"{path}: does not fit {what} (layout looked like {layout!r}; "
+            "keys named as mapped to semapose's backbone./head. layout)"
+        ]
         if missing:
             parts.append(f"{len(missing)} missing keys: {_preview(missing)}")
         if unexpected:
@@ -259,8 +263,14 @@ def check_and_load(
         if hint:
             parts.append(hint)
         raise CheckpointError("; ".join(parts))
-    full = dict(sd)
+    full: StateDict = {}
     for k, v in own.items():
-        if k not in full:  # only num_batches_tracked can get here
-            full[k] = v
-    model.load_state_dict(full, strict=True)
+        if k not in sd:  # only num_batches_tracked can get here
+            full[k] = torch.zeros_like(v, device="cpu") if v.is_meta else v
+        elif v.is_floating_point() and sd[k].dtype != v.dtype:
+            full[k] = sd[k].to(v.dtype)  # e.g. fp16 checkpoints into an fp32 model
+        else:
+            full[k] = sd[k]
+    # a model built on the meta device (no wasted initialisation) takes the tensors as is
+    assign = any(t.is_meta for t in own.values())
+    model.load_state_dict(full, strict=True, assign=assign)

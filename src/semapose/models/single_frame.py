@@ -91,7 +91,8 @@ class SingleFrameHRNet(SingleFrameModel):
         """Load an official / mmpose 0.x / mmpose 1.x / semapose HRNet checkpoint."""
         sd, layout = cls.convert_state_dict(load_state_dict_file(path))
         joints = num_joints or _final_layer_joints(sd) or 17
-        model = cls(width, joints)
+        with torch.device("meta"):  # skip the random init the checkpoint overwrites
+            model = cls(width, joints)
         model.load_converted(sd, path=path, layout=layout)
         return model.eval()
 
@@ -151,7 +152,8 @@ class SingleFrameViTPose(SingleFrameModel):
         grid = token_grid(img_size)
         sd, layout = cls.convert_state_dict(load_state_dict_file(path), grid[0] * grid[1])
         joints = num_joints or _final_layer_joints(sd) or 17
-        model = cls(arch, joints, img_size=img_size, drop_path_rate=0.0)
+        with torch.device("meta"):
+            model = cls(arch, joints, img_size=img_size, drop_path_rate=0.0)
         model.load_converted(sd, path=path, layout=layout)
         return model.eval()
 

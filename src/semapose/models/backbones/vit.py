@@ -155,7 +155,8 @@ class ViT(nn.Module):
         self.pos_embed = nn.Parameter(
             torch.zeros(1, 1 + self.grid[0] * self.grid[1], spec.embed_dim)
         )
-        rates = torch.linspace(0, dpr_max, self.depth).tolist() if self.depth else []
+        # stochastic depth grows linearly with the block index (python floats: works on meta)
+        rates = [dpr_max * i / max(self.depth - 1, 1) for i in range(self.depth)]
         self.blocks = nn.ModuleList(
             [Block(spec.embed_dim, spec.num_heads, spec.mlp_ratio, r) for r in rates]
         )
