@@ -87,12 +87,19 @@ MODELS: dict[str, tuple[str, list[str]]] = {
     "ViT-B 256x192": (PAPER, ["model.backbone_weights="]),
 }
 W48 = "HRNet-W48 384x288"
+#: counted in ``sizes`` only: the project's own HRNet-W48 preset file, as it is
+SIZE_ONLY: dict[str, tuple[str, list[str]]] = {
+    "HRNet-W48 384x288, posetrack18_hrnet_w48.yaml as is": (
+        "posetrack18_hrnet_w48.yaml",
+        ["model.backbone_weights="],
+    ),
+}
 
 
 def load_cfg(name: str, extra: list[str] | None = None) -> Any:
     from semapose.config import load_config
 
-    preset, over = MODELS[name]
+    preset, over = MODELS[name] if name in MODELS else SIZE_ONLY[name]
     return load_config(CONFIGS_DIR / preset, over + (extra or []))
 
 
@@ -131,7 +138,7 @@ def _tokens(cfg: Any) -> int | None:
 
 
 def section_sizes(quick: bool) -> dict[str, Any]:
-    names = ["tiny 128x96"] if quick else list(MODELS)
+    names = ["tiny 128x96"] if quick else list(MODELS) + list(SIZE_ONLY)
     out: dict[str, Any] = {"models": {n: count(n) for n in names}}
     if not quick:
         out["baselines_w48"] = {

@@ -255,3 +255,19 @@ def test_posetrack_init_from_coco(hrnet) -> None:
     assert torch.equal(w0[keep], w1[keep])
     assert not torch.equal(w0[1], w1[1]) and float(copy.head.final_layer.bias[2]) == 0.0
     assert float(w1[1:3].std()) < 0.01
+
+
+def test_our_own_vit_checkpoint_round_trips(tmp_path: Path) -> None:
+    """A semapose-saved ViT (``backbone.blocks.*``) must not get mmpretrain's zeroed class slot."""
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    model = SingleFrameViTPose(arch="vit_s").eval()
+    with torch.no_grad():
+        model.backbone.pos_embed.normal_()
+    path = tmp_path / "ours.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    loaded = SingleFrameViTPose.from_checkpoint(path, arch="vit_s").eval()
+    x = torch.randn(1, 3, 64, 48)
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))

@@ -132,6 +132,20 @@ def test_predict_frame_of_unexpected_size(
     one_error_line(capsys, argv, "frames", "000002.png", "64x48", "80x60")
 
 
+@pytest.mark.parametrize("fps", ["-1", "nan", "inf"])
+def test_predict_bad_frame_rate(
+    work: dict[str, Path], tmp_path: Path, capsys: Any, fps: str
+) -> None:
+    import cv2
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(frames / f"{i:06d}.jpg"), np.zeros((48, 64, 3), np.uint8))
+    argv = _predict(work, tmp_path, frames, "--boxes", str(work["boxes"]), "--fps", fps)
+    one_error_line(capsys, argv, "frames", "fps", "a positive frame rate")
+
+
 BOX_FILES: dict[str, tuple[str, tuple[str, ...]]] = {
     "truncated": ('[{"image_id": 0, "bbox": [1, 2, ', ("line 1",)),
     "malformed": ("[{'image_id': 0}]", ("valid JSON",)),
@@ -263,6 +277,17 @@ def test_evaluate_missing_files(work: dict[str, Path], tmp_path: Path, capsys: A
     )
 
 
+def test_evaluate_track_needs_track_ids(work: dict[str, Path], tmp_path: Path, capsys: Any) -> None:
+    gt_dir, doc = _val_doc(work)
+    for ann in _with_scores(doc)["annotations"]:
+        ann.pop("track_id", None)
+    name = doc["images"][0]["file_name"].split("/")[-2]
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "pred" / f"{name}.json").write_text(json.dumps(doc))
+    argv = ["evaluate", "--gt", str(gt_dir), "--pred", str(tmp_path / "pred"), "--track"]
+    one_error_line(capsys, argv, f"{name}.json (prediction)", "000000.jpg", "track_id")
+
+
 def test_evaluate_zero_predicted_persons_scores_zero(
     work: dict[str, Path], tmp_path: Path, capsys: Any
 ) -> None:
@@ -374,6 +399,63 @@ def test_train_missing_image_file(
     one_error_line(capsys, argv, "000001.jpg", "a readable image file")
 
 
+def _resume_run(work: dict[str, Path], tmp: Path, case: str) -> list[str]:
+    """A run folder whose last checkpoint is broken in the way ``case`` says."""
+    import torch
+
+    from semapose.config import load_config
+    from semapose.engine.checkpoint import save_weights
+    from semapose.models.build import build_model
+
+    argv = _train(work, tmp)
+    ckpts = tmp / "run" / "checkpoints"
+    ckpts.mkdir(parents=True)
+    if case != "missing_weights":
+        model = torch.nn.Linear(2, 2) if case == "wrong_model" else None
+        if model is None:
+            model = build_model(load_config(TINY_CONFIG, argv[2:-3]))
+        save_weights(model, ckpts / "s1.safetensors")
+    state = ckpts / "s1.state.pt"
+    torch.save({"batch_size": 2, "step": 1}, state)
+    if case == "truncated_state":
+        state.write_bytes(state.read_bytes()[:200])
+    record = json.dumps(
+        {"weights": "checkpoints/s1.safetensors", "state": "checkpoints/s1.state.pt", "step": 1}
+    )
+    (tmp / "run" / "last.json").write_text(record[:20] if case == "truncated_pointer" else record)
+    return [*argv, "--resume"]
+
+
+RESUME_CASES = {
+    "truncated_pointer": ("last.json", "checkpoint pointer"),
+    "missing_weights": ("s1.safetensors", "no such file"),
+    "truncated_state": ("s1.state.pt", "checkpoint state file"),
+    "wrong_model": ("s1.safetensors", "do not fit the model"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RESUME_CASES))
+def test_train_resume_from_a_broken_run_folder(
+    work: dict[str, Path], tmp_path: Path, capsys: Any, case: str
+) -> None:
+    argv = _resume_run(work, tmp_path, case)
+    rc = main(argv)
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("semapose train: error: ")]
+    assert len(lines) == 1 and all(n in lines[0] for n in RESUME_CASES[case]), err
+
+
+@pytest.mark.xfail(strict=True, reason="engine/trainer.py resume: KeyError; reported")
+def test_train_resume_state_without_optimizer(
+    work: dict[str, Path], tmp_path: Path, capsys: Any
+) -> None:
+    """A state file without the optimizer/scheduler/RNG entries (wrong schema)."""
+    argv = _resume_run(work, tmp_path, "missing_keys")
+    assert main(argv) == 2
+    assert "s1.state.pt" in capsys.readouterr().err
+
+
 def test_train_config_errors(work: dict[str, Path], tmp_path: Path, capsys: Any) -> None:
     one_error_line(capsys, ["train", str(tmp_path / "nope.yaml")], "nope.yaml", "YAML")
     unknown = tmp_path / "unknown.yaml"
@@ -421,12 +503,20 @@ def test_export_and_demo_bad_weights(work: dict[str, Path], tmp_path: Path, caps
 # ----------------------------------------------------------------------------- --debug, exit codes
 
 
+@pytest.mark.parametrize("command", ["train", "predict", "evaluate"])
 @pytest.mark.parametrize("where", ["before", "after"])
-def test_debug_shows_the_exception(tmp_path: Path, where: str) -> None:
+def test_debug_shows_the_exception(
+    work: dict[str, Path], tmp_path: Path, where: str, command: str
+) -> None:
     """``semapose --debug CMD`` and ``semapose CMD --debug`` both re-raise (traceback)."""
-    cmd = ["train", str(tmp_path / "nope.yaml")]
+    missing = tmp_path / "nope.json"
+    cmd = {
+        "train": ["train", str(missing)],
+        "predict": _predict(work, tmp_path, missing),
+        "evaluate": ["evaluate", "--gt", str(missing), "--pred", str(tmp_path)],
+    }[command]
     argv = ["--debug", *cmd] if where == "before" else [*cmd, "--debug"]
-    with pytest.raises(InputError, match="nope.yaml"):
+    with pytest.raises(InputError, match="nope.json"):
         main(argv)
 
 

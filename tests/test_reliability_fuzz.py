@@ -228,3 +228,48 @@ def test_evaluator_truncated_and_garbled_predictions(tmp_path: Path, cut: int, j
     pred.write_bytes(text[: cut % (len(text) + 1)] + junk)
     with contextlib.suppress(SemaposeError):
         evaluate_posetrack(tmp_path / "gt", tmp_path / "pred")
+
+
+# ----------------------------------------------------------------------------- weights files
+
+
+def _weights_bytes() -> dict[str, bytes]:
+    import io
+
+    import torch
+    from safetensors.torch import save
+
+    state = {"backbone.w": torch.arange(6.0).reshape(2, 3), "head.b": torch.zeros(2)}
+    buf = io.BytesIO()
+    torch.save({"state_dict": state, "meta": {"epoch": 3}}, buf)
+    return {".safetensors": save(state, metadata={"format": "pt"}), ".pth": buf.getvalue()}
+
+
+WEIGHTS = _weights_bytes()
+
+
+@SETTINGS
+@given(
+    suffix=st.sampled_from(sorted(WEIGHTS)),
+    cut=st.integers(min_value=0, max_value=10**6),
+    flip=st.lists(st.tuples(st.integers(min_value=0), st.integers(0, 255)), max_size=4),
+    junk=st.binary(max_size=16),
+)
+def test_weights_readers_on_damaged_files(
+    tmp_path: Path, suffix: str, cut: int, flip: list[tuple[int, int]], junk: bytes
+) -> None:
+    """Truncated, bit-flipped or extended checkpoint files: a CheckpointError or tensors."""
+    from semapose.engine.checkpoint import load_state, read_weights
+    from semapose.models.checkpoints import load_state_dict_file
+
+    data = bytearray(WEIGHTS[suffix])
+    data = data[: cut % (len(data) + 1)]
+    for pos, value in flip:
+        if data:
+            data[pos % len(data)] = value
+    path = tmp_path / f"w{suffix}"
+    path.write_bytes(bytes(data) + junk)
+    loaders = [load_state_dict_file, read_weights if suffix == ".safetensors" else load_state]
+    for load in loaders:
+        with contextlib.suppress(SemaposeError):
+            load(path)

@@ -166,7 +166,7 @@ def plot_curves(records: list[dict[str, Any]], path: Path) -> Path:
     skip = {"kind", "step", "epoch", "time", "lr", "samples_per_s", "backbone_lr", "grad_norm"}
     loss_keys = sorted({k for r in train for k, v in r.items() if k not in skip and _num(v)})
     val_keys = sorted({k for r in val for k, v in r.items() if k not in skip and _num(v)})
-    main_keys = [k for k in ("mAP", "mAP_clean", "mAP_degraded") if k in val_keys]
+    main_keys: list[str] = [k for k in ("mAP", "mAP_clean", "mAP_degraded") if k in val_keys]
     val_keys = main_keys or val_keys  # per joint / per degradation stay in log.jsonl
     panels = 2 + (1 if val_keys else 0)
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.8), squeeze=False)

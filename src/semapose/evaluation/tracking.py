@@ -59,9 +59,19 @@ def evaluate_tracking(es: EvalSet, matching: Matching | None = None) -> dict[str
         import motmetrics as mm
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise SemaposeError("--track needs motmetrics: pip install 'semapose[track]'") from exc
-    for name, has in (("ground truth", es.gt_has_track), ("prediction", es.pr_has_track)):
-        if not has.all():
-            raise InputError(None, f"{name} people", "a track_id on every person for --track")
+    sides = (
+        ("ground truth", es.gt_has_track, es.gt_start),
+        ("prediction", es.pr_has_track, es.pr_start),
+    )
+    for name, has, start in sides:
+        if not has.all():  # name the first frame with an untracked person
+            frame = int(np.searchsorted(start, int(np.argmin(has)), side="right")) - 1
+            seq = es.seq_names[int(es.frame_seq[frame])]
+            raise InputError(
+                f"{seq}.json ({name})",
+                f"image {es.frame_names[frame]!r}",
+                "a track_id on every person for --track",
+            )
     if matching is None:
         matching = match(es)
     n_pairs = np.diff(es.pr_start) * np.diff(es.gt_start)

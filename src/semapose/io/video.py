@@ -92,6 +92,8 @@ class FrameSource:
     def __init__(self, path: str | Path, fps: float | None = None, strict: bool = True) -> None:
         self.path = Path(path)
         self.strict = strict
+        if fps is not None and not (np.isfinite(fps) and fps >= 0):  # 0 = the default
+            raise InputError(self.path, "fps", "a positive frame rate", fps)
         if not self.path.exists():
             raise InputError(self.path, "", "an existing video file or frame folder", "missing")
         self._files: list[Path] = []

@@ -20,6 +20,11 @@ _EXPORTS: dict[str, str] = {
     "load_state_dict_file": "semapose.models.checkpoints",
     "count_flops": "semapose.models.flops",
     "count_params": "semapose.models.flops",
+    "flops_by_module": "semapose.models.flops",
+    "params_by_module": "semapose.models.flops",
+    "init_posetrack_from_coco": "semapose.models.single_frame",
+    "Estimator": "semapose.models.estimator",
+    "build_model": "semapose.models.build",
 }
 
 __all__ = sorted(_EXPORTS)

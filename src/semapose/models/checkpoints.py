@@ -80,7 +80,8 @@ def read_checkpoint(path: str | Path) -> Any:
     except Exception as exc:
         msg = str(exc)
         found = re.findall(r"GLOBAL ([\w.]+)", msg)
-        detail = f"it needs the Python global {found[0]}" if found else msg.splitlines()[0][:200]
+        first = (msg.splitlines() or [type(exc).__name__])[0][:200]  # an empty file: no text
+        detail = f"it needs the Python global {found[0]}" if found else first
         raise CheckpointError(
             f"{p}: cannot be read as weights only ({detail}); semapose never unpickles code. "
             "Extract the state_dict in a trusted environment and save it with "
@@ -185,13 +186,16 @@ def vit_to_ours(sd: Mapping[str, Tensor], layout: str, num_patches: int) -> Stat
     behaviour is reproduced by a zero slot. ``num_patches`` is the model's token count.
     """
     out: StateDict = {}
+    # Our own checkpoints also use ``backbone.``/``head.`` prefixes but keep the
+    # ViTPose names (``backbone.blocks.*``): only mmpretrain names need converting.
+    mmpretrain = layout == "mmpose1" and any(k.startswith("backbone.layers.") for k in sd)
     for k, v in sd.items():
         if layout == "official":  # bare ViTPose backbone state dict
             k = "backbone." + k
         if k.startswith("keypoint_head."):
             out["head." + k[len("keypoint_head.") :]] = v
             continue
-        if layout == "mmpose1" and k.startswith("backbone."):
+        if mmpretrain and k.startswith("backbone."):
             name = k[len("backbone.") :]
             m = re.match(r"layers\.(\d+)\.(.+)\.(weight|bias)$", name)
             if m and m.group(2) in _MMPRETRAIN_BLOCK:
