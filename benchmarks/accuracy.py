@@ -100,6 +100,23 @@ PROFILES: dict[str, dict[str, Any]] = {
             "model.frame_mask_ratio=0.34",
         ],
     },
+    # diagnostic: the quick profile's data and stage 1, five times the stage-2 steps
+    "medium": {
+        "reuse": "quick",
+        "data": {"train": 32, "val": 6, "test": 8, "frames": 24, "size": [256, 192]},
+        "people": [1, 3],
+        "rate": 0.4,
+        "seeds": [0],
+        "stage1_steps": 240,
+        "stage2_steps": 500,
+        "batch": 16,
+        "overrides": [
+            "data.image_size=[96,72]",
+            "data.offsets=[-1,1]",
+            "model.cube_size=3",
+            "model.frame_mask_ratio=0.34",
+        ],
+    },
     "full": {
         "data": {"train": 120, "val": 12, "test": 24, "frames": 32, "size": [256, 192]},
         "people": [1, 3],
@@ -296,17 +313,40 @@ def _labels(es: Any) -> list[list[dict[str, Any]]]:
 # ----------------------------------------------------------------------------- driver
 
 
+#: run folders whose finished result was reused by this invocation
+REUSED: list[str] = []
+
+
 def launch(spec: dict[str, Any], fresh: bool) -> dict[str, Any]:
     out = Path(spec["out"])
     done = out / "result.json"
     if done.is_file() and not fresh:
         old = json.loads(done.read_text())
         if old.get("spec") == spec:
+            REUSED.append(str(out))
             return old  # type: ignore[no-any-return]
     out.mkdir(parents=True, exist_ok=True)
     spec_file = out / "spec.json"
     spec_file.write_text(json.dumps(spec))
     return run_child(SCRIPT, ["--_worker", str(spec_file)])
+
+
+def diagnostics(out: Path) -> dict[str, float]:
+    """Last logged training heatmap loss and the mean |gate| of the temporal residual."""
+    res: dict[str, float] = {}
+    log = out / "log.jsonl"
+    if log.is_file():
+        train = [r for r in map(json.loads, log.read_text().splitlines()) if r["kind"] == "train"]
+        if train:  # mean of the last three logged steps (one batch each)
+            res["final_train_heatmap"] = statistics.mean(r["heatmap"] for r in train[-3:])
+    weights = out / "model.safetensors"
+    if weights.is_file():
+        from safetensors.numpy import load_file
+
+        gate = load_file(str(weights)).get("temporal.gate")
+        if gate is not None:
+            res["gate_abs_mean"] = float(abs(gate).mean())
+    return res
 
 
 def _mean_sd(values: list[float | None]) -> tuple[float, float, list[float]]:
@@ -328,6 +368,9 @@ def aggregate(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             "params_trainable": rs[0]["params_trainable"],
             "flops_per_clip": rs[0]["flops_per_clip"],
         }
+        diag = [diagnostics(Path(r["spec"]["out"])) for r in rs]
+        for key in ("final_train_heatmap", "gate_abs_mean"):
+            a[key] = _mean_sd([d.get(key) for d in diag])[0]
         for split in ("val", "test"):
             evs = [r["eval"][split] for r in rs]
             s: dict[str, Any] = {}
@@ -379,7 +422,8 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Command: `{result['command']}`  ",
         f"Machine: {machine_line(result['machine'])}  ",
-        f"Total wall time: {result['wall_s'] / 60:.1f} min ({result['jobs']} runs at a time).",
+        f"Wall time of this invocation: {result['wall_s'] / 60:.1f} min ({result['jobs']} runs "
+        f"at a time; {result['reused_runs']} finished runs reused from `runs/bench_cache/`).",
         "",
         f"Data: train {prof['data']['train']} / val {prof['data']['val']} / test "
         f"{prof['data']['test']} videos x {prof['data']['frames']} frames, "
@@ -432,6 +476,8 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{a['params_deploy']['temporal'] / 1e6:.3f}",
                 f"{f['temporal'] / 1e9:.3f}",
                 f"{f['total'] / 1e9:.3f}",
+                f"{1e3 * a['final_train_heatmap']:.3f}",
+                f"{a['gate_abs_mean']:.3f}",
             ]
         )
     lines += [
@@ -446,6 +492,8 @@ def markdown(result: dict[str, Any]) -> str:
                 "temporal params, deploy (M)",
                 "temporal GFLOPs/clip",
                 "total GFLOPs/clip (T frames)",
+                "last train heatmap loss (x1e-3)",
+                "mean abs gate (init 0.1)",
             ],
             rows,
         ),
@@ -525,7 +573,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown variants {sorted(unknown)}; known: {', '.join(VARIANTS)}")
     t0 = time.perf_counter()
-    data_root = prepare_data(profile, args.cache / f"accuracy_{args.profile}_data")
+    base = profile.get("reuse", args.profile)  # share data and stage 1 with that profile
+    data_root = prepare_data(profile, args.cache / f"accuracy_{base}_data")
+    stage1_dir = args.cache / f"accuracy_{base}_runs"
     runs_dir = args.cache / f"accuracy_{args.profile}_runs"
     common = {
         "data_root": str(data_root),
@@ -539,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
             "variant": "stage1",
             "seed": seed,
             "steps": profile["stage1_steps"],
-            "out": str(runs_dir / f"stage1_seed{seed}"),
+            "out": str(stage1_dir / f"stage1_seed{seed}"),
         }
         for seed in profile["seeds"]
     }
@@ -574,6 +624,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(threads=1),
         "jobs": args.jobs,
         "wall_s": time.perf_counter() - t0,
+        "reused_runs": len(REUSED),
         "stage1_wall_s": statistics.mean(
             json.loads((Path(s["out"]) / "result.json").read_text())["train_wall_s"]
             for s in stage1.values()

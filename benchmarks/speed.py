@@ -445,12 +445,16 @@ def main(argv: list[str] | None = None) -> int:
         }
     result["benchmark"] = "speed"
     write_results("speed", result, markdown(result), args.out)
+    from semapose.io.atomic import atomic_write_text
+
+    for sec in result["sections"]:  # one file per section, for docs/benchmarks.md
+        atomic_write_text(args.out / f"speed_{sec}.md", markdown(result, [sec]) + "\n")
     return 0
 
 
-def markdown(result: dict[str, Any]) -> str:
+def markdown(result: dict[str, Any], sections: list[str] | None = None) -> str:
     parts = ["# Model cost on CPU (random weights; no GPU in this environment)", ""]
-    for sec in ("sizes", "latency", "onnx"):
+    for sec in sections or ["sizes", "latency", "onnx"]:
         s = result["sections"].get(sec)
         if not s:
             continue

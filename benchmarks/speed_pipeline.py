@@ -167,7 +167,9 @@ def options(cfg: Any, crop: str, flip: bool = True) -> Any:
 # ----------------------------------------------------------------------------- predict
 
 
-def section_predict(name: str, weights: str | None, quick: bool) -> dict[str, Any]:
+def section_predict(
+    name: str, weights: str | None, quick: bool, only: list[str], max_frames: int | None
+) -> dict[str, Any]:
     from semapose.inference.detectors import build_detector
     from semapose.inference.job import JobOptions, predict_source
 
@@ -175,6 +177,8 @@ def section_predict(name: str, weights: str | None, quick: bool) -> dict[str, An
     if not videos:
         print(f"predict section skipped: no videos in {VIDEOS}")
         return {"skipped": f"no videos in {VIDEOS}"}
+    if only:
+        videos = [v for v in videos if v.name in only]
     if quick:
         videos = videos[-1:]
     model, cfg = build(name, weights)
@@ -185,7 +189,9 @@ def section_predict(name: str, weights: str | None, quick: bool) -> dict[str, An
         for crop in ("track", "key"):
             timer = StageTimer()
             with tempfile.TemporaryDirectory() as tmp, instrumented(timer):
-                job = JobOptions(out_dir=Path(tmp), write_video=True, progress=False)
+                job = JobOptions(
+                    out_dir=Path(tmp), write_video=True, progress=False, max_frames=max_frames
+                )
                 r = predict_source(
                     video,
                     TimedModel(model, timer),
@@ -193,7 +199,7 @@ def section_predict(name: str, weights: str | None, quick: bool) -> dict[str, An
                     TimedDetector(detector, timer),
                     job,
                 )
-                people = _people(Path(tmp) / "posetrack" / f"{video.stem}.json")
+                people = _people(Path(tmp), video.stem)
             stages = {k: v for k, v in timer.seconds.items()}
             stages["other"] = max(0.0, r.seconds - sum(stages.values()))
             res[crop] = {
@@ -213,12 +219,16 @@ def section_predict(name: str, weights: str | None, quick: bool) -> dict[str, An
     return out
 
 
-def _people(path: Path) -> int:
+def _people(out: Path, name: str) -> int:
+    """People in the results: the final PoseTrack JSON, or the partial JSONL if stopped."""
     try:
-        data = json.loads(path.read_text())
+        final = out / "posetrack" / f"{name}.json"
+        if final.is_file():
+            return len(json.loads(final.read_text()).get("annotations", []))
+        lines = (out / ".partial" / name / "results.jsonl").read_text().splitlines()
+        return sum(len(json.loads(line).get("persons", [])) for line in lines if line)
     except (OSError, ValueError):
         return 0
-    return len(data.get("annotations", []))
 
 
 def md_predict(s: dict[str, Any]) -> str:
@@ -324,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hrnet", action="store_true", help="people section also for HRNet-W32")
     ap.add_argument("--weights", default=None, help="semapose checkpoint for the tiny model")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--videos", default="", help="comma list of file names (default: all)")
+    ap.add_argument("--max-frames", type=int, default=None, help="per video (predict)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
@@ -334,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     for sec in [s for s in args.only.split(",") if s]:
         t0 = time.perf_counter()
         if sec == "predict":
-            data = section_predict(args.model, args.weights, args.quick)
+            videos = [v for v in args.videos.split(",") if v]
+            data = section_predict(args.model, args.weights, args.quick, videos, args.max_frames)
         elif sec == "people":
             names = [args.model] + (["HRNet-W32 256x192"] if args.hrnet else [])
             data = section_people(names, args.weights, args.quick)

@@ -696,3 +696,55 @@ def test_api_stream_wrong_dtype_names_the_dtype(estimator: Any) -> None:
 def test_api_stream_empty_frame_is_an_input_error(estimator: Any) -> None:
     with pytest.raises(InputError, match="frame 0"):
         list(estimator.predict([np.zeros((0, 0, 3), np.uint8)], detector=_OneBox()))
+
+
+# ----------------------------------------------------------------------------- real samples
+
+
+def test_real_negative_coordinate_is_kept_and_scored(posetrack18_sample: Path) -> None:
+    """012834_mpii_test has a joint with a negative coordinate: the reader keeps it and
+    the sequence scored against itself is still 100 mAP."""
+    from semapose.data.posetrack import load_posetrack18
+    from semapose.evaluation import evaluate_posetrack
+
+    ann = posetrack18_sample / "annotations" / "val" / "012834_mpii_test.json"
+    doc = json.loads(ann.read_text())
+    negative = [
+        (k, a["keypoints"][3 * k : 3 * k + 2])
+        for a in doc["annotations"]
+        for k in range(17)
+        if min(a["keypoints"][3 * k : 3 * k + 2]) < 0
+    ]
+    assert negative, "the sample no longer has a negative coordinate"
+    kept = [
+        p.keypoints[k].tolist()
+        for r in load_posetrack18(ann, posetrack18_sample)
+        for p in r.persons
+        for k in range(17)
+        if p.keypoints[k].min() < 0
+    ]
+    assert sorted(kept) == sorted(xy for _, xy in negative)
+    assert evaluate_posetrack(ann, ann)["Mean"] == 100.0
+
+
+def test_real_annotation_damaged(posetrack18_sample: Path, tmp_path: Path, capsys: Any) -> None:
+    ann = posetrack18_sample / "annotations" / "val" / "009473_mpii_test.json"
+    doc = json.loads(ann.read_text())
+    doc["annotations"][1]["keypoints"][4] = float("inf")
+    pred = tmp_path / "009473_mpii_test.json"
+    pred.write_text(json.dumps(doc))
+    argv = ["evaluate", "--gt", str(ann), "--pred", str(pred)]
+    one_error_line(capsys, argv, "009473_mpii_test.json", "annotations[1].keypoints")
+
+
+def test_real_clip_truncated(
+    work: dict[str, Path], shared_data: Path, tmp_path: Path, capsys: Any
+) -> None:
+    clip = shared_data / "videos" / "street_pedestrians_5f.mp4"
+    if not clip.is_file():
+        pytest.skip(f"{clip} missing")
+    data = clip.read_bytes()
+    cut = tmp_path / "street_cut.mp4"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    argv = _predict(work, tmp_path, cut, "--boxes", str(work["boxes"]))
+    one_error_line(capsys, argv, "street_cut.mp4")

@@ -91,7 +91,7 @@ class PoseEstimator:
         det = self._detector(boxes, detector, names)
         opts = RunnerOptions(**{**vars(self.predictor.options), "keep_images": return_images})
         runner = TemporalRunner(self.predictor.loaded.model, opts, self.predictor.device)
-        tracker = TrackerAdapter()
+        tracker = TrackerAdapter(det)
         for index, name, image in frames:
             image = np.asarray(image)
             if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:

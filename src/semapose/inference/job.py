@@ -101,10 +101,12 @@ class TrackerAdapter:
     from keypoints a few frames old. The 1.25x crop enlargement absorbs that.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, detector: Any = None) -> None:
         from semapose.inference.tracker import Tracker
 
-        self.tracker = Tracker()
+        # Boxes from a file are trusted as given (every box may start a track);
+        # a live detector's weak boxes must persist a frame first.
+        self.tracker = Tracker.for_detector(detector)
 
     def update(self, frame: int, detections: np.ndarray) -> list[TrackBox]:
         tracks = self.tracker.update(frame, detections)
@@ -113,7 +115,9 @@ class TrackerAdapter:
     def observe(self, frames: list[FramePoses]) -> None:
         for f in frames:
             for p in f.persons:
-                self.tracker.observe_keypoints(p.track_id, p.keypoints, p.scores)
+                self.tracker.observe_keypoints(
+                    p.track_id, p.keypoints, p.scores, frame_index=f.index
+                )
 
 
 # ----------------------------------------------------------------------------- the job
@@ -126,7 +130,7 @@ def predict_source(
     detector: Any,
     options: JobOptions,
     device: Any = "cpu",
-    tracker_factory: Callable[[], Any] = TrackerAdapter,
+    tracker_factory: Callable[[Any], Any] = TrackerAdapter,
     on_frames: Callable[[list[FramePoses]], None] | None = None,
 ) -> JobResult:
     """Run one video or frame folder end to end; see the module docstring."""
@@ -152,7 +156,7 @@ def predict_source(
 
     opts = RunnerOptions(**{**asdict(runner_options), "keep_images": options.write_video})
     runner = TemporalRunner(model, opts, device)
-    tracker = tracker_factory()
+    tracker = tracker_factory(detector)
     results_path = paths.partial / "results.jsonl"
     dets_path = paths.partial / "detections.jsonl"
     _truncate(results_path, state["results_bytes"])
