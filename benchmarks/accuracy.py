@@ -313,6 +313,14 @@ def _labels(es: Any) -> list[list[dict[str, Any]]]:
 # ----------------------------------------------------------------------------- driver
 
 
+def _children_cpu_s() -> float:
+    """CPU seconds (user + system) of the finished worker processes of this invocation."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return round(ru.ru_utime + ru.ru_stime, 1)
+
+
 #: run folders whose finished result was reused by this invocation
 REUSED: list[str] = []
 
@@ -423,7 +431,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"Command: `{result['command']}`  ",
         f"Machine: {machine_line(result['machine'])}  ",
         f"Wall time of this invocation: {result['wall_s'] / 60:.1f} min ({result['jobs']} runs "
-        f"at a time; {result['reused_runs']} finished runs reused from `runs/bench_cache/`).",
+        f"at a time; {result['reused_runs']} finished runs reused from `runs/bench_cache/`); "
+        f"CPU time of the runs made: {result['cpu_s_of_runs'] / 60:.1f} min.",
         "",
         f"Data: train {prof['data']['train']} / val {prof['data']['val']} / test "
         f"{prof['data']['test']} videos x {prof['data']['frames']} frames, "
@@ -625,6 +634,7 @@ def main(argv: list[str] | None = None) -> int:
         "jobs": args.jobs,
         "wall_s": time.perf_counter() - t0,
         "reused_runs": len(REUSED),
+        "cpu_s_of_runs": _children_cpu_s(),
         "stage1_wall_s": statistics.mean(
             json.loads((Path(s["out"]) / "result.json").read_text())["train_wall_s"]
             for s in stage1.values()

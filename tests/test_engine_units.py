@@ -184,11 +184,15 @@ def test_logger_jsonl_plot_and_resume_truncation(tmp_path: Path) -> None:
 def test_export_weights_copies_best_with_config_sidecar(tmp_path: Path) -> None:
     run = tmp_path / "run"
     model = ToyPose()
-    cfg = {"train": {"lr": 0.5}}
+    cfg = {"train": {"lr": 0.5}, "model": {"backbone_weights": "/init/hrnet.pth"}}
     ckpt.save_weights(model, run / "model.safetensors", {"semapose_config": json.dumps(cfg)})
     (run / "best.json").write_text(json.dumps({"metric": "mAP", "value": 42.0}))
     dest = ckpt.export_weights(run, tmp_path / "w" / "tiny.safetensors", {"minutes": 3})
     side = json.loads(dest.with_suffix(".json").read_text())
-    assert side["config"] == cfg and side["best"]["value"] == 42.0 and side["minutes"] == 3
+    # the trained file must not need its initialisation checkpoint to load
+    trained = {"train": {"lr": 0.5}, "model": {"backbone_weights": ""}}
+    assert side["config"] == trained and side["best"]["value"] == 42.0 and side["minutes"] == 3
     other = ToyPose()
-    assert json.loads(ckpt.load_weights(other, dest)["semapose_config"]) == cfg
+    meta = ckpt.load_weights(other, dest)
+    assert json.loads(meta["semapose_config"]) == trained
+    assert meta["init_backbone_weights"] == "/init/hrnet.pth"

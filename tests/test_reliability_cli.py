@@ -411,8 +411,8 @@ def _resume_run(work: dict[str, Path], tmp: Path, case: str) -> list[str]:
     ckpts = tmp / "run" / "checkpoints"
     ckpts.mkdir(parents=True)
     if case != "missing_weights":
-        model = torch.nn.Linear(2, 2) if case == "wrong_model" else None
-        if model is None:
+        model: torch.nn.Module = torch.nn.Linear(2, 2)
+        if case != "wrong_model":
             model = build_model(load_config(TINY_CONFIG, argv[2:-3]))
         save_weights(model, ckpts / "s1.safetensors")
     state = ckpts / "s1.state.pt"

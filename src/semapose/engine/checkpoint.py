@@ -37,6 +37,21 @@ def weights_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
 
 
+def weights_metadata(config: dict[str, Any], step: int) -> dict[str, str]:
+    """Safetensors metadata of trained weights: the config that rebuilds the model.
+
+    ``model.backbone_weights`` (the *initialisation*) is moved to
+    ``init_backbone_weights``: the trained file holds every weight already, and
+    loading it must not need the initial checkpoint.
+    """
+    cfg = json.loads(json.dumps(config))
+    model = cfg.get("model", {})
+    init = str(model.get("backbone_weights", "") or "")
+    if "backbone_weights" in model:
+        model["backbone_weights"] = ""
+    return {"semapose_config": json.dumps(cfg), "step": str(step), "init_backbone_weights": init}
+
+
 def save_weights(
     model: torch.nn.Module, path: str | Path, metadata: dict[str, str] | None = None
 ) -> Path:
@@ -173,6 +188,11 @@ def export_weights(
     if not src.is_file():
         src = out / "model.safetensors"
     tensors, meta = read_weights(src)
+    if "semapose_config" in meta:
+        step = int(meta.get("step", "0") or 0)
+        init = meta.get("init_backbone_weights", "")
+        meta.update(weights_metadata(json.loads(meta["semapose_config"]), step))
+        meta["init_backbone_weights"] = meta["init_backbone_weights"] or init
     dest = Path(dest)
     with atomic_path(dest) as tmp:
         save_file(tensors, str(tmp), metadata=meta)

@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader
 from semapose.config import Config, dump_config, to_dict
 from semapose.engine import checkpoint as ckpt
 from semapose.engine import distributed as du
+from semapose.engine.checkpoint import weights_metadata
 from semapose.engine.logging import RunLogger
 from semapose.engine.optim import build_optimizer, build_scheduler
 from semapose.engine.seeding import (
@@ -158,9 +159,7 @@ class Trainer:
         }
 
     def _metadata(self) -> dict[str, str]:
-        import json
-
-        return {"semapose_config": json.dumps(to_dict(self.cfg)), "step": str(self.step)}
+        return weights_metadata(to_dict(self.cfg), self.step)
 
     def save(self, name: str) -> None:
         """Checkpoint on rank 0 (after checking the weights are finite)."""

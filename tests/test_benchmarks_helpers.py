@@ -1,0 +1,114 @@
+"""The benchmark scripts' own logic (not timings): tables, aggregation, goal check, docs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import accuracy  # noqa: E402
+import common  # noqa: E402
+import make_docs  # noqa: E402
+
+
+def test_md_table_alignment_and_cells() -> None:
+    text = common.md_table(["a", "b"], [["x", 1.234], ["y", float("nan")]])
+    lines = text.splitlines()
+    assert lines[1] == "| --- | ---: |"
+    assert lines[2] == "| x | 1.23 |"
+    assert lines[3] == "| y | n/a |"
+
+
+def test_time_calls_counts_runs_and_warmup() -> None:
+    calls: list[int] = []
+    res = common.time_calls(lambda: calls.append(1), repeat=4, warmup=2)
+    assert len(calls) == 6
+    assert len(res["runs_s"]) == 4
+    assert res["min_s"] <= res["median_s"]
+
+
+def test_stage_timer_accumulates() -> None:
+    timer = common.StageTimer()
+    for _ in range(3):
+        with timer("decode"):
+            pass
+    assert timer.calls["decode"] == 3
+    assert timer.seconds["decode"] >= 0.0
+
+
+def test_write_results_writes_json_and_markdown(tmp_path: Path) -> None:
+    common.write_results("x", {"a": 1}, "# T\n\n| a |\n", tmp_path)
+    assert json.loads((tmp_path / "x.json").read_text()) == {"a": 1}
+    assert (tmp_path / "x.md").read_text().startswith("# T")
+
+
+def _run(clean: float, degraded: float, seed: int) -> dict[str, Any]:
+    ev = {
+        "mAP": (clean + degraded) / 2,
+        "clean": clean,
+        "degraded": degraded,
+        "by_type": {"noise": degraded},
+        "frames_by_type": {"noise": 3},
+        "by_severity": {"1": degraded + 1, "5": degraded - 1},
+        "frames_by_severity": {"1": 2, "5": 1},
+    }
+    return {
+        "spec": {"out": f"/nonexistent/{seed}"},
+        "train_wall_s": 10.0,
+        "samples_per_s": 5.0,
+        "params_deploy": {"temporal": 10},
+        "params_trainable": 20,
+        "flops_per_clip": {"temporal": 1, "total": 2},
+        "eval": {"val": ev, "test": ev},
+    }
+
+
+def test_aggregate_mean_sd_and_verdict() -> None:
+    runs = {
+        "single_frame": [_run(50, 30, 0), _run(52, 32, 1)],
+        "temporal_difference": [_run(50, 40, 0), _run(50, 42, 1)],
+        "heatmap_warping": [_run(49, 38, 0), _run(49, 38, 1)],
+        "ours_full": [_run(51, 47, 0), _run(51, 49, 1)],
+    }
+    agg = accuracy.aggregate(runs)
+    assert agg["single_frame"]["test"]["clean"]["mean"] == pytest.approx(51.0)
+    assert agg["single_frame"]["test"]["clean"]["sd"] == pytest.approx(1.41421356)
+    v = accuracy.verdict(agg)
+    assert v["best_pixel_motion"] == "temporal_difference"
+    assert v["degraded_gap_vs_pixel_motion"] == pytest.approx(7.0)
+    assert v["goal_degraded_plus5"] is True
+    assert v["ahead_of_all_on_degraded"] is True
+    assert v["best_other_clean"] == "single_frame"
+    assert v["clean_gap"] == pytest.approx(0.0)
+    assert v["goal_not_behind_clean"] is True  # a tie is not behind
+    text = accuracy.markdown(
+        {
+            "variants": agg,
+            "profile": accuracy.PROFILES["smoke"],
+            "profile_name": "smoke",
+            "command": "c",
+            "machine": common.machine_info(),
+            "wall_s": 60.0,
+            "jobs": 2,
+            "reused_runs": 0,
+            "cpu_s_of_runs": 120.0,
+            "stage1_wall_s": 5.0,
+            "verdict": v,
+        }
+    )
+    assert "| ours_full | 49.5 ± 0.7 | 51.0 ± 0.0 | 48.0 ± 1.4 |" in text
+
+
+def test_make_docs_includes_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a.md").write_text("# Title\n\n| x |\n")
+    monkeypatch.setattr(make_docs, "RESULTS", tmp_path)
+    monkeypatch.setattr(make_docs, "ROOT", tmp_path)
+    out = make_docs.render("intro\n<!-- include a -->\n<!-- include missing -->\n")
+    assert out.splitlines()[:3] == ["intro", "", "| x |"]
+    assert "not run yet" in out
