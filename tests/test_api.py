@@ -16,6 +16,7 @@ from semapose import PoseEstimator  # noqa: E402
 from semapose.inference.detectors.boxfile import BoxFileDetector  # noqa: E402
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "predict.md"
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 @pytest.fixture(scope="module")
@@ -59,14 +60,15 @@ def test_single_frame_weights_warn(tmp_path: Path) -> None:
         PoseEstimator.from_pretrained(ckpt, device="cpu")
 
 
+@pytest.mark.parametrize("doc", [README, DOC], ids=["README", "predict.md"])
 def test_readme_example_runs(
-    tmp_path: Path, ckpt: Path, monkeypatch: pytest.MonkeyPatch, capsys
+    doc: Path, tmp_path: Path, ckpt: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     """The snippet of docs/predict.md, verbatim except for the video and (if the bundled
     weights are not built yet) the weights it loads."""
-    text = DOC.read_text(encoding="utf-8")
+    text = doc.read_text(encoding="utf-8")
     match = re.search(r"<!-- api-example -->\s*```python\n(.*?)```", text, re.S)
-    assert match, "docs/predict.md has an api-example code block"
+    assert match, f"{doc.name} has an api-example code block"
     code = match.group(1)
     monkeypatch.chdir(tmp_path)
     make_video(tmp_path / "video.mp4", 4)
@@ -83,5 +85,5 @@ def test_readme_example_runs(
         monkeypatch.setattr(
             detectors, "build_detector", lambda *a, **k: BoxFileDetector(moving_boxes(4))
         )
-    exec(compile(code, str(DOC), "exec"), {"__name__": "__readme__"})
+    exec(compile(code, str(doc), "exec"), {"__name__": "__readme__"})
     assert "frames" in capsys.readouterr().out
