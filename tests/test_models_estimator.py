@@ -331,3 +331,12 @@ def test_key_frame_output_depends_on_supporting_frames(variant: str) -> None:
         assert diff == 0.0 and heat_diff == 0.0
     else:
         assert diff > 1e-6 and heat_diff > 0.0
+
+
+@pytest.mark.parametrize("variant", ["ours", "temporal_difference", "heatmap_warping"])
+def test_skip_gate_init_reaches_every_gated_module(variant: str) -> None:
+    """``model.skip_gate_init`` sets the residual gate of ours and of both baselines."""
+    model = build_model(make_cfg(variant, 3, ["model.skip_gate_init=0.7"]))
+    assert torch.allclose(model.temporal.gate, torch.full_like(model.temporal.gate, 0.7))
+    with pytest.raises(ConfigError, match="skip_gate_init"):
+        make_cfg(variant, 3, ["model.skip_gate_init=-1"])

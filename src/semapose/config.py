@@ -110,6 +110,8 @@ class ModelConfig:
     #: add the temporal output to the key frame's backbone features (gated residual), so
     #: the backbone's pretrained single-frame head keeps working; false = head sees only it
     key_skip: bool = True
+    #: initial value of the per-channel gate on that residual (ours and both baselines)
+    skip_gate_init: float = 0.1
     #: training: the key-frame heatmap loss reads a separate unmasked MLSME pass (clean)
     #: or the masked pass that also feeds the reconstruction decoders (masked)
     main_pass: str = "clean"
@@ -132,6 +134,7 @@ class ModelConfig:
         "patch_mask_ratio": (0.0, 0.95),
         "frame_mask_ratio": (0.0, 0.95),
         "smml_rounds": (1, 16),
+        "skip_gate_init": (0.0, 10.0),
         "head_channels": (1, 4096),
     }
     _choices = {

@@ -159,7 +159,17 @@ def load_state(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: expected a checkpoint state file, got {exc}") from exc
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: expected a mapping, got {type(state).__name__}")
+    missing = [k for k in STATE_KEYS if k not in state]
+    if missing:
+        raise CheckpointError(
+            f"{path}: expected a checkpoint state file with keys {', '.join(STATE_KEYS)}; "
+            f"missing {', '.join(missing)}"
+        )
     return state
+
+
+#: entries every training-state sidecar holds (written by ``Trainer``)
+STATE_KEYS = ("optimizer", "scheduler", "scaler", "rng", "step", "epoch", "step_in_epoch")
 
 
 def prune_checkpoints(output_dir: str | Path, keep: int, protect: set[str]) -> None:

@@ -196,13 +196,19 @@ class Trainer:
                 f"{self.out / rec['state']}: run used train.batch_size={state.get('batch_size')}, "
                 f"got {self.cfg.train.batch_size}; exact resume needs the same global batch"
             )
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
-        set_rng_state(state["rng"])
-        self.step = int(state["step"])
-        self.epoch = int(state["epoch"])
-        self.step_in_epoch = int(state["step_in_epoch"])
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.scaler.load_state_dict(state["scaler"])
+            set_rng_state(state["rng"])
+            self.step = int(state["step"])
+            self.epoch = int(state["epoch"])
+            self.step_in_epoch = int(state["step_in_epoch"])
+        except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+            raise CheckpointError(
+                f"{self.out / rec['state']}: expected the optimizer, scheduler and RNG state "
+                f"of this model and config, got {type(exc).__name__}: {exc}"
+            ) from exc
         self.best = state.get("best")
         self.best_step = int(state.get("best_step", -1))
         self.last_record = rec

@@ -94,11 +94,19 @@ class PoseEstimator:
         tracker = TrackerAdapter(det)
         for index, name, image in frames:
             image = np.asarray(image)
-            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            if (
+                image.ndim != 3
+                or image.shape[2] != 3
+                or image.dtype != np.uint8
+                or min(image.shape[:2]) < 1
+            ):
                 from semapose.errors import InputError
 
                 raise InputError(
-                    path, f"frame {index}", "an RGB uint8 image (H, W, 3)", image.shape
+                    path,
+                    f"frame {index}",
+                    "an RGB uint8 image (H, W, 3) with H, W >= 1",
+                    f"{image.dtype} array of shape {image.shape}",
                 )
             dets = np.asarray(det.detect(image, index), dtype=np.float64).reshape(-1, 5)
             tracks: list[TrackBox] = tracker.update(index, dets)

@@ -104,14 +104,21 @@ def build_temporal(
     if m.temporal == "none":
         return SingleFrame(num_frames, key_index)
     if m.temporal == "temporal_difference":
-        return TemporalDifference(in_channels, num_frames, key_index, dim=m.dim)
+        return TemporalDifference(
+            in_channels, num_frames, key_index, dim=m.dim, gate_init=m.skip_gate_init
+        )
     if m.temporal == "heatmap_warping":
         if not m.warp_dilations or min(m.warp_dilations) < 1:
             raise ConfigError(
                 "<config>", "model.warp_dilations", "positive integers", m.warp_dilations
             )
         return DeformableWarping(
-            in_channels, num_frames, key_index, dim=m.dim, dilations=tuple(m.warp_dilations)
+            in_channels,
+            num_frames,
+            key_index,
+            dim=m.dim,
+            dilations=tuple(m.warp_dilations),
+            gate_init=m.skip_gate_init,
         )
     if m.temporal == "mlsme_smml":
         h, w = feat_size
@@ -163,6 +170,7 @@ def build_temporal(
             fusion=m.fusion,
             smml_rounds=m.smml_rounds,
             key_skip=m.key_skip,
+            gate_init=m.skip_gate_init,
             main_pass=m.main_pass,
         )
     raise ConfigError("<config>", "model.temporal", "a known temporal module", m.temporal)

@@ -54,7 +54,13 @@ class TemporalDifference(TemporalModule):
     """
 
     def __init__(
-        self, in_channels: int, num_frames: int, key_index: int, dim: int = 64, stages: int = 3
+        self,
+        in_channels: int,
+        num_frames: int,
+        key_index: int,
+        dim: int = 64,
+        stages: int = 3,
+        gate_init: float = _GATE_INIT,
     ) -> None:
         super().__init__(num_frames, key_index)
         self.reduce = _cbr(in_channels, dim, kernel=1)
@@ -65,7 +71,7 @@ class TemporalDifference(TemporalModule):
         )
         self.motion = _cbr(stages * dim, dim, kernel=1)
         self.fuse = nn.Sequential(_cbr(2 * dim, dim), nn.Conv2d(dim, in_channels, 1))
-        self.gate = nn.Parameter(torch.full((in_channels,), _GATE_INIT))
+        self.gate = nn.Parameter(torch.full((in_channels,), float(gate_init)))
 
     def forward(self, feats: Tensor) -> Tensor:
         t = feats.shape[1]
@@ -118,6 +124,7 @@ class DeformableWarping(TemporalModule):
         key_index: int,
         dim: int = 64,
         dilations: tuple[int, ...] = (1, 3, 6),
+        gate_init: float = _GATE_INIT,
     ) -> None:
         super().__init__(num_frames, key_index)
         if not dilations or min(dilations) < 1:
@@ -133,7 +140,7 @@ class DeformableWarping(TemporalModule):
         self.offsets = nn.ModuleList(offsets)
         self.deform = nn.ModuleList(nn.Conv2d(9 * dim, dim, 1) for _ in self.dilations)
         self.fuse = nn.Sequential(_cbr(2 * dim, dim), nn.Conv2d(dim, in_channels, 1))
-        self.gate = nn.Parameter(torch.full((in_channels,), _GATE_INIT))
+        self.gate = nn.Parameter(torch.full((in_channels,), float(gate_init)))
 
     def forward(self, feats: Tensor) -> Tensor:
         t = feats.shape[1]

@@ -78,6 +78,7 @@ class MLSMESMML(TemporalModule):
         fusion: str = "smml",
         smml_rounds: int = 1,
         key_skip: bool = True,
+        gate_init: float = SKIP_GATE_INIT,
         main_pass: str = "clean",
     ) -> None:
         super().__init__(num_frames, key_index)
@@ -123,7 +124,7 @@ class MLSMESMML(TemporalModule):
             raise ValueError(f"fusion must be 'smml' or 'concat', got {fusion!r}")
         self.out_norm = nn.LayerNorm(dim)
         self.out = nn.Linear(dim, flat)
-        self.gate = nn.Parameter(torch.full((in_channels,), SKIP_GATE_INIT)) if key_skip else None
+        self.gate = nn.Parameter(torch.full((in_channels,), float(gate_init))) if key_skip else None
         # training-only decoders
         self.context_decoder = (
             ContextDecoder(dim, self.mlsme.tokenizer.cube_dim, decoder_depth, heads, mlp_ratio)
