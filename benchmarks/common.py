@@ -9,6 +9,7 @@ tables that docs/benchmarks.md quotes).
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import resource
@@ -195,9 +196,20 @@ def write_results(name: str, data: dict[str, Any], markdown: str, out: Path = RE
     from semapose.io.atomic import atomic_write_json, atomic_write_text
 
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / f"{name}.json", data, indent=2)
+    atomic_write_json(out / f"{name}.json", _finite(data), indent=2)
     atomic_write_text(out / f"{name}.md", markdown.rstrip() + "\n")
     print(markdown)
+
+
+def _finite(obj: Any) -> Any:
+    """NaN/inf (e.g. the mean of no values) become null: JSON has no NaN."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def set_threads(n: int) -> None:
