@@ -122,7 +122,8 @@ def test_checkpoint_roundtrip_pointer_and_pruning(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = ToyPose()
     for i, name in enumerate(["step_1", "step_2", "step_3"]):
-        ckpt.save_checkpoint(tmp_path, name, model, {"step": i + 1}, {"note": "x"})
+        state = {k: {} for k in ckpt.STATE_KEYS} | {"step": i + 1, "epoch": 0, "step_in_epoch": 0}
+        ckpt.save_checkpoint(tmp_path, name, model, state, {"note": "x"})
         ckpt.prune_checkpoints(tmp_path, keep=2, protect={name})
     files = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
     assert files == [

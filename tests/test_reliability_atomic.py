@@ -99,7 +99,15 @@ def test_training_checkpoint_crash_keeps_last_good_checkpoint(
     from semapose.engine import checkpoint as ckpt
 
     model = torch.nn.Linear(3, 2)
-    state = {"step": 1, "epoch": 0, "batch_size": 2}
+    state = {
+        "step": 1,
+        "epoch": 0,
+        "step_in_epoch": 1,
+        "optimizer": {},
+        "scheduler": {},
+        "scaler": {},
+        "rng": {},
+    }
     first = ckpt.save_checkpoint(tmp_path, "step_00000001", model, state)
     before = (tmp_path / "last.json").read_text()
     weights_before = ckpt.read_weights(tmp_path / first["weights"])[0]
