@@ -271,3 +271,15 @@ def test_our_own_vit_checkpoint_round_trips(tmp_path: Path) -> None:
     x = torch.randn(1, 3, 64, 48)
     with torch.no_grad():
         assert torch.equal(model(x), loaded(x))
+
+
+@pytest.mark.parametrize(
+    ("content", "got"),
+    [(b"", "an empty file"), (b'{"images": [', "starting with b'{\"im'"), (b"\x00\x01", "b'")],
+)
+def test_non_checkpoint_file_is_named_as_such(tmp_path: Path, content: bytes, got: str) -> None:
+    path = tmp_path / "weights.pth"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="expected a checkpoint") as info:
+        load_state_dict_file(path)
+    assert str(path) in str(info.value) and got in str(info.value)

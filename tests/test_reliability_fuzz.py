@@ -273,3 +273,18 @@ def test_weights_readers_on_damaged_files(
     for load in loaders:
         with contextlib.suppress(SemaposeError):
             load(path)
+
+
+def test_box_beyond_float32_range_is_refused(tmp_path: Path) -> None:
+    # found by the fuzzer: finite as float64, inf once the detector stores float32
+    doc = copy.deepcopy(VALID_BOXES)
+    doc[0]["bbox"][0] = 3.4028235677973366e38
+    path = _write(tmp_path / "boxes.json", doc)
+    try:
+        BoxFileDetector.from_file(path)
+    except SemaposeError as exc:
+        assert "boxes.json" in str(exc) and "[0].bbox" in str(exc) and "1e+07" in str(exc)
+    else:
+        raise AssertionError("a box at x = 3.4e38 was accepted")
+    doc[0]["bbox"] = [-500.0, -20.0, 30.0, 60.0]  # negative positions stay valid
+    _check_detector(_write(tmp_path / "ok.json", doc))

@@ -77,10 +77,21 @@ def numbers(values: Any, path: Path, where: str, length: int | None = None) -> n
     )
 
 
+#: Largest pixel coordinate accepted (negative ones are valid in PoseTrack). Beyond
+#: this a value is not a position in any image, and x + w may overflow float32.
+MAX_PIXEL = 1e7
+
+
+def _within_image_range(arr: np.ndarray, path: Path, where: str, values: Any) -> None:
+    if (np.abs(arr) > MAX_PIXEL).any():
+        raise InputError(path, where, f"pixel coordinates within +-{MAX_PIXEL:.0e}", values)
+
+
 def box_xywh(values: Any, path: Path, where: str) -> np.ndarray:
     box = numbers(values, path, where, 4)
     if box[2] < 0 or box[3] < 0:
         raise InputError(path, where, "a box [x, y, w, h] with w, h >= 0", values)
+    _within_image_range(box, path, where, values)
     return box
 
 
@@ -97,6 +108,7 @@ def keypoint_triplets(
             f"{len(seq)} numbers",
         )
     arr = numbers(seq, path, where).reshape(num_joints, 3)
+    _within_image_range(arr[:, :2], path, where, "a coordinate of magnitude > 1e7")
     vis = arr[:, 2]
     if (vis < 0).any():
         j = int(np.argmax(vis < 0))

@@ -74,6 +74,15 @@ def read_checkpoint(path: str | Path) -> Any:
             return load_file(str(p), device="cpu")
         except Exception as exc:  # safetensors raises its own error types
             raise CheckpointError(f"{p}: not a readable safetensors file ({exc})") from exc
+    with open(p, "rb") as fh:
+        head = fh.read(4)
+    # torch.save writes a zip archive (new format) or a pickle starting with PROTO (legacy)
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+        got = "an empty file" if not head else f"a file starting with {head!r}"
+        raise CheckpointError(
+            f"{p}: expected a checkpoint (.safetensors, or .pth/.pt written by torch.save), "
+            f"got {got}"
+        )
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
             return torch.load(p, map_location="cpu", weights_only=True)
