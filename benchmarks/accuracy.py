@@ -3,7 +3,8 @@
 Usage::
 
     python benchmarks/accuracy.py --profile quick   # < 10 min on 2 CPU cores (a smoke run)
-    python benchmarks/accuracy.py --profile full    # about 80 min on 2 CPU cores
+    python benchmarks/accuracy.py --profile full    # about 35 min on 2 CPU cores
+    python benchmarks/accuracy.py --profile full_t5 --variants single_frame,temporal_difference,ours_no_masking,ours_full
 
 Protocol (the same for every variant; docs/benchmarks.md explains the choices):
 
@@ -101,7 +102,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "model.frame_mask_ratio=0.34",
         ],
     },
-    # about 80 minutes on 2 cores with --jobs 2 (the heatmap-warping baseline dominates)
+    # about 35 minutes on 2 cores with --jobs 2 (the heatmap-warping baseline dominates)
     "full": {
         "data": {"train": 48, "val": 8, "test": 12, "frames": 24, "size": [256, 192]},
         "people": [1, 3],
@@ -115,6 +116,24 @@ PROFILES: dict[str, dict[str, Any]] = {
             "data.offsets=[-1,1]",
             "model.cube_size=3",
             "model.frame_mask_ratio=0.34",
+        ],
+    },
+    # the full profile's data, stage 1 and budget, with a 5-frame window reaching 3 frames
+    # away (past the 2-6 frame degradation events): does a wider window help the module?
+    "full_t5": {
+        "reuse": "full",
+        "data": {"train": 48, "val": 8, "test": 12, "frames": 24, "size": [256, 192]},
+        "people": [1, 3],
+        "rate": 0.4,
+        "seeds": [0, 1],
+        "stage1_steps": 500,
+        "stage2_steps": 250,
+        "batch": 16,
+        "overrides": [
+            "data.image_size=[96,72]",
+            "data.offsets=[-3,-1,1,3]",
+            "model.cube_size=3",
+            "model.frame_mask_ratio=0.4",
         ],
     },
 }

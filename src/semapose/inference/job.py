@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -261,19 +261,20 @@ def predict_source(
     if stopped:
         return JobResult(path, "stopped", runner.next_key, paths, seconds, stats)
 
-    frames = [FramePoses.from_json(json.loads(line)) for line in _lines(results_path)]
-    _check_complete(frames, path, runner.next_frame)
+    # the results are streamed from the JSONL (never all in memory): a long video's
+    # final files cost no more memory than a short one's
+    total = _check_complete(_iter_results(results_path), path, runner.next_frame)
     if options.write_video and resumed:
-        _render_video(source, frames, paths.video)
+        _render_video(source, _iter_results(results_path), paths.video)
     from semapose.inference.outputs import write_coco_results, write_posetrack
 
-    meta = {"weights": options.fingerprint.get("weights"), "frames": len(frames)}
-    write_posetrack(paths.posetrack, frames, path, name, meta)
-    write_coco_results(paths.coco, frames, name)
+    meta = {"weights": options.fingerprint.get("weights"), "frames": total}
+    write_posetrack(paths.posetrack, lambda: _iter_results(results_path), path, name, meta, n=total)
+    write_coco_results(paths.coco, _iter_results(results_path), name)
     shutil.rmtree(paths.partial, ignore_errors=True)
     with contextlib.suppress(OSError):
         paths.partial.parent.rmdir()
-    return JobResult(path, "done", len(frames), paths, seconds, stats)
+    return JobResult(path, "done", total, paths, seconds, stats)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -342,13 +343,17 @@ def _iter_results(path: Path) -> Iterator[FramePoses]:
             yield FramePoses.from_json(json.loads(line))
 
 
-def _check_complete(frames: list[FramePoses], path: Path, total: int) -> None:
-    """Every decoded frame has exactly one result line, in order (guards the resume logic)."""
+def _check_complete(frames: Iterable[FramePoses], path: Path, total: int) -> int:
+    """Every decoded frame has exactly one result line, in order (guards the resume logic);
+    returns the number of frames."""
+    count = 0
     for i, f in enumerate(frames):
         if f.index != i:
             raise RuntimeError(f"{path}: internal error: result {i} is for frame {f.index}")
-    if len(frames) != total:
-        raise RuntimeError(f"{path}: internal error: {len(frames)} results for {total} frames")
+        count += 1
+    if count != total:
+        raise RuntimeError(f"{path}: internal error: {count} results for {total} frames")
+    return count
 
 
 def _remove_stale_temporaries(paths: OutputPaths) -> None:
@@ -381,13 +386,18 @@ def _draw(frame: FramePoses) -> np.ndarray:
     return draw_frame(frame.image, frame.persons)
 
 
-def _render_video(source: Any, frames: list[FramePoses], path: Path) -> None:
-    """Overlay video of a resumed run: decode the input again and draw the stored results."""
+def _render_video(source: Any, frames: Iterable[FramePoses], path: Path) -> None:
+    """Overlay video of a resumed run: decode the input again and draw the stored results
+    (both in frame order)."""
     from semapose.inference.outputs import draw_frame
 
     with _overlay_writer(path, source.fps) as writer:
-        for frame in source.frames():
-            writer.write(draw_frame(frame.image, frames[frame.index].persons))
+        for frame, poses in zip(source.frames(), frames, strict=False):
+            if poses.index != frame.index:
+                raise RuntimeError(
+                    f"{path}: internal error: result {poses.index} for frame {frame.index}"
+                )
+            writer.write(draw_frame(frame.image, poses.persons))
 
 
 __all__ = [

@@ -13,19 +13,22 @@
 
 Image ids follow PoseTrack's ``1VVVVVVFFFF`` scheme when the input name starts
 with a sequence number (``000342_mpii_test``), else they are the frame index.
-All files are written atomically.
+All files are written atomically and streamed: a long video's poses are read
+back from the job's JSONL file, never held in memory all at once.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
 from semapose.inference.results import FramePoses, PersonPose
-from semapose.io.atomic import atomic_write_json
+from semapose.io.atomic import atomic_path
 from semapose.keypoints import POSETRACK_KEYPOINTS, POSETRACK_SKELETON
 
 
@@ -55,83 +58,131 @@ def _keypoints_flat(p: PersonPose) -> list[float]:
     return out
 
 
+def _categories() -> list[dict[str, Any]]:
+    return [
+        {
+            "supercategory": "person",
+            "id": 1,
+            "name": "person",
+            "keypoints": list(POSETRACK_KEYPOINTS),
+            "skeleton": [[a + 1, b + 1] for a, b in POSETRACK_SKELETON],
+        }
+    ]
+
+
+def _posetrack_images(
+    frames: Iterable[FramePoses], n: int, source: Path, name: str
+) -> Iterator[dict[str, Any]]:
+    vid = image_id(name, 0) // 10_000 if image_id(name, 0) >= 10_000_000_000 else 0
+    for f in frames:
+        iid = image_id(name, f.index)
+        yield {
+            "file_name": frame_file_name(source, name, f),
+            "id": iid,
+            "frame_id": iid,
+            "vid_id": str(vid),
+            "nframes": n,
+            "is_labeled": True,
+        }
+
+
+def _posetrack_annotations(frames: Iterable[FramePoses], name: str) -> Iterator[dict[str, Any]]:
+    for f in frames:
+        iid = image_id(name, f.index)
+        for p in f.persons:
+            yield {
+                "image_id": iid,
+                "track_id": p.track_id,
+                "category_id": 1,
+                "keypoints": _keypoints_flat(p),
+                "scores": [round(float(s), 4) for s in p.scores],
+                "bbox": [round(float(v), 3) for v in p.box],
+                "score": round(p.score, 4),
+            }
+
+
 def posetrack_document(
     frames: list[FramePoses], source: Path, name: str, meta: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The PoseTrack2018 prediction document of one sequence."""
-    n = len(frames)
-    images, annotations = [], []
-    vid = image_id(name, 0) // 10_000 if image_id(name, 0) >= 10_000_000_000 else 0
-    for f in frames:
-        iid = image_id(name, f.index)
-        images.append(
-            {
-                "file_name": frame_file_name(source, name, f),
-                "id": iid,
-                "frame_id": iid,
-                "vid_id": str(vid),
-                "nframes": n,
-                "is_labeled": True,
-            }
-        )
-        for p in f.persons:
-            annotations.append(
-                {
-                    "image_id": iid,
-                    "track_id": p.track_id,
-                    "category_id": 1,
-                    "keypoints": _keypoints_flat(p),
-                    "scores": [round(float(s), 4) for s in p.scores],
-                    "bbox": [round(float(v), 3) for v in p.box],
-                    "score": round(p.score, 4),
-                }
-            )
     doc: dict[str, Any] = {
-        "images": images,
-        "annotations": annotations,
-        "categories": [
-            {
-                "supercategory": "person",
-                "id": 1,
-                "name": "person",
-                "keypoints": list(POSETRACK_KEYPOINTS),
-                "skeleton": [[a + 1, b + 1] for a, b in POSETRACK_SKELETON],
-            }
-        ],
+        "images": list(_posetrack_images(frames, len(frames), source, name)),
+        "annotations": list(_posetrack_annotations(frames, name)),
+        "categories": _categories(),
     }
     if meta:
         doc["semapose"] = meta
     return doc
 
 
+def _coco_entries(frames: Iterable[FramePoses], name: str) -> Iterator[dict[str, Any]]:
+    for f in frames:
+        for p in f.persons:
+            yield {
+                "image_id": image_id(name, f.index),
+                "category_id": 1,
+                "keypoints": _keypoints_flat(p),
+                "score": round(p.score, 4),
+                "track_id": p.track_id,
+                "bbox": [round(float(v), 3) for v in p.box],
+            }
+
+
 def coco_results(frames: list[FramePoses], name: str) -> list[dict[str, Any]]:
     """COCO keypoint-results list of one sequence."""
-    return [
-        {
-            "image_id": image_id(name, f.index),
-            "category_id": 1,
-            "keypoints": _keypoints_flat(p),
-            "score": round(p.score, 4),
-            "track_id": p.track_id,
-            "bbox": [round(float(v), 3) for v in p.box],
-        }
-        for f in frames
-        for p in f.persons
-    ]
+    return list(_coco_entries(frames, name))
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, allow_nan=False)
+
+
+def _write_array(fh: TextIO, items: Iterable[Any]) -> None:
+    fh.write("[")
+    for i, item in enumerate(items):
+        fh.write(", " if i else "")
+        fh.write(_dump(item))
+    fh.write("]")
+
+
+FrameSource = Callable[[], Iterable[FramePoses]]
 
 
 def write_posetrack(
     path: Path,
-    frames: list[FramePoses],
+    frames: list[FramePoses] | FrameSource,
     source: Path,
     name: str,
     meta: dict[str, Any] | None = None,
+    n: int | None = None,
 ) -> None:
-    atomic_write_json(path, posetrack_document(frames, source, name, meta))
+    """Write :func:`posetrack_document` atomically, streaming.
+
+    ``frames`` is a list or a function returning a fresh iterable of the frames
+    (read twice: images, then annotations), so a long video's poses need not be in
+    memory; ``n`` is then the number of frames. The bytes equal
+    ``json.dumps(posetrack_document(...))``.
+    """
+    again: FrameSource = (lambda: frames) if isinstance(frames, list) else frames
+    total = len(frames) if isinstance(frames, list) else n
+    if total is None:
+        raise ValueError("write_posetrack: n is required when frames is not a list")
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        fh.write('{"images": ')
+        _write_array(fh, _posetrack_images(again(), total, source, name))
+        fh.write(', "annotations": ')
+        _write_array(fh, _posetrack_annotations(again(), name))
+        fh.write(f', "categories": {_dump(_categories())}')
+        if meta:
+            fh.write(f', "semapose": {_dump(meta)}')
+        fh.write("}\n")
 
 
-def write_coco_results(path: Path, frames: list[FramePoses], name: str) -> None:
-    atomic_write_json(path, coco_results(frames, name))
+def write_coco_results(path: Path, frames: Iterable[FramePoses], name: str) -> None:
+    """Write :func:`coco_results` atomically, streaming (``frames`` is read once)."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        _write_array(fh, _coco_entries(frames, name))
+        fh.write("\n")
 
 
 def draw_frame(image: np.ndarray, persons: list[PersonPose], threshold: float = 0.3) -> np.ndarray:
