@@ -5,6 +5,7 @@ Usage::
     python benchmarks/accuracy.py --profile quick   # < 10 min on 2 CPU cores (a smoke run)
     python benchmarks/accuracy.py --profile full    # about 35 min on 2 CPU cores
     python benchmarks/accuracy.py --profile full_t5 --variants single_frame,temporal_difference,ours_no_masking,ours_full
+    python benchmarks/accuracy.py --profile full_long --variants single_frame,temporal_difference,ours_full
 
 Protocol (the same for every variant; docs/benchmarks.md explains the choices):
 
@@ -134,6 +135,23 @@ PROFILES: dict[str, dict[str, Any]] = {
             "data.offsets=[-3,-1,1,3]",
             "model.cube_size=3",
             "model.frame_mask_ratio=0.4",
+        ],
+    },
+    # the full profile's data and stage 1, 4x the stage-2 steps, one seed: is it budget?
+    "full_long": {
+        "reuse": "full",
+        "data": {"train": 48, "val": 8, "test": 12, "frames": 24, "size": [256, 192]},
+        "people": [1, 3],
+        "rate": 0.4,
+        "seeds": [0],
+        "stage1_steps": 500,
+        "stage2_steps": 1000,
+        "batch": 16,
+        "overrides": [
+            "data.image_size=[96,72]",
+            "data.offsets=[-1,1]",
+            "model.cube_size=3",
+            "model.frame_mask_ratio=0.34",
         ],
     },
 }
