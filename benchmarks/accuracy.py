@@ -4,8 +4,11 @@ Usage::
 
     python benchmarks/accuracy.py --profile quick   # < 10 min on 2 CPU cores (a smoke run)
     python benchmarks/accuracy.py --profile full    # about 35 min on 2 CPU cores
-    python benchmarks/accuracy.py --profile full_t5 --variants single_frame,temporal_difference,ours_no_masking,ours_full
-    python benchmarks/accuracy.py --profile full_long --variants single_frame,temporal_difference,ours_full
+    # follow-ups on the full profile's data and stage 1 (docs/benchmarks.md):
+    python benchmarks/accuracy.py --profile full_t5 \
+        --variants single_frame,temporal_difference,ours_no_masking,ours_full
+    python benchmarks/accuracy.py --profile full_long \
+        --variants single_frame,temporal_difference,ours_full
 
 Protocol (the same for every variant; docs/benchmarks.md explains the choices):
 
