@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from semapose.io.atomic import atomic_path, atomic_write_json, atomic_write_text
+from semapose.io.atomic import atomic_path, atomic_text_file, atomic_write_json, atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src" / "semapose"
@@ -282,3 +282,15 @@ def test_every_write_in_the_sources_is_atomic() -> None:
             if not inside:
                 offenders.append(f"{rel}:{i + 1}: {line.strip()}")
     assert not offenders, "non-atomic writes:\n" + "\n".join(offenders)
+
+
+def test_atomic_text_file_keeps_old_file_when_writing_fails(tmp_path: Path) -> None:
+
+    target = tmp_path / "out.json"
+    with atomic_text_file(target) as fh:
+        fh.write('{"version": 1}')
+    with pytest.raises(Crash), atomic_text_file(target) as fh:
+        fh.write('{"version": 2, "half')
+        raise Crash
+    assert json.loads(target.read_text()) == {"version": 1}
+    assert _no_temporaries(tmp_path)

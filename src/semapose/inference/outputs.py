@@ -28,7 +28,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from semapose.inference.results import FramePoses, PersonPose
-from semapose.io.atomic import atomic_path
+from semapose.io.atomic import atomic_text_file
 from semapose.keypoints import POSETRACK_KEYPOINTS, POSETRACK_SKELETON
 
 
@@ -167,7 +167,7 @@ def write_posetrack(
     total = len(frames) if isinstance(frames, list) else n
     if total is None:
         raise ValueError("write_posetrack: n is required when frames is not a list")
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_text_file(path) as fh:
         fh.write('{"images": ')
         _write_array(fh, _posetrack_images(again(), total, source, name))
         fh.write(', "annotations": ')
@@ -180,7 +180,7 @@ def write_posetrack(
 
 def write_coco_results(path: Path, frames: Iterable[FramePoses], name: str) -> None:
     """Write :func:`coco_results` atomically, streaming (``frames`` is read once)."""
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_text_file(path) as fh:
         _write_array(fh, _coco_entries(frames, name))
         fh.write("\n")
 

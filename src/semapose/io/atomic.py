@@ -13,7 +13,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 
 @contextlib.contextmanager
@@ -43,6 +43,14 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+@contextlib.contextmanager
+def atomic_text_file(target: str | Path) -> Iterator[TextIO]:
+    """A UTF-8 text file opened for writing that replaces ``target`` only when the
+    block completes (for outputs written piece by piece)."""
+    with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        yield fh
 
 
 def atomic_write_bytes(target: str | Path, data: bytes) -> None:
