@@ -73,6 +73,14 @@ VARIANTS: dict[str, list[str]] = {
 }
 PIXEL_MOTION_BASELINES = ("temporal_difference", "heatmap_warping")
 
+#: config overrides every profile shares (96x72 crops, T = 3, 3x3 cubes, 1 of 3 frames masked)
+_OVERRIDES = [
+    "data.image_size=[96,72]",
+    "data.offsets=[-1,1]",
+    "model.cube_size=3",
+    "model.frame_mask_ratio=0.34",
+]
+
 PROFILES: dict[str, dict[str, Any]] = {
     # a few steps on a few videos: checks that the script runs end to end (seconds)
     "smoke": {
@@ -83,12 +91,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "stage1_steps": 4,
         "stage2_steps": 3,
         "batch": 8,
-        "overrides": [
-            "data.image_size=[96,72]",
-            "data.offsets=[-1,1]",
-            "model.cube_size=3",
-            "model.frame_mask_ratio=0.34",
-        ],
+        "overrides": _OVERRIDES,
     },
     # under 10 minutes on 2 cores: checks the whole protocol; too short to rank variants
     "quick": {
@@ -99,12 +102,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "stage1_steps": 80,
         "stage2_steps": 12,
         "batch": 16,
-        "overrides": [
-            "data.image_size=[96,72]",
-            "data.offsets=[-1,1]",
-            "model.cube_size=3",
-            "model.frame_mask_ratio=0.34",
-        ],
+        "overrides": _OVERRIDES,
     },
     # about 35 minutes on 2 cores with --jobs 2 (the heatmap-warping baseline dominates)
     "full": {
@@ -115,49 +113,23 @@ PROFILES: dict[str, dict[str, Any]] = {
         "stage1_steps": 500,
         "stage2_steps": 250,
         "batch": 16,
-        "overrides": [
-            "data.image_size=[96,72]",
-            "data.offsets=[-1,1]",
-            "model.cube_size=3",
-            "model.frame_mask_ratio=0.34",
-        ],
-    },
-    # the full profile's data, stage 1 and budget, with a 5-frame window reaching 3 frames
-    # away (past the 2-6 frame degradation events): does a wider window help the module?
-    "full_t5": {
-        "reuse": "full",
-        "data": {"train": 48, "val": 8, "test": 12, "frames": 24, "size": [256, 192]},
-        "people": [1, 3],
-        "rate": 0.4,
-        "seeds": [0, 1],
-        "stage1_steps": 500,
-        "stage2_steps": 250,
-        "batch": 16,
-        "overrides": [
-            "data.image_size=[96,72]",
-            "data.offsets=[-3,-1,1,3]",
-            "model.cube_size=3",
-            "model.frame_mask_ratio=0.4",
-        ],
-    },
-    # the full profile's data and stage 1, 4x the stage-2 steps, one seed: is it budget?
-    "full_long": {
-        "reuse": "full",
-        "data": {"train": 48, "val": 8, "test": 12, "frames": 24, "size": [256, 192]},
-        "people": [1, 3],
-        "rate": 0.4,
-        "seeds": [0],
-        "stage1_steps": 500,
-        "stage2_steps": 1000,
-        "batch": 16,
-        "overrides": [
-            "data.image_size=[96,72]",
-            "data.offsets=[-1,1]",
-            "model.cube_size=3",
-            "model.frame_mask_ratio=0.34",
-        ],
+        "overrides": _OVERRIDES,
     },
 }
+# Follow-ups on the full profile's data and stage 1 (``reuse``), one change each:
+# a 5-frame window reaching 3 frames away (past the 2-6 frame degradation events) ...
+PROFILES["full_t5"] = {
+    **PROFILES["full"],
+    "reuse": "full",
+    "overrides": [
+        "data.image_size=[96,72]",
+        "data.offsets=[-3,-1,1,3]",
+        "model.cube_size=3",
+        "model.frame_mask_ratio=0.4",
+    ],
+}
+# ... and 4x the stage-2 steps, one seed: is it the budget?
+PROFILES["full_long"] = {**PROFILES["full"], "reuse": "full", "seeds": [0], "stage2_steps": 1000}
 
 
 # ----------------------------------------------------------------------------- data

@@ -7,6 +7,8 @@ ears unannotated). Evaluation (poseval) uses 15 joints in its own order.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 COCO_KEYPOINTS: tuple[str, ...] = (
@@ -190,3 +192,17 @@ def coco_to_posetrack18(kpts: np.ndarray) -> np.ndarray:
 def posetrack18_to_posetrack15(kpts: np.ndarray) -> np.ndarray:
     """(…, 17, D) in PoseTrack18 slots -> (…, 15, D) in poseval order."""
     return np.asarray(kpts)[..., list(POSETRACK15_FROM_POSETRACK18), :]
+
+
+def posetrack_categories(skeleton: tuple[tuple[int, int], ...]) -> list[dict[str, Any]]:
+    """The ``categories`` of a PoseTrack18 JSON: one ``person`` with the 17 slot names
+    and the given 0-based ``skeleton`` edges written 1-based."""
+    return [
+        {
+            "supercategory": "person",
+            "id": 1,
+            "name": "person",
+            "keypoints": list(POSETRACK_KEYPOINTS),
+            "skeleton": [[a + 1, b + 1] for a, b in skeleton],
+        }
+    ]

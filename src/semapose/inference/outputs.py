@@ -29,7 +29,7 @@ import numpy as np
 
 from semapose.inference.results import FramePoses, PersonPose
 from semapose.io.atomic import atomic_text_file
-from semapose.keypoints import POSETRACK_KEYPOINTS, POSETRACK_SKELETON
+from semapose.keypoints import POSETRACK_SKELETON, posetrack_categories
 
 
 def image_id(name: str, frame: int) -> int:
@@ -56,18 +56,6 @@ def _keypoints_flat(p: PersonPose) -> list[float]:
     for (x, y), s in zip(p.keypoints, p.scores, strict=True):
         out.extend((round(float(x), 3), round(float(y), 3), round(float(s), 4)))
     return out
-
-
-def _categories() -> list[dict[str, Any]]:
-    return [
-        {
-            "supercategory": "person",
-            "id": 1,
-            "name": "person",
-            "keypoints": list(POSETRACK_KEYPOINTS),
-            "skeleton": [[a + 1, b + 1] for a, b in POSETRACK_SKELETON],
-        }
-    ]
 
 
 def _posetrack_images(
@@ -108,7 +96,7 @@ def posetrack_document(
     doc: dict[str, Any] = {
         "images": list(_posetrack_images(frames, len(frames), source, name)),
         "annotations": list(_posetrack_annotations(frames, name)),
-        "categories": _categories(),
+        "categories": posetrack_categories(POSETRACK_SKELETON),
     }
     if meta:
         doc["semapose"] = meta
@@ -172,7 +160,7 @@ def write_posetrack(
         _write_array(fh, _posetrack_images(again(), total, source, name))
         fh.write(', "annotations": ')
         _write_array(fh, _posetrack_annotations(again(), name))
-        fh.write(f', "categories": {_dump(_categories())}')
+        fh.write(f', "categories": {_dump(posetrack_categories(POSETRACK_SKELETON))}')
         if meta:
             fh.write(f', "semapose": {_dump(meta)}')
         fh.write("}\n")

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from semapose.io.atomic import atomic_path, atomic_write_json
-from semapose.keypoints import COCO_SKELETON, POSETRACK_KEYPOINTS
+from semapose.keypoints import COCO_SKELETON, posetrack_categories
 
 JPEG_QUALITY = 92
 FPS = 25
@@ -32,15 +32,7 @@ FPS = 25
 
 def categories() -> list[dict[str, Any]]:
     """PoseTrack18's single ``person`` category (keypoint names and 1-based skeleton)."""
-    return [
-        {
-            "supercategory": "person",
-            "id": 1,
-            "name": "person",
-            "keypoints": list(POSETRACK_KEYPOINTS),
-            "skeleton": [[a + 1, b + 1] for a, b in COCO_SKELETON],
-        }
-    ]
+    return posetrack_categories(COCO_SKELETON)
 
 
 def _usual_mode(path: Path) -> None:
