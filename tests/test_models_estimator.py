@@ -51,6 +51,20 @@ def make_model(variant: str, frames: int = 3, extra: list[str] | None = None) ->
     return build_model(make_cfg(variant, frames, extra))
 
 
+def wake(model: Estimator) -> Estimator:
+    """Give the zero-initialised output layers of the temporal residual small random values.
+
+    Untrained, the residual is exactly zero (so nothing upstream of it gets a gradient
+    and the supporting frames cannot change the output); a trained model's is not.
+    """
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for m in model.temporal.modules():
+            if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)) and not m.weight.any():
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * 0.02)
+    return model
+
+
 def batch(frames: int, b: int = 2, joints: int = 17) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(1)
     return {
@@ -98,7 +112,7 @@ def test_masking_changes_nothing_in_eval_mode() -> None:
 def test_masking_is_live_in_training_mode() -> None:
     feats = torch.randn(2, 5, 32, H // 4, W // 4)
     for main_pass in ("clean", "masked"):
-        model = make_model("ours", 5, [f"model.main_pass={main_pass}"]).train()
+        model = wake(make_model("ours", 5, [f"model.main_pass={main_pass}"])).train()
         model.set_mask_ratio_scale(0.0)
         a, aux_a = model.temporal.forward_train(feats)
         assert not aux_a["context_mask"].any()
@@ -120,7 +134,7 @@ def test_masking_is_live_in_training_mode() -> None:
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_gradients_reach_every_trainable_parameter(variant: str) -> None:
-    model = make_model(variant, 3).train()
+    model = wake(make_model(variant, 3)).train()
     terms = model.forward_train(batch(3))
     sum(terms.values()).backward()
     dead = [
@@ -289,14 +303,35 @@ def test_backbone_weights_load_backbone_and_heads(tmp_path: pytest.TempPathFacto
         build_model(make_cfg("ours", 3, [f"model.backbone_weights={path}", "model.num_joints=5"]))
 
 
-def test_start_equals_single_frame_up_to_the_gated_residual() -> None:
-    """With key_skip the temporal branch is a gated residual on the key frame's features."""
-    model = make_model("ours", 3).eval()
-    model.temporal.gate.data.zero_()
-    clip = batch(3)["images"]
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v != "ours_no_key_skip"])
+@pytest.mark.parametrize("frames", [3, 5])
+def test_untrained_temporal_model_is_the_single_frame_model_exactly(
+    variant: str, frames: int
+) -> None:
+    """The residual starts at exactly zero: same bits as the single-frame model, any input."""
+    model = make_model(variant, frames).eval()
+    k = model.key_index
+    clip = batch(frames)["images"]
+    feats = torch.randn(2, frames, 32, H // 4, W // 4) * 10
     with torch.no_grad():
-        single = model.head(model.backbone(clip[:, 1]))
-        assert torch.allclose(model(clip), single, atol=1e-6)
+        single = model.head(model.backbone(clip[:, k]))
+        assert torch.equal(model(clip), single)
+        assert torch.equal(model.temporal(feats), feats[:, k])
+        model.train()  # masking and both passes in training mode: still the key features
+        fused, _ = model.temporal.forward_train(feats)
+        assert torch.equal(fused, feats[:, k])
+
+
+def test_zero_start_still_trains() -> None:
+    """One optimiser step moves the residual off zero (the output layer gets a gradient)."""
+    model = make_model("ours", 3).train()
+    opt = torch.optim.SGD([p for p in model.temporal.parameters()], lr=1.0)
+    model.forward_train(batch(3))["heatmap"].backward()
+    assert model.temporal.out.weight.grad is not None and model.temporal.out.weight.grad.any()
+    opt.step()
+    feats = torch.randn(2, 3, 32, H // 4, W // 4)
+    with torch.no_grad():
+        assert not torch.equal(model.eval().temporal(feats), feats[:, 1])
 
 
 def test_cubes_spanning_two_frames() -> None:
@@ -320,7 +355,7 @@ def test_cubes_spanning_two_frames() -> None:
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_key_frame_output_depends_on_supporting_frames(variant: str) -> None:
     """The temporal module's key-frame features change when only a supporting frame does."""
-    model = make_model(variant, 3).eval()
+    model = wake(make_model(variant, 3)).eval()
     feats = torch.randn(2, 3, 32, H // 4, W // 4)
     moved = feats.clone()
     moved[:, 0] = torch.randn_like(moved[:, 0])

@@ -110,8 +110,9 @@ class ModelConfig:
     #: add the temporal output to the key frame's backbone features (gated residual), so
     #: the backbone's pretrained single-frame head keeps working; false = head sees only it
     key_skip: bool = True
-    #: initial value of the per-channel gate on that residual (ours and both baselines)
-    skip_gate_init: float = 0.1
+    #: initial value of the per-channel gate on that residual (ours and both baselines);
+    #: the residual itself starts at exactly 0 (zero-initialised last layer)
+    skip_gate_init: float = 1.0
     #: training: the key-frame heatmap loss reads a separate unmasked MLSME pass (clean)
     #: or the masked pass that also feeds the reconstruction decoders (masked)
     main_pass: str = "clean"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-__all__ = ["TemporalModule"]
+__all__ = ["TemporalModule", "zero_init_"]
 
 
 class TemporalModule(nn.Module):
@@ -37,3 +37,15 @@ class TemporalModule(nn.Module):
 
     def set_mask_ratio_scale(self, scale: float) -> None:
         """Scale the masking ratios (modules without masking ignore it)."""
+
+
+def zero_init_(layer: nn.Module) -> None:
+    """Zero a layer's weight and bias, so the residual it ends contributes exactly 0 at first.
+
+    Gradients still reach it (and, from the next step on, everything before it).
+    """
+    weight = getattr(layer, "weight", None)
+    bias = getattr(layer, "bias", None)
+    for p in (weight, bias):
+        if isinstance(p, nn.Parameter):
+            nn.init.zeros_(p)

@@ -10,9 +10,11 @@
   dilations; the warped supporting features are aggregated onto the key frame.
 
 Both temporal baselines add their result to the key frame's features through a
-per-channel gate (as ours does with ``key_skip``), so every variant starts from the
-single-frame model. These are our re-implementations of the ideas, written from the
-papers' descriptions; they are not the authors' code.
+per-channel gate (as ours does with ``key_skip``); the last convolution of that
+residual starts at zero, so every untrained variant returns the key frame's
+features exactly (the single-frame model, bit for bit). These are our
+re-implementations of the ideas, written from the papers' descriptions; they are not
+the authors' code.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from semapose.models.temporal.base import TemporalModule
+from semapose.models.temporal.base import TemporalModule, zero_init_
 
 __all__ = ["SingleFrame", "TemporalDifference", "DeformableWarping", "deform_sample"]
 
-_GATE_INIT = 0.1
+_GATE_INIT = 1.0
 
 
 def _cbr(cin: int, cout: int, kernel: int = 3, dilation: int = 1) -> nn.Sequential:
@@ -71,6 +73,7 @@ class TemporalDifference(TemporalModule):
         )
         self.motion = _cbr(stages * dim, dim, kernel=1)
         self.fuse = nn.Sequential(_cbr(2 * dim, dim), nn.Conv2d(dim, in_channels, 1))
+        zero_init_(self.fuse[-1])
         self.gate = nn.Parameter(torch.full((in_channels,), float(gate_init)))
 
     def forward(self, feats: Tensor) -> Tensor:
@@ -140,6 +143,7 @@ class DeformableWarping(TemporalModule):
         self.offsets = nn.ModuleList(offsets)
         self.deform = nn.ModuleList(nn.Conv2d(9 * dim, dim, 1) for _ in self.dilations)
         self.fuse = nn.Sequential(_cbr(2 * dim, dim), nn.Conv2d(dim, in_channels, 1))
+        zero_init_(self.fuse[-1])
         self.gate = nn.Parameter(torch.full((in_channels,), float(gate_init)))
 
     def forward(self, feats: Tensor) -> Tensor:

@@ -5,7 +5,9 @@ Forward (train and eval)::
     feats (B,T,C,h,w) --MLSME--> motion tokens (B,T',N,d) --key slot--> M_key (B,N,d)
     key feats --cubes, Linear, sin-cos PE--> S (B,N,d)
     SMML(S, M_key) (or concatenation) -> fused (B,N,d) --Linear, unpatchify--> (B,C,h,w)
-    out = key feats + gamma * that            (key_skip=True, our default)
+    out = key feats + gamma * that            (key_skip=True, our default; the last
+                                              Linear starts at zero, so an untrained
+                                              module returns the key features exactly)
     out = that                                (key_skip=False)
 
 Training adds two decoders on the motion tokens: the *context* decoder (light
@@ -23,15 +25,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from semapose.models.temporal.base import TemporalModule
+from semapose.models.temporal.base import TemporalModule, zero_init_
 from semapose.models.temporal.mlsme import MLSME
 from semapose.models.temporal.smml import SMML, ConcatFusion
 from semapose.models.temporal.tokens import JointBlock, patchify, unpatchify
 
 __all__ = ["MLSMESMML", "ContextDecoder"]
 
-#: initial value of the per-channel gate on the temporal residual (key_skip=True)
-SKIP_GATE_INIT = 0.1
+#: initial value of the per-channel gate on the temporal residual (key_skip=True); the
+#: residual itself starts at exactly zero (zero-initialised output projection)
+SKIP_GATE_INIT = 1.0
 
 
 class ContextDecoder(nn.Module):
@@ -139,6 +142,8 @@ class MLSMESMML(TemporalModule):
             self.pose_proj = nn.Linear(dim, flat * cube_frames)
             self.pose_head = make_head(in_channels)
         self.apply(_init_linear)
+        if key_skip:  # zero residual at the start: untrained == single-frame, bit for bit
+            zero_init_(self.out)
 
     def set_mask_ratio_scale(self, scale: float) -> None:
         if not 0.0 <= scale <= 1.0:
