@@ -14,13 +14,14 @@ complete (``max(offsets)`` frames later; at once with ``online=True``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from semapose.inference.predictor import Predictor, frame_names
-from semapose.inference.results import FramePoses, PersonPose, TrackBox
+from semapose.inference.predictor import Predictor
+from semapose.inference.results import FramePoses, PersonPose
 
 
 class PoseEstimator:
@@ -74,57 +75,14 @@ class PoseEstimator:
         ``detect(frame, index) -> (K, 5)`` x1, y1, x2, y2, score).
         ``return_images`` attaches each frame's image to its result.
         """
-        from semapose.inference.job import TrackerAdapter
-        from semapose.inference.pipeline import RunnerOptions, TemporalRunner
+        from semapose.inference.pipeline import TemporalRunner
+        from semapose.inference.stream import PoseStream, input_frames, make_detector
 
-        if isinstance(source, (str, Path)):
-            from semapose.io.video import FrameSource
-
-            path = Path(source)
-            frames: Iterable[tuple[int, str, np.ndarray]] = (
-                (f.index, f.name, f.image) for f in FrameSource(path).frames()
-            )
-            names = frame_names(path)
-        else:
-            frames = ((i, "", img) for i, img in enumerate(source))
-            path, names = None, None
-        det = self._detector(boxes, detector, names)
-        opts = RunnerOptions(**{**vars(self.predictor.options), "keep_images": return_images})
+        path = Path(source) if isinstance(source, (str, Path)) else None
+        det = make_detector(boxes, detector, source=path)
+        opts = replace(self.predictor.options, keep_images=return_images)
         runner = TemporalRunner(self.predictor.loaded.model, opts, self.predictor.device)
-        tracker = TrackerAdapter(det)
-        for index, name, image in frames:
-            image = np.asarray(image)
-            if (
-                image.ndim != 3
-                or image.shape[2] != 3
-                or image.dtype != np.uint8
-                or min(image.shape[:2]) < 1
-            ):
-                from semapose.errors import InputError
-
-                raise InputError(
-                    path,
-                    f"frame {index}",
-                    "an RGB uint8 image (H, W, 3) with H, W >= 1",
-                    f"{image.dtype} array of shape {image.shape}",
-                )
-            dets = np.asarray(det.detect(image, index), dtype=np.float64).reshape(-1, 5)
-            tracks: list[TrackBox] = tracker.update(index, dets)
-            ready = runner.push(index, image, tracks, name)
-            tracker.observe(ready)
-            yield from ready
-        yield from runner.finish()
-
-    def _detector(self, boxes: str | Path | None, detector: Any, names: list[str] | None) -> Any:
-        if boxes is not None:
-            from semapose.inference.detectors.boxfile import BoxFileDetector
-
-            return BoxFileDetector.from_file(boxes, frame_names=names)
-        if detector is None or isinstance(detector, str):
-            from semapose.inference.detectors import DEFAULT_DETECTOR, build_detector
-
-            return build_detector(detector or DEFAULT_DETECTOR)
-        return detector
+        yield from PoseStream(runner, det, source=path).poses(input_frames(source))
 
 
 __all__ = ["PoseEstimator", "FramePoses", "PersonPose"]

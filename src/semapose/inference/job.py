@@ -1,10 +1,12 @@
-"""One video (or frame folder) through detection, tracking, temporal inference and outputs.
+"""One video (or frame folder) through the frame loop (:mod:`semapose.inference.stream`),
+saved as it goes and resumable.
 
 Resumable: while it runs, a job appends every finished key frame to
 ``<out>/.partial/<name>/results.jsonl`` and every frame's raw detections to
-``detections.jsonl``, and every ``checkpoint_every`` frames (and when stopped or
-interrupted) atomically writes ``state.json`` with the byte lengths of both
-files that are complete, the next frame to decode and the next key frame to
+``detections.jsonl`` (``null`` when the detection schedule skipped the frame,
+with the frame's single-frame crop outputs), and every ``checkpoint_every``
+frames (and when stopped or interrupted) atomically writes ``state.json`` with
+the byte lengths of both files that are complete, the next frame to decode and the next key frame to
 emit. ``resume=True`` truncates the files to those lengths, replays the tracker
 over the stored detections (no detector, no images), re-decodes only the few
 frames the feature window still needs (their backbone features are recomputed,
@@ -30,7 +32,13 @@ import numpy as np
 
 from semapose.errors import InputError
 from semapose.inference.pipeline import RunnerOptions, TemporalRunner
-from semapose.inference.results import FramePoses, TrackBox
+from semapose.inference.results import CropOutput, FramePoses, TrackBox
+from semapose.inference.stream import (
+    DetectionSchedule,
+    PoseStream,
+    TrackerAdapter,
+    input_name,
+)
 from semapose.io.atomic import atomic_write_json
 
 STATE_VERSION = 1
@@ -84,42 +92,6 @@ class JobResult:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-def input_name(path: Path) -> str:
-    """Output base name of an input: the video's stem or the frame folder's name."""
-    return path.stem if path.is_file() else path.name
-
-
-# ----------------------------------------------------------------------------- tracking glue
-
-
-class TrackerAdapter:
-    """The project tracker with :class:`TrackBox` output and pose feedback.
-
-    Offline (with future offsets) a frame's poses are known only ``lookahead``
-    frames later, so the tracker receives each key frame's keypoints when they are
-    emitted, while it is already at a later frame: pose-derived boxes then come
-    from keypoints a few frames old. The 1.25x crop enlargement absorbs that.
-    """
-
-    def __init__(self, detector: Any = None) -> None:
-        from semapose.inference.tracker import Tracker
-
-        # Boxes from a file are trusted as given (every box may start a track);
-        # a live detector's weak boxes must persist a frame first.
-        self.tracker = Tracker.for_detector(detector)
-
-    def update(self, frame: int, detections: np.ndarray) -> list[TrackBox]:
-        tracks = self.tracker.update(frame, detections)
-        return [TrackBox(t.track_id, t.box_xywh, t.score) for t in tracks]
-
-    def observe(self, frames: list[FramePoses]) -> None:
-        for f in frames:
-            for p in f.persons:
-                self.tracker.observe_keypoints(
-                    p.track_id, p.keypoints, p.scores, frame_index=f.index
-                )
-
-
 # ----------------------------------------------------------------------------- the job
 
 
@@ -132,6 +104,7 @@ def predict_source(
     device: Any = "cpu",
     tracker_factory: Callable[[Any], Any] = TrackerAdapter,
     on_frames: Callable[[list[FramePoses]], None] | None = None,
+    schedule: DetectionSchedule | None = None,
 ) -> JobResult:
     """Run one video or frame folder end to end; see the module docstring."""
     from semapose.io.video import FrameSource
@@ -157,6 +130,7 @@ def predict_source(
     opts = RunnerOptions(**{**asdict(runner_options), "keep_images": options.write_video})
     runner = TemporalRunner(model, opts, device)
     tracker = tracker_factory(detector)
+    stream = PoseStream(runner, detector, tracker, schedule, source=path)
     results_path = paths.partial / "results.jsonl"
     dets_path = paths.partial / "detections.jsonl"
     _truncate(results_path, state["results_bytes"])
@@ -168,8 +142,9 @@ def predict_source(
     warm_from = runner.first_needed_frame
     warm_tracks: dict[int, list[TrackBox]] = {}
     stored = _iter_results(results_path)
-    for index, dets, emitted in _read_detections(dets_path):
+    for index, dets, emitted, crops in _read_detections(dets_path):
         tracks = tracker.update(index, dets)
+        tracker.observe_crops(index, crops)
         tracker.observe([f for f in (next(stored, None) for _ in range(emitted)) if f])
         if index >= warm_from:
             warm_tracks[index] = tracks
@@ -211,13 +186,15 @@ def predict_source(
             if options.max_frames is not None and processed >= options.max_frames:
                 stopped = True
                 break
-            dets = np.asarray(detector.detect(frame.image, frame.index), dtype=np.float64)
-            boxes = [[round(float(v), 3) for v in d] for d in dets.reshape(-1, 5)]
-            tracks = tracker.update(frame.index, np.asarray(boxes, dtype=np.float64).reshape(-1, 5))
-            ready = runner.push(frame.index, frame.image, tracks, frame.name)
-            tracker.observe(ready)
-            emit(ready)
-            line = {"frame": frame.index, "emitted": len(ready), "boxes": boxes}
+            step = stream.step(frame.index, frame.image, frame.name)
+            emit(step.ready)
+            line: dict[str, Any] = {
+                "frame": frame.index,
+                "emitted": len(step.ready),
+                "boxes": None if step.detections is None else step.detections.tolist(),
+            }
+            if step.crops:
+                line["crops"] = [c.to_json() for c in step.crops.values()]
             det_fh.write((json.dumps(line) + "\n").encode())
             processed += 1
             marks.update(
@@ -231,7 +208,7 @@ def predict_source(
             if progress is not None:
                 progress.update(1)
         if not stopped:
-            emit(runner.finish())
+            emit(stream.finish().ready)
             marks.update(next_key=runner.next_key, results_bytes=res_fh.tell())
         save()
         completed = not stopped
@@ -327,14 +304,19 @@ def _lines(path: Path) -> Iterator[str]:
                 yield line
 
 
-def _read_detections(path: Path) -> Iterator[tuple[int, np.ndarray, int]]:
-    """(frame, detections (K,5), number of key frames emitted after it) per stored frame."""
+def _read_detections(
+    path: Path,
+) -> Iterator[tuple[int, np.ndarray | None, int, dict[int, CropOutput]]]:
+    """(frame, detections (K,5) or None when skipped, number of key frames emitted after it,
+    crop outputs) per stored frame."""
     if not path.exists():
         return
     for line in _lines(path):
         obj = json.loads(line)
-        boxes = np.asarray(obj["boxes"], dtype=np.float64).reshape(-1, 5)
-        yield int(obj["frame"]), boxes, int(obj["emitted"])
+        raw = obj["boxes"]
+        boxes = None if raw is None else np.asarray(raw, dtype=np.float64).reshape(-1, 5)
+        crops = [CropOutput.from_json(c) for c in obj.get("crops", [])]
+        yield int(obj["frame"]), boxes, int(obj["emitted"]), {c.track_id: c for c in crops}
 
 
 def _iter_results(path: Path) -> Iterator[FramePoses]:

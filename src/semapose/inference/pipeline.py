@@ -22,6 +22,15 @@ which it has one. ``online=True`` mirrors positive offsets to the past
 (``+o -> -o``) so the clip keeps its T slots and key position but uses past
 frames only.
 
+Single-frame outputs. A model may offer ``encode_with_outputs(x) -> Mapping``
+with ``"features"`` (what ``encode_frames`` returns) and any of ``"pose_score"``
+(N,), ``"keypoints"`` (N, J, 2) in crop-input pixels and ``"keypoint_scores"``
+(N, J). :meth:`TemporalRunner.push_frame` returns them per track as
+:class:`~semapose.inference.results.CropOutput` in image pixels, for the frame
+just pushed, so a tracker can use the current frame's pose at once although the
+temporal decoder waits ``lookahead`` frames. Only un-flipped crops give them;
+``crop="key"`` encodes at emission time and gives none.
+
 Determinism. Every frame is encoded in the same batches (its own persons, in
 track-id order, chunked by ``batch_size``) and every key frame is decoded alone,
 so a resumed run computes exactly the same numbers as an uninterrupted one.
@@ -36,8 +45,12 @@ from typing import Any
 import numpy as np
 
 from semapose.inference.cache import FeatureCache
-from semapose.inference.crops import apply_affine, crop_affine, crop_image
-from semapose.inference.results import FramePoses, PersonPose, TrackBox
+from semapose.inference.crops import crop_image
+from semapose.inference.decoder import PoseDecoder
+from semapose.inference.results import CropOutput, FramePoses, PersonPose, TrackBox
+
+#: per-crop single-frame outputs a model may return from ``encode_with_outputs``
+CROP_OUTPUT_KEYS = ("pose_score", "keypoints", "keypoint_scores")
 
 
 @dataclass
@@ -59,6 +72,25 @@ class RunnerOptions:
     #: attach each frame's RGB image to the emitted FramePoses
     keep_images: bool = False
 
+    @classmethod
+    def from_config(cls, cfg: Any, **overrides: Any) -> RunnerOptions:
+        """The options a model trained with ``cfg`` (a :class:`~semapose.config.Config`) runs
+        with: crop size, heatmap codec, offsets and box enlargement from ``cfg.data``, flip,
+        refinement and batch size from ``cfg.test``; ``overrides`` (e.g. ``online=True``) win."""
+        d, t = cfg.data, cfg.test
+        values: dict[str, Any] = {
+            "input_size": (int(d.image_size[0]), int(d.image_size[1])),
+            "heatmap_stride": d.heatmap_stride,
+            "sigma": d.sigma,
+            "offsets": tuple(d.offsets),
+            "bbox_enlarge": d.bbox_enlarge,
+            "flip_test": t.flip_test,
+            "refine": t.refine,
+            "batch_size": t.batch_size,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
 
 class TemporalRunner:
     """Frames + tracked boxes in, per-frame poses out (see the module docstring).
@@ -70,8 +102,6 @@ class TemporalRunner:
 
     def __init__(self, model: Any, options: RunnerOptions, device: Any = "cpu") -> None:
         import torch
-
-        from semapose.data.codec import HeatmapCodec
 
         if options.crop not in ("track", "key"):
             raise ValueError(f"crop must be 'track' or 'key', got {options.crop!r}")
@@ -87,7 +117,9 @@ class TemporalRunner:
         self.lookahead = max(0, max(self.slot_offsets))
         self.lookback = max(0, -min(self.slot_offsets))
         size = (int(options.input_size[0]), int(options.input_size[1]))
-        self.codec = HeatmapCodec(size, options.heatmap_stride, options.sigma, options.refine)
+        self.decoder = PoseDecoder(
+            size, options.heatmap_stride, options.sigma, options.refine, options.bbox_enlarge
+        )
         self.cache = FeatureCache()
         self._boxes: dict[int, dict[int, TrackBox]] = {}
         self._images: dict[int, np.ndarray] = {}
@@ -130,14 +162,21 @@ class TemporalRunner:
         self, index: int, image: np.ndarray, tracks: Sequence[TrackBox], name: str = ""
     ) -> list[FramePoses]:
         """Add frame ``index`` (must be the next one) and return the key frames now complete."""
+        return self.push_frame(index, image, tracks, name)[1]
+
+    def push_frame(
+        self, index: int, image: np.ndarray, tracks: Sequence[TrackBox], name: str = ""
+    ) -> tuple[dict[int, CropOutput], list[FramePoses]]:
+        """:meth:`push` that also returns this frame's single-frame crop outputs by track id
+        (empty when the model gives none; see the module docstring)."""
         if index != self._next_frame:
             raise ValueError(f"expected frame {self._next_frame}, got {index}")
-        self._insert(index, image, tracks, name)
+        crops = self._insert(index, image, tracks, name)
         self._next_frame = index + 1
         out = []
         while self._next_key + self.lookahead < self._next_frame:
             out.append(self._emit(self._next_key, self._next_frame - 1))
-        return out
+        return crops, out
 
     def finish(self) -> list[FramePoses]:
         """Emit the remaining key frames at the end of the stream (future slots repeat the last)."""
@@ -146,41 +185,72 @@ class TemporalRunner:
             out.append(self._emit(self._next_key, self._next_frame - 1))
         return out
 
-    def _insert(self, index: int, image: np.ndarray, tracks: Sequence[TrackBox], name: str) -> None:
+    def _insert(
+        self, index: int, image: np.ndarray, tracks: Sequence[TrackBox], name: str
+    ) -> dict[int, CropOutput]:
         ordered = sorted(tracks, key=lambda t: t.track_id)
         self._boxes[index] = {t.track_id: t for t in ordered}
         self._names[index] = name
         if self.opt.crop == "key" or self.opt.keep_images:
             self._images[index] = image
-        if self.opt.crop == "track" and ordered:
-            crops = []
-            for t in ordered:
-                m, _ = crop_affine(t.box, self.opt.input_size, self.opt.bbox_enlarge)
-                crops.append(crop_image(image, m, self.opt.input_size))
-            feats = self._encode(np.stack(crops))
-            for variant, fs in feats.items():
-                for t, f in zip(ordered, fs, strict=True):
-                    self.cache.put(index, t.track_id, f, variant)
+        if self.opt.crop != "track" or not ordered:
+            return {}
+        crops = [self._crop(image, t.box) for t in ordered]
+        feats, extras = self._encode(np.stack(crops))
+        for variant, fs in feats.items():
+            for t, f in zip(ordered, fs, strict=True):
+                self.cache.put(index, t.track_id, f, variant)
+        return self._crop_outputs(ordered, extras)
+
+    def _crop(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
+        return crop_image(image, self.decoder.crop_matrices(box)[0], self.opt.input_size)
+
+    def _crop_outputs(
+        self, tracks: list[TrackBox], extras: dict[str, np.ndarray]
+    ) -> dict[int, CropOutput]:
+        if not extras:
+            return {}
+        out = {}
+        for i, t in enumerate(tracks):
+            ps, kp, ks = (extras.get(k) for k in CROP_OUTPUT_KEYS)
+            out[t.track_id] = CropOutput(
+                t.track_id,
+                pose_score=None if ps is None else round(float(ps[i]), 3),
+                keypoints=None if kp is None else np.round(self.decoder.to_image(kp[i], t.box), 3),
+                scores=None if ks is None else np.round(ks[i].astype(np.float64), 3),
+            )
+        return out
 
     # ------------------------------------------------------------------ model
-    def _encode(self, crops: np.ndarray) -> dict[int, list[Any]]:
-        """Backbone features of (N,3,H,W) crops; variant 1 = horizontally flipped crops."""
+    def _encode(self, crops: np.ndarray) -> tuple[dict[int, list[Any]], dict[str, np.ndarray]]:
+        """Backbone features of (N,3,H,W) crops (variant 1 = horizontally flipped crops) and
+        the un-flipped crops' single-frame outputs (:data:`CROP_OUTPUT_KEYS`) if the model
+        has ``encode_with_outputs``."""
         import torch
 
         variants = {0: crops}
         if self.opt.flip_test:
             variants[1] = np.ascontiguousarray(crops[..., ::-1])
+        with_outputs = getattr(self.model, "encode_with_outputs", None)
         out: dict[int, list[Any]] = {}
+        extras: dict[str, list[np.ndarray]] = {}
         bs = self.opt.batch_size
         with torch.inference_mode():
             for v, arr in variants.items():
                 feats: list[Any] = []
                 for i in range(0, len(arr), bs):
                     x = torch.from_numpy(arr[i : i + bs]).to(self.device)
-                    feats.extend(self.model.encode_frames(x).unbind(0))
+                    if v == 0 and with_outputs is not None:
+                        res = with_outputs(x)
+                        feats.extend(res["features"].unbind(0))
+                        for k in CROP_OUTPUT_KEYS:
+                            if res.get(k) is not None:
+                                extras.setdefault(k, []).append(res[k].float().cpu().numpy())
+                    else:
+                        feats.extend(self.model.encode_frames(x).unbind(0))
                 out[v] = feats
         self.backbone_crops += len(crops) * len(variants)
-        return out
+        return out, {k: np.concatenate(v) for k, v in extras.items()}
 
     def _decode(self, clips: dict[int, list[list[Any]]]) -> np.ndarray:
         """Heatmaps (B,J,h,w) of B clips (lists of T feature maps), flip-averaged."""
@@ -188,25 +258,15 @@ class TemporalRunner:
 
         bs = self.opt.batch_size
         with torch.inference_mode():
-            result = None
+            heat: dict[int, Any] = {}
             for v, clip_list in clips.items():
                 hms = []
                 for i in range(0, len(clip_list), bs):
                     batch = torch.stack([torch.stack(c) for c in clip_list[i : i + bs]])
                     hms.append(self.model.decode_clip(batch).float())
-                hm = torch.cat(hms)
-                if v == 1:
-                    hm = self._unflip(hm)
-                result = hm if result is None else (result + hm)
-            assert result is not None
-            result = result / len(clips)
+                heat[v] = torch.cat(hms)
+            result = self.decoder.merge_flip(heat[0], heat.get(1))
             return result.cpu().numpy()  # type: ignore[no-any-return]
-
-    def _unflip(self, hm: Any) -> Any:
-        """Heatmaps of a mirrored crop mapped back (mirror, swap left/right, sub-pixel shift)."""
-        from semapose.data.transforms import flip_back_heatmaps
-
-        return flip_back_heatmaps(hm, stride=self.opt.heatmap_stride)
 
     # ------------------------------------------------------------------ emit
     def _slot_frames(self, key: int, track_id: int, last: int) -> list[int]:
@@ -231,17 +291,13 @@ class TemporalRunner:
                     for v in variants:
                         clips[v].append([self.cache.get(g, t.track_id, v) for g in frames])
                 else:
-                    m, _ = crop_affine(t.box, self.opt.input_size, self.opt.bbox_enlarge)
-                    crops = np.stack(
-                        [crop_image(self._images[g], m, self.opt.input_size) for g in frames]
-                    )
-                    feats = self._encode(crops)
+                    crops = np.stack([self._crop(self._images[g], t.box) for g in frames])
+                    feats, _ = self._encode(crops)
                     for v in variants:
                         clips[v].append(feats[v])
             heatmaps = self._decode(clips)
-            coords, scores = self.codec.decode(heatmaps)
-            for t, xy, sc in zip(tracks, coords, scores, strict=True):
-                _, inv = crop_affine(t.box, self.opt.input_size, self.opt.bbox_enlarge)
+            points, scores = self.decoder.decode(heatmaps, [t.box for t in tracks])
+            for t, xy, sc in zip(tracks, points, scores, strict=True):
                 # Rounded as stored (3 decimals), so a resumed run, which reads results back
                 # from disk, feeds the tracker exactly the numbers the original run did.
                 persons.append(
@@ -249,7 +305,7 @@ class TemporalRunner:
                         t.track_id,
                         np.round(t.box, 3),
                         round(float(t.score), 3),
-                        np.round(apply_affine(xy, inv), 3),
+                        np.round(xy, 3),
                         np.round(sc, 3),
                     )
                 )
@@ -271,4 +327,4 @@ class TemporalRunner:
             del self._images[f]
 
 
-__all__ = ["RunnerOptions", "TemporalRunner"]
+__all__ = ["CROP_OUTPUT_KEYS", "RunnerOptions", "TemporalRunner"]

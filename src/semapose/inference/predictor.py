@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from semapose.errors import InputError
-from semapose.inference.job import JobOptions, JobResult, input_name, predict_source
+from semapose.inference.job import JobOptions, JobResult, predict_source
 from semapose.inference.loading import LoadedModel, load_model
 from semapose.inference.pipeline import RunnerOptions
+from semapose.inference.stream import input_name, make_detector
 
 
 def list_inputs(path: Path) -> list[Path]:
@@ -47,15 +48,6 @@ def list_inputs(path: Path) -> list[Path]:
     return items
 
 
-def frame_names(path: Path) -> list[str] | None:
-    """File names of a frame folder in frame order (None for a video)."""
-    from semapose.io.video import is_image_file
-
-    if path.is_dir():
-        return sorted(p.name for p in path.iterdir() if p.is_file() and is_image_file(p))
-    return None
-
-
 @dataclass
 class Predictor:
     """Model + runner options; :meth:`run_one` processes one input end to end."""
@@ -75,9 +67,9 @@ class Predictor:
         batch: int | None = None,
         crop: str = "track",
     ) -> Predictor:
-        from semapose.engine.distributed import resolve_device
+        from semapose.device import resolve_device
 
-        dev = resolve_device(device, local_rank)
+        dev = resolve_device(device, "--device", local_rank)
         loaded = load_model(weights, dev)
         return cls.from_loaded(loaded, dev, online=online, flip=flip, batch=batch, crop=crop)
 
@@ -91,18 +83,8 @@ class Predictor:
         batch: int | None = None,
         crop: str = "track",
     ) -> Predictor:
-        cfg = loaded.cfg
-        options = RunnerOptions(
-            input_size=(int(cfg.data.image_size[0]), int(cfg.data.image_size[1])),
-            heatmap_stride=cfg.data.heatmap_stride,
-            sigma=cfg.data.sigma,
-            offsets=tuple(cfg.data.offsets),
-            bbox_enlarge=cfg.data.bbox_enlarge,
-            online=online,
-            flip_test=cfg.test.flip_test if flip is None else flip,
-            refine=cfg.test.refine,
-            batch_size=batch or cfg.test.batch_size,
-            crop=crop,
+        options = RunnerOptions.from_config(
+            loaded.cfg, online=online, flip_test=flip, batch_size=batch or None, crop=crop
         )
         return cls(loaded, options, device)
 
@@ -130,23 +112,7 @@ class Predictor:
         self, path: Path, boxes: str | None, detector: str | None, multi: bool
     ) -> Any:
         """Boxes from a file (this input's frames) or a detector by name (default ssdlite)."""
-        from semapose.inference.detectors import DEFAULT_DETECTOR, build_detector
-
-        if boxes:
-            from semapose.inference.detectors.boxfile import BoxFileDetector
-
-            box_path = Path(boxes)
-            if box_path.is_dir():  # one box file per input, named after it
-                box_path = box_path / f"{input_name(path)}.json"
-                multi = False
-                if not box_path.is_file():
-                    raise InputError(box_path, "", f"a box file for {path.name}", "no such file")
-            return BoxFileDetector.from_file(
-                box_path,
-                frame_names=frame_names(path),
-                sequence=input_name(path) if multi else None,
-            )
-        return build_detector(detector or DEFAULT_DETECTOR)
+        return make_detector(boxes or None, detector, source=path, multi=multi)
 
     def run_one(
         self,
@@ -180,4 +146,4 @@ class Predictor:
         )
 
 
-__all__ = ["Predictor", "frame_names", "list_inputs"]
+__all__ = ["Predictor", "list_inputs"]

@@ -12,6 +12,16 @@ from typing import Any
 
 import numpy as np
 
+#: joints scoring below this do not count towards the person score (HRNet practice)
+PERSON_SCORE_JOINT_THRESHOLD = 0.2
+
+
+def person_score(box_score: float, scores: np.ndarray) -> float:
+    """Box score times the mean of the joint scores above :data:`PERSON_SCORE_JOINT_THRESHOLD`."""
+    s = np.asarray(scores)
+    s = s[s > PERSON_SCORE_JOINT_THRESHOLD]
+    return float(box_score * (s.mean() if len(s) else 0.0))
+
 
 @dataclass
 class TrackBox:
@@ -43,8 +53,7 @@ class PersonPose:
     @property
     def score(self) -> float:
         """Person score: box score times the mean of the confident joints' scores."""
-        s = self.scores[self.scores > 0.2]
-        return float(self.box_score * (s.mean() if len(s) else 0.0))
+        return person_score(self.box_score, self.scores)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +72,45 @@ class PersonPose:
             box_score=float(obj["box_score"]),
             keypoints=np.asarray(obj["keypoints"], dtype=np.float64).reshape(-1, 2),
             scores=np.asarray(obj["scores"], dtype=np.float64),
+        )
+
+
+@dataclass
+class CropOutput:
+    """Single-frame outputs of one person crop, known as soon as the crop is encoded.
+
+    Filled from a model's optional ``encode_with_outputs`` (e.g. BlazePose's
+    pose-present score and landmarks); ``None`` where the model gives none. The
+    tracker reads them for the current frame while the temporal decoder still
+    waits for future frames. Keypoints are image pixels in PoseTrack18 slots,
+    rounded to 3 decimals (as stored for resume).
+    """
+
+    track_id: int
+    pose_score: float | None = None
+    #: (J, 2) image-pixel x, y
+    keypoints: np.ndarray | None = None
+    #: (J,) in [0, 1]
+    scores: np.ndarray | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        obj: dict[str, Any] = {"track_id": self.track_id}
+        if self.pose_score is not None:
+            obj["pose_score"] = _num(self.pose_score)
+        if self.keypoints is not None:
+            obj["keypoints"] = [[_num(x), _num(y)] for x, y in self.keypoints]
+        if self.scores is not None:
+            obj["scores"] = [_num(v) for v in self.scores]
+        return obj
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> CropOutput:
+        kp, sc, ps = obj.get("keypoints"), obj.get("scores"), obj.get("pose_score")
+        return cls(
+            track_id=int(obj["track_id"]),
+            pose_score=None if ps is None else float(ps),
+            keypoints=None if kp is None else np.asarray(kp, dtype=np.float64).reshape(-1, 2),
+            scores=None if sc is None else np.asarray(sc, dtype=np.float64),
         )
 
 
@@ -100,4 +148,11 @@ def _num(v: Any) -> float:
     return round(f, 3)
 
 
-__all__ = ["TrackBox", "PersonPose", "FramePoses"]
+__all__ = [
+    "PERSON_SCORE_JOINT_THRESHOLD",
+    "CropOutput",
+    "FramePoses",
+    "PersonPose",
+    "TrackBox",
+    "person_score",
+]

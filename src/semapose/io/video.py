@@ -106,8 +106,7 @@ class FrameSource:
 
     # ------------------------------------------------------------------ probing
     def _probe_folder(self, fps: float | None) -> None:
-        files = [p for p in self.path.iterdir() if p.is_file() and is_image_file(p)]
-        self._files = sorted(files, key=_natural_key)
+        self._files = frame_files(self.path)
         if not self._files:
             raise InputError(
                 self.path, "", f"a folder with image frames ({', '.join(IMAGE_EXTENSIONS)})", "none"
@@ -225,6 +224,19 @@ class FrameSource:
         n = self.num_frames if self.num_frames is not None else "?"
         size = f"{self.width}x{self.height}"
         return f"FrameSource({str(self.path)!r}, {size}, {n} frames, {self.fps:g} fps)"
+
+
+def frame_files(folder: str | Path) -> list[Path]:
+    """The image files of a frame folder in frame order: by name, numbers compared as
+    numbers (``2.jpg`` before ``10.jpg``). The one definition of a folder's frame order."""
+    files = [p for p in Path(folder).iterdir() if p.is_file() and is_image_file(p)]
+    return sorted(files, key=_natural_key)
+
+
+def frame_names(path: str | Path) -> list[str] | None:
+    """File names of a frame folder in frame order (:func:`frame_files`); None for a video."""
+    path = Path(path)
+    return [p.name for p in frame_files(path)] if path.is_dir() else None
 
 
 def _natural_key(path: Path) -> list[Any]:
