@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from semapose.errors import InputError
-from semapose.inference import weights as W
+from semapose.weights import download as W
 
 PAYLOAD = b"semapose test weights " * 1000
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 def known_pose_weights() -> str:
     """Names of the downloadable pose checkpoints (the detector files are left out)."""
-    from semapose.inference.weights import KNOWN_WEIGHTS
+    from semapose.weights.download import KNOWN_WEIGHTS
 
     return ", ".join(sorted(n for n in KNOWN_WEIGHTS if not n.startswith("yolox")))
 

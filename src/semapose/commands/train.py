@@ -38,6 +38,11 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = list(args.overrides)
     if args.device:
+        import os
+
+        from semapose.device import resolve_device
+
+        resolve_device(args.device, "--device", int(os.environ.get("LOCAL_RANK", "0") or 0))
         overrides.append(f"train.device={args.device}")
     if args.output_dir:
         overrides.append(f"train.output_dir={args.output_dir}")

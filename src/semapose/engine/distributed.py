@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from semapose.errors import ConfigError
+from semapose.device import resolve_device
 
 
 @dataclass(frozen=True)
@@ -37,30 +37,14 @@ class DistInfo:
         return self.world_size > 1
 
 
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` -> ``cuda:<local_rank>`` when a GPU is visible, else ``cpu``."""
-    name = (name or "auto").strip()
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        name = f"cuda:{local_rank}"
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError) as exc:
-        raise ConfigError("<config>", "train.device", "auto, cpu, cuda or cuda:N", name) from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(
-            "<config>", "train.device", "a device that exists (no CUDA GPU here)", name
-        )
-    return device
+def init_distributed(device_name: str = "auto", option: str = "train.device") -> DistInfo:
+    """Join the torchrun process group if there is one; return this process's place.
 
-
-def init_distributed(device_name: str = "auto") -> DistInfo:
-    """Join the torchrun process group if there is one; return this process's place."""
+    ``option`` names where the device value came from, for the error message."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = resolve_device(device_name, local_rank)
+    device = resolve_device(device_name, option, local_rank)
     if world_size > 1 and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":

