@@ -206,3 +206,146 @@ def posetrack_categories(skeleton: tuple[tuple[int, int], ...]) -> list[dict[str
             "skeleton": [[a + 1, b + 1] for a, b in skeleton],
         }
     ]
+
+
+# ----------------------------------------------------------------------------- BlazePose
+
+#: BlazePose's 33 body landmarks (MediaPipe order); rows 33-38 of its output are
+#: auxiliary points (the ROI alignment points), not body joints.
+BLAZEPOSE_KEYPOINTS: tuple[str, ...] = (
+    "nose",
+    "left_eye_inner",
+    "left_eye",
+    "left_eye_outer",
+    "right_eye_inner",
+    "right_eye",
+    "right_eye_outer",
+    "left_ear",
+    "right_ear",
+    "mouth_left",
+    "mouth_right",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_pinky",
+    "right_pinky",
+    "left_index",
+    "right_index",
+    "left_thumb",
+    "right_thumb",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+    "left_heel",
+    "right_heel",
+    "left_foot_index",
+    "right_foot_index",
+)
+
+#: For each PoseTrack18 slot, its BlazePose landmark; -1 for head_bottom/head_top,
+#: which BlazePose does not have (see :func:`blazepose_head_points`).
+BLAZEPOSE_TO_POSETRACK18: tuple[int, ...] = (
+    0,
+    -1,
+    -1,
+    7,
+    8,
+    11,
+    12,
+    13,
+    14,
+    15,
+    16,
+    23,
+    24,
+    25,
+    26,
+    27,
+    28,
+)
+
+#: The 13 PoseTrack18 slots that are annotated and that BlazePose predicts directly
+#: (nose, shoulders ... ankles); the ears are mapped too but PoseTrack never labels them.
+BLAZEPOSE_SHARED_SLOTS: tuple[int, ...] = tuple(
+    i for i, j in enumerate(BLAZEPOSE_TO_POSETRACK18) if j >= 0 and i not in POSETRACK_UNANNOTATED
+)
+
+#: Landmarks the head rule combines: nose, eye centre, ear centre, shoulder centre.
+_HEAD_PARTS: tuple[tuple[int, ...], ...] = ((0,), (2, 5), (7, 8), (11, 12))
+
+#: head_bottom / head_top as affine combinations (weights sum to 1) of the nose, the
+#: eye centre, the ear centre and the shoulder centre: least squares on the PoseTrack18
+#: sample's annotated heads with BlazePose's own landmarks (benchmarks/blazepose_sample.py
+#: fits and cross-validates them; docs/paper_notes.md).
+BLAZEPOSE_HEAD_WEIGHTS: dict[str, tuple[float, float, float, float]] = {
+    "head_bottom": (0.0, 0.0, 0.5, 0.5),
+    "head_top": (0.0, 1.0, 1.0, -1.0),
+}
+
+
+def blazepose_head_points(
+    landmarks: np.ndarray, weights: dict[str, tuple[float, float, float, float]] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """head_bottom and head_top (…, 2) from BlazePose landmarks (…, >=33, 2).
+
+    Each is a fixed affine combination of the nose, eye centre, ear centre and
+    shoulder centre (``weights``, default :data:`BLAZEPOSE_HEAD_WEIGHTS`), so it moves
+    with the head's position, size and tilt.
+    """
+    w = BLAZEPOSE_HEAD_WEIGHTS if weights is None else weights
+    lm = np.asarray(landmarks, dtype=np.float64)
+    parts = np.stack([lm[..., list(p), :].mean(axis=-2) for p in _HEAD_PARTS], axis=-2)
+    bottom = np.einsum("...pd,p->...d", parts, np.asarray(w["head_bottom"]))
+    top = np.einsum("...pd,p->...d", parts, np.asarray(w["head_top"]))
+    return bottom, top
+
+
+def blazepose_to_posetrack18(
+    landmarks: np.ndarray, weights: dict[str, tuple[float, float, float, float]] | None = None
+) -> np.ndarray:
+    """BlazePose landmarks (…, >=33, D) -> PoseTrack18 slots (…, 17, D).
+
+    The 13 shared joints are copied (all D values); head_bottom/head_top get the x, y
+    of :func:`blazepose_head_points` and, in further columns, the minimum of the
+    values of the landmarks the rule uses (e.g. visibility).
+    """
+    lm = np.asarray(landmarks, dtype=np.float64)
+    out = np.zeros((*lm.shape[:-2], 17, lm.shape[-1]), dtype=np.float64)
+    for slot, j in enumerate(BLAZEPOSE_TO_POSETRACK18):
+        if j >= 0:
+            out[..., slot, :] = lm[..., j, :]
+    bottom, top = blazepose_head_points(lm[..., :2], weights)
+    out[..., 1, :2], out[..., 2, :2] = bottom, top
+    if lm.shape[-1] > 2:
+        used = [j for p in _HEAD_PARTS for j in p]
+        rest = lm[..., used, 2:].min(axis=-2)
+        out[..., 1, 2:], out[..., 2, 2:] = rest, rest
+    return out
+
+
+def blazepose_mixing_matrix(
+    weights: dict[str, tuple[float, float, float, float]] | None = None,
+) -> np.ndarray:
+    """(17, 33) matrix ``M`` with ``M @ landmarks[:33, :2]`` = the PoseTrack18 points of
+    :func:`blazepose_to_posetrack18` (one-hot rows for shared joints, the head rule's
+    weights spread over its landmarks for head_bottom/head_top)."""
+    w = BLAZEPOSE_HEAD_WEIGHTS if weights is None else weights
+    m = np.zeros((17, len(BLAZEPOSE_KEYPOINTS)), dtype=np.float64)
+    for slot, j in enumerate(BLAZEPOSE_TO_POSETRACK18):
+        if j >= 0:
+            m[slot, j] = 1.0
+    for slot, name in ((1, "head_bottom"), (2, "head_top")):
+        for part, weight in zip(_HEAD_PARTS, w[name], strict=True):
+            for j in part:
+                m[slot, j] += weight / len(part)
+    return m
+
+
+#: BlazePose landmarks the head rule reads (their minimum visibility scores the head points).
+BLAZEPOSE_HEAD_LANDMARKS: tuple[int, ...] = tuple(j for p in _HEAD_PARTS for j in p)

@@ -1,0 +1,608 @@
+"""BlazePose GHUM "full" (MediaPipe's pose landmark model) as a PyTorch module.
+
+The network of ``pose_landmark_full.tflite`` (mediapipe 0.10.21, Apache-2.0), written
+as named layers:
+
+* **encoder** -- a MobileNetV2-like stack: a 3x3 stride-2 stem and 15 inverted
+  residual ``blocks`` (expand 1x1, depthwise, project 1x1, ReLU6) down to stride 32,
+  then a ``neck`` (expand + depthwise, 864 channels);
+* **heatmap decoder** -- separable convolutions to 48 channels at strides 32/16/8/4,
+  added after 2x bilinear upsampling (half-pixel centres): the stride-4 ``features``
+  (48 x 64 x 64 for a 256 x 256 crop), and ``heatmap`` (1x1 conv) gives 39 heatmap
+  logits;
+* **regression** -- BlazeBlocks on the neck down to 2 x 2, then 2 x 2 convolutions
+  giving the 39 x 5 landmarks (x, y in crop pixels, z, visibility logit, presence
+  logit) and the pose-present score (sigmoid applied, as in the graph).
+
+The segmentation decoder and the world-landmark output of the graph are not computed
+(their weights are skipped by the converter). Input: (B, 3, 256, 256) RGB in 0..1,
+no normalisation (the graph has none).
+
+:func:`convert_tflite` maps the tflite tensors onto this module's state dict
+(conv OHWI -> OIHW, depthwise 1HWC -> C1HW, fp16 -> fp32) by walking the graph from
+its input, checking every layer's kind, shape, stride, padding and activation.
+:func:`load_blazepose` converts once into a safetensors file in the user cache
+(keyed by the tflite's sha256) and loads that afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from semapose.errors import CheckpointError
+
+if TYPE_CHECKING:
+    from semapose.weights.tflite import TFLiteModel, TFLiteOperator
+
+__all__ = [
+    "BlazePose",
+    "BlazePoseBackbone",
+    "convert_tflite",
+    "load_blazepose",
+    "NUM_LANDMARKS",
+    "NUM_HEATMAPS",
+    "INPUT_SIZE",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+]
+
+#: Landmark rows of the 195-value output: 33 body points + 6 auxiliary points.
+NUM_LANDMARKS = 39
+#: Heatmap channels (one per landmark row).
+NUM_HEATMAPS = 39
+#: The model's square input size (the landmark convolution needs a 2 x 2 map).
+INPUT_SIZE = 256
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class _BlockSpec:
+    cin: int
+    cout: int
+    hidden: int  # 0 = no expansion convolution
+    kernel: int
+    stride: int
+
+
+#: The 15 inverted residual blocks of the encoder (residual when cin == cout, stride 1).
+ENCODER_BLOCKS: tuple[_BlockSpec, ...] = (
+    _BlockSpec(24, 16, 0, 3, 1),
+    _BlockSpec(16, 24, 64, 3, 2),
+    _BlockSpec(24, 24, 144, 3, 1),
+    _BlockSpec(24, 32, 144, 5, 2),
+    _BlockSpec(32, 32, 192, 5, 1),
+    _BlockSpec(32, 64, 192, 3, 2),
+    _BlockSpec(64, 64, 384, 3, 1),
+    _BlockSpec(64, 64, 384, 3, 1),
+    _BlockSpec(64, 88, 384, 5, 1),
+    _BlockSpec(88, 88, 528, 5, 1),
+    _BlockSpec(88, 88, 528, 5, 1),
+    _BlockSpec(88, 144, 528, 5, 2),
+    _BlockSpec(144, 144, 864, 5, 1),
+    _BlockSpec(144, 144, 864, 5, 1),
+    _BlockSpec(144, 144, 864, 5, 1),
+)
+#: Encoder block whose output feeds the decoder at stride 4, 8 and 16.
+SKIP_BLOCKS = {4: 2, 8: 4, 16: 10}
+DECODER_CHANNELS = 48
+REGRESSION_CHANNELS = 288
+NECK_CHANNELS = 864
+
+
+def _depthwise(
+    channels: int, kernel: int, stride: int = 1, padding: int | None = None
+) -> nn.Conv2d:
+    pad = kernel // 2 if padding is None else padding
+    return nn.Conv2d(channels, channels, kernel, stride=stride, padding=pad, groups=channels)
+
+
+class InvertedResidual(nn.Module):
+    """[expand 1x1 + ReLU6] -> depthwise kxk + ReLU6 -> project 1x1 (linear) [+ input].
+
+    Stride-2 blocks pad symmetrically by k // 2, as the graph's explicit PAD does.
+    """
+
+    def __init__(self, spec: _BlockSpec) -> None:
+        super().__init__()
+        hidden = spec.hidden or spec.cin
+        self.expand = nn.Conv2d(spec.cin, hidden, 1) if spec.hidden else None
+        self.depthwise = _depthwise(hidden, spec.kernel, spec.stride)
+        self.project = nn.Conv2d(hidden, spec.cout, 1)
+        self.residual = spec.cin == spec.cout and spec.stride == 1
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.relu6(self.expand(x)) if self.expand is not None else x
+        y = self.project(F.relu6(self.depthwise(y)))
+        return x + y if self.residual else y
+
+
+class Neck(nn.Module):
+    """Expand 1x1 + ReLU6, depthwise 3x3 + ReLU6 (864 channels, stride 32)."""
+
+    def __init__(self, cin: int, hidden: int) -> None:
+        super().__init__()
+        self.expand = nn.Conv2d(cin, hidden, 1)
+        self.depthwise = _depthwise(hidden, 3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu6(self.depthwise(F.relu6(self.expand(x))))
+
+
+class SeparableConv(nn.Module):
+    """Depthwise 3x3 + ReLU6, pointwise 1x1 + ReLU6."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.depthwise = _depthwise(cin, 3)
+        self.pointwise = nn.Conv2d(cin, cout, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu6(self.pointwise(F.relu6(self.depthwise(x))))
+
+
+class BlazeBlock(nn.Module):
+    """ReLU6(x' + pointwise(ReLU6(depthwise(x)))) where x' = x, or for stride 2 the 2x2
+    max-pool of x. Stride 2 uses TensorFlow 'SAME' padding: for an even input size
+    that is one row/column at the bottom/right only."""
+
+    def __init__(self, channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.stride = stride
+        self.depthwise = _depthwise(channels, 3, stride, padding=1 if stride == 1 else 0)
+        self.pointwise = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.stride == 1:
+            y, skip = self.depthwise(x), x
+        else:
+            y, skip = self.depthwise(F.pad(x, (0, 1, 0, 1))), F.max_pool2d(x, 2, 2)
+        return F.relu6(skip + self.pointwise(F.relu6(y)))
+
+
+class Regression(nn.Module):
+    """From the neck (8 x 8 x 864) to landmarks (B, 39, 5) and the pose-present logit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        c = REGRESSION_CHANNELS
+        self.entry = SeparableConv(NECK_CHANNELS, c)
+        self.stage1 = nn.Sequential(BlazeBlock(c, 2), *[BlazeBlock(c) for _ in range(4)])
+        self.stage2 = nn.Sequential(BlazeBlock(c, 2), *[BlazeBlock(c) for _ in range(5)])
+        self.landmarks = nn.Conv2d(c, NUM_LANDMARKS * 5, 2)
+        self.pose_flag = nn.Conv2d(c, 1, 2)
+
+    def forward(self, neck: Tensor) -> tuple[Tensor, Tensor]:
+        x = self.stage2(self.stage1(self.entry(neck)))
+        landmarks = self.landmarks(x).flatten(1).unflatten(1, (NUM_LANDMARKS, 5))
+        return landmarks, self.pose_flag(x).flatten(1)[:, 0]
+
+
+def _upsample_add(x: Tensor, skip: Tensor) -> Tensor:
+    """2x bilinear with half-pixel centres (TF ``half_pixel_centers``) plus the skip."""
+    return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False) + skip
+
+
+class BlazePose(nn.Module):
+    """BlazePose GHUM full without the segmentation branch.
+
+    ``forward(x)`` with ``x`` (B, 3, 256, 256) RGB in 0..1 returns ``landmarks``
+    (B, 39, 5), ``heatmaps`` (B, 39, 64, 64) logits, ``pose_score`` (B,) in 0..1 and
+    ``features`` (B, 48, 64, 64).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 24, 3, stride=2, padding=1)
+        self.blocks = nn.ModuleList(InvertedResidual(s) for s in ENCODER_BLOCKS)
+        self.neck = Neck(ENCODER_BLOCKS[-1].cout, NECK_CHANNELS)
+        d = DECODER_CHANNELS
+        self.top = SeparableConv(NECK_CHANNELS, d)
+        self.skip16 = SeparableConv(ENCODER_BLOCKS[SKIP_BLOCKS[16]].cout, d)
+        self.skip8 = SeparableConv(ENCODER_BLOCKS[SKIP_BLOCKS[8]].cout, d)
+        self.skip4 = SeparableConv(ENCODER_BLOCKS[SKIP_BLOCKS[4]].cout, d)
+        self.heatmap = nn.Conv2d(d, NUM_HEATMAPS, 1)
+        self.regression = Regression()
+
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(B,3,H,W) in 0..1 -> (stride-4 features (B,48,H/4,W/4), neck (B,864,H/32,W/32))."""
+        x = F.relu6(self.stem(x))
+        taps: dict[int, Tensor] = {}
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            for stride, index in SKIP_BLOCKS.items():
+                if i == index:
+                    taps[stride] = x
+        neck = self.neck(x)
+        d = _upsample_add(self.top(neck), self.skip16(taps[16]))
+        d = _upsample_add(d, self.skip8(taps[8]))
+        d = _upsample_add(d, self.skip4(taps[4]))
+        return d, neck
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        features, neck = self.encode(x)
+        landmarks, flag = self.regression(neck)
+        return {
+            "landmarks": landmarks,
+            "heatmaps": self.heatmap(features),
+            "pose_score": torch.sigmoid(flag),
+            "features": features,
+        }
+
+
+class BlazePoseBackbone(nn.Module):
+    """BlazePose as a semapose backbone: ImageNet-normalised crops -> (B, 48, H/4, W/4).
+
+    Undoes :func:`semapose.data.transforms.normalize_image` (the model wants RGB in
+    0..1). :meth:`forward_outputs` also returns BlazePose's own outputs (landmarks,
+    heatmaps, pose score) for the same crops.
+    """
+
+    out_channels = DECODER_CHANNELS
+    stride = 4
+    mean: Tensor
+    std: Tensor
+    mixing: Tensor
+
+    def __init__(self) -> None:
+        super().__init__()
+        from semapose.keypoints import blazepose_mixing_matrix
+
+        self.net = BlazePose()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), False)
+        mixing = torch.from_numpy(blazepose_mixing_matrix()).float()
+        self.register_buffer("mixing", mixing, False)
+
+    def unnormalize(self, x: Tensor) -> Tensor:
+        return x * self.std + self.mean
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net.encode(self.unnormalize(x))[0]
+
+    def forward_outputs(self, x: Tensor) -> dict[str, Tensor]:
+        """BlazePose's own output dict for ImageNet-normalised 256 x 256 crops."""
+        return self.net(self.unnormalize(x))
+
+    def forward_with_outputs(self, x: Tensor) -> dict[str, Tensor]:
+        """``features`` plus the per-crop extras of the pipeline: ``pose_score`` (N,),
+        ``keypoints`` (N, 17, 2) PoseTrack18 slots in crop pixels (regression output)
+        and ``keypoint_scores`` (N, 17). Needs 256 x 256 crops."""
+        out = self.forward_outputs(x)
+        keypoints, scores = posetrack_keypoints(out["landmarks"], self.mixing)
+        return {
+            "features": out["features"],
+            "pose_score": out["pose_score"],
+            "keypoints": keypoints,
+            "keypoint_scores": scores,
+        }
+
+
+# ----------------------------------------------------------------------------- conversion
+
+
+class _GraphWalker:
+    """Follows the tflite graph from its input, handing out each layer's weights.
+
+    Each call finds the one operator of the expected kind that consumes the given
+    tensor, checks its options against the module's layer, and records the weights
+    under the module's parameter names.
+    """
+
+    def __init__(self, model: TFLiteModel) -> None:
+        self.m = model
+        self.state: dict[str, Tensor] = {}
+        self.used: set[int] = set()
+        self.consumers: dict[int, list[int]] = {}
+        for op in model.operators:
+            for t in op.inputs:
+                if t >= 0:
+                    self.consumers.setdefault(t, []).append(op.index)
+
+    def fail(self, what: str) -> CheckpointError:
+        return CheckpointError(
+            f"{self.m.path}: not the BlazePose GHUM full graph semapose knows ({what})"
+        )
+
+    def channels(self, tensor: int) -> int:
+        return self.m.tensors[tensor].shape[-1]
+
+    def consumer(self, tensor: int, opcode: str, out_channels: int | None = None) -> int:
+        """The operator of kind ``opcode`` reading ``tensor`` (through a PAD, if any)."""
+        found = []
+        for i in self.consumers.get(tensor, []):
+            op = self.m.operators[i]
+            if op.opcode == "PAD" and opcode != "PAD":
+                found += [j for j in self.consumers.get(op.outputs[0], [])]
+            elif op.opcode == opcode:
+                found.append(i)
+        found = [
+            i
+            for i in found
+            if self.m.operators[i].opcode == opcode
+            and (
+                out_channels is None
+                or self.channels(self.m.operators[i].outputs[0]) == out_channels
+            )
+            and i not in self.used
+        ]
+        if len(found) != 1:
+            raise self.fail(
+                f"{len(found)} {opcode} layers with {out_channels} outputs read tensor {tensor}"
+            )
+        return found[0]
+
+    def layer(
+        self,
+        name: str,
+        conv: nn.Module,
+        op_index: int,
+        activation: str,
+    ) -> int:
+        """Store ``op_index``'s weights as ``name`` after checking them against ``conv``."""
+        assert isinstance(conv, nn.Conv2d), name
+        op = self.m.operators[op_index]
+        depthwise = op.opcode == "DEPTHWISE_CONV_2D"
+        weight = torch.from_numpy(np.ascontiguousarray(self.m.constant(op.inputs[1])))
+        weight = weight.permute(3, 0, 1, 2) if depthwise else weight.permute(0, 3, 1, 2)
+        bias = torch.from_numpy(np.ascontiguousarray(self.m.constant(op.inputs[2])))
+        o = op.options
+        expected = {
+            "weight": tuple(conv.weight.shape),
+            "stride": conv.stride[0],
+            "activation": activation,
+            "depthwise": conv.groups > 1,
+        }
+        got = {
+            "weight": tuple(weight.shape),
+            "stride": o["stride_h"],
+            "activation": o["fused_activation"],
+            "depthwise": depthwise,
+        }
+        if expected != got or o["stride_w"] != o["stride_h"] or o["dilation_h"] != 1:
+            raise self.fail(f"layer {name}: expected {expected}, got {got} (operator {op.index})")
+        self._check_padding(name, conv, op)
+        self.state[f"{name}.weight"] = weight.float()
+        self.state[f"{name}.bias"] = bias.float()
+        self.used.add(op_index)
+        return op.outputs[0]
+
+    def _check_padding(self, name: str, conv: nn.Conv2d, op: TFLiteOperator) -> None:
+        """Our padding must equal the graph's: SAME at stride 1 (symmetric for odd
+        kernels), explicit symmetric PAD + VALID at stride 2, or SAME at stride 2 where
+        we pad bottom/right (padding 0 here, ``F.pad`` in the forward)."""
+        kernel, stride, ours = conv.kernel_size[0], conv.stride[0], conv.padding[0]
+        graph = op.options["padding"]
+        pad_op = next(
+            (p for p in self.m.operators if p.opcode == "PAD" and p.outputs[0] == op.inputs[0]),
+            None,
+        )
+        pads = None
+        if pad_op is not None:
+            pads = self.m.constant(pad_op.inputs[1]).astype(int).tolist()
+            self.used.add(pad_op.index)
+        if kernel == 1 or (ours == 0 and graph == "VALID" and pad_op is None and stride == 1):
+            ok = kernel == 1 or graph == "VALID"
+        elif stride == 1:
+            ok = ours == kernel // 2 and graph == "SAME" and pad_op is None
+        elif ours == 0:
+            ok = graph == "SAME" and pad_op is None
+        else:
+            ok = graph == "VALID" and pads == [[0, 0], [ours, ours], [ours, ours], [0, 0]]
+        if not ok:
+            raise self.fail(
+                f"layer {name}: padding {graph} {pads} where the module pads {ours} "
+                f"(operator {op.index})"
+            )
+
+    def op_reading(self, tensor: int, opcode: str, *others: int) -> int:
+        """The output of the ``opcode`` operator whose inputs are ``tensor`` (+ ``others``)."""
+        want = {tensor, *others}
+        for i in self.consumers.get(tensor, []):
+            op = self.m.operators[i]
+            if op.opcode == opcode and set(op.inputs[: len(want)]) == want and i not in self.used:
+                self.used.add(i)
+                return op.outputs[0]
+        raise self.fail(f"no {opcode} reads tensors {sorted(want)}")
+
+    def relu6_add(self, op_out: int) -> None:
+        producer = next(op for op in self.m.operators if op_out in op.outputs)
+        if producer.options.get("fused_activation") != "RELU6":
+            raise self.fail(f"operator {producer.index} should end in ReLU6")
+
+
+def convert_tflite(path: str | Path) -> dict[str, Tensor]:
+    """The state dict of :class:`BlazePose` from ``pose_landmark_full.tflite``.
+
+    Raises :class:`CheckpointError` naming the file when it is not a TFLite file or
+    not this network (any layer of unexpected kind, shape, stride or activation).
+    """
+    from semapose.weights.tflite import read_tflite
+
+    model = read_tflite(path)
+    net = BlazePose()
+    w = _GraphWalker(model)
+    if len(model.inputs) != 1 or model.tensors[model.inputs[0]].shape != (1, 256, 256, 3):
+        raise w.fail("expected one input of shape (1, 256, 256, 3)")
+    x = model.inputs[0]
+    x = w.layer("stem", net.stem, w.consumer(x, "CONV_2D", 24), "RELU6")
+    taps: dict[int, int] = {}
+    blocks = cast("list[InvertedResidual]", list(net.blocks))
+    for i, (spec, block) in enumerate(zip(ENCODER_BLOCKS, blocks, strict=True)):
+        name = f"blocks.{i}"
+        y = x
+        if block.expand is not None:
+            y = w.layer(
+                f"{name}.expand", block.expand, w.consumer(y, "CONV_2D", spec.hidden), "RELU6"
+            )
+        y = w.layer(
+            f"{name}.depthwise", block.depthwise, w.consumer(y, "DEPTHWISE_CONV_2D"), "RELU6"
+        )
+        y = w.layer(f"{name}.project", block.project, w.consumer(y, "CONV_2D", spec.cout), "NONE")
+        x = w.op_reading(y, "ADD", x) if block.residual else y
+        for stride, index in SKIP_BLOCKS.items():
+            if i == index:
+                taps[stride] = x
+    x = w.layer("neck.expand", net.neck.expand, w.consumer(x, "CONV_2D", NECK_CHANNELS), "RELU6")
+    neck = w.layer(
+        "neck.depthwise", net.neck.depthwise, w.consumer(x, "DEPTHWISE_CONV_2D"), "RELU6"
+    )
+
+    def separable(name: str, mod: SeparableConv, t: int, cout: int) -> int:
+        dw_candidates = [
+            i
+            for i in w.consumers.get(t, [])
+            if model.operators[i].opcode == "DEPTHWISE_CONV_2D" and i not in w.used
+        ]
+        for i in dw_candidates:
+            out = model.operators[i].outputs[0]
+            pw = [
+                j
+                for j in w.consumers.get(out, [])
+                if model.operators[j].opcode == "CONV_2D"
+                and w.channels(model.operators[j].outputs[0]) == cout
+            ]
+            if len(pw) == 1:
+                d = w.layer(f"{name}.depthwise", mod.depthwise, i, "RELU6")
+                return w.layer(
+                    f"{name}.pointwise", mod.pointwise, w.consumer(d, "CONV_2D", cout), "RELU6"
+                )
+        raise w.fail(f"no depthwise + pointwise to {cout} channels for {name}")
+
+    d = separable("top", net.top, neck, DECODER_CHANNELS)
+    for stride, mod_name in ((16, "skip16"), (8, "skip8"), (4, "skip4")):
+        s = separable(mod_name, getattr(net, mod_name), taps[stride], DECODER_CHANNELS)
+        up = w.op_reading(d, "RESIZE_BILINEAR")
+        op = next(o for o in model.operators if up in o.outputs)
+        if op.options != {"align_corners": 0, "half_pixel_centers": True}:
+            raise w.fail(f"resize operator {op.index}: {op.options}")
+        d = w.op_reading(up, "ADD", s)
+    features = d
+    heat = w.layer("heatmap", net.heatmap, w.consumer(features, "CONV_2D", NUM_HEATMAPS), "NONE")
+
+    r = net.regression
+    x = separable("regression.entry", r.entry, neck, REGRESSION_CHANNELS)
+    for stage_name, stage in (("stage1", r.stage1), ("stage2", r.stage2)):
+        for k, blaze in enumerate(cast("list[BlazeBlock]", list(stage))):
+            name = f"regression.{stage_name}.{k}"
+            y = w.layer(
+                f"{name}.depthwise", blaze.depthwise, w.consumer(x, "DEPTHWISE_CONV_2D"), "RELU6"
+            )
+            y = w.layer(f"{name}.pointwise", blaze.pointwise, w.consumer(y, "CONV_2D"), "NONE")
+            if blaze.stride == 2:
+                pooled = w.op_reading(x, "MAX_POOL_2D")
+                pool_op = next(o for o in model.operators if pooled in o.outputs)
+                if (pool_op.options["filter_h"], pool_op.options["stride_h"]) != (2, 2):
+                    raise w.fail(f"max-pool operator {pool_op.index}: {pool_op.options}")
+                x = w.op_reading(y, "ADD", pooled)
+            else:
+                x = w.op_reading(y, "ADD", x)
+            w.relu6_add(x)
+    lm = w.layer(
+        "regression.landmarks", r.landmarks, w.consumer(x, "CONV_2D", NUM_LANDMARKS * 5), "NONE"
+    )
+    flag = w.layer("regression.pose_flag", r.pose_flag, w.consumer(x, "CONV_2D", 1), "NONE")
+    outputs = [model.tensors[i].name for i in model.outputs]
+    _check_output(w, lm, "RESHAPE", outputs)
+    _check_output(w, heat, None, outputs)
+    sig = w.op_reading(flag, "LOGISTIC")
+    _check_output(w, sig, "RESHAPE", outputs)
+    missing = set(net.state_dict()) - set(w.state)
+    if missing:
+        raise w.fail(f"layers without weights: {sorted(missing)[:3]}")
+    return w.state
+
+
+def _check_output(w: _GraphWalker, tensor: int, via: str | None, outputs: list[str]) -> None:
+    t = w.op_reading(tensor, via) if via else tensor
+    if t not in w.m.outputs:
+        raise w.fail(f"tensor {w.m.tensors[t].name!r} should be a graph output ({outputs})")
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def converted_path(tflite: str | Path) -> Path:
+    """Where the safetensors conversion of ``tflite`` is cached (keyed by its sha256)."""
+    from semapose.weights.download import cache_dir
+
+    return cache_dir() / "converted" / f"blazepose_full-{file_sha256(tflite)[:16]}.safetensors"
+
+
+def load_state(path: str | Path) -> dict[str, Tensor]:
+    """BlazePose's state dict from a ``.tflite`` (converted once, cached) or a
+    ``.safetensors`` file written by this module."""
+    from safetensors.torch import load_file, save_file
+
+    from semapose.io.atomic import atomic_path
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: BlazePose weights not found")
+    if path.suffix == ".safetensors":
+        try:
+            return load_file(str(path))
+        except Exception as exc:  # safetensors raises its own error types
+            raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
+    cached = converted_path(path)
+    if cached.is_file():
+        try:
+            return load_file(str(cached))
+        except Exception:  # a damaged cache entry is rebuilt
+            pass
+    state = convert_tflite(path)
+    with atomic_path(cached) as tmp:
+        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp))
+    return state
+
+
+def load_blazepose(path: str | Path | None = None) -> BlazePose:
+    """BlazePose GHUM full with its weights, in eval mode.
+
+    ``path``: ``pose_landmark_full.tflite`` (or our safetensors conversion of it);
+    ``None`` fetches it with :func:`semapose.weights.assets.fetch_asset`.
+    """
+    if path is None:
+        from semapose.weights.assets import fetch_asset
+
+        path = fetch_asset("blazepose_full")
+    net = BlazePose()
+    state = load_state(path)
+    from semapose.models.checkpoints import check_and_load
+
+    check_and_load(net, state, path=str(path), layout="semapose", what="blazepose")
+    return net.eval()
+
+
+def posetrack_keypoints(landmarks: Tensor, mixing: Tensor) -> tuple[Tensor, Tensor]:
+    """BlazePose landmarks (N, 39, 5) -> PoseTrack18 keypoints (N, 17, 2) and scores (N, 17).
+
+    Points move from BlazePose's pixel-corner convention (0 = left edge of the crop) to
+    semapose's pixel-centre one (0 = centre of the first pixel): minus half a pixel.
+    ``mixing`` is :func:`semapose.keypoints.blazepose_mixing_matrix` (17, 33). A joint's
+    score is its visibility (sigmoid of the visibility logit); head_bottom/head_top take
+    the lowest visibility of the landmarks their rule reads.
+    """
+    from semapose.keypoints import BLAZEPOSE_HEAD_LANDMARKS, BLAZEPOSE_TO_POSETRACK18
+
+    body = landmarks[:, : mixing.shape[1]]
+    points = torch.einsum("kj,njd->nkd", mixing.to(body.dtype), body[..., :2]) - 0.5
+    vis = torch.sigmoid(body[..., 3])
+    head = vis[:, list(BLAZEPOSE_HEAD_LANDMARKS)].amin(dim=1, keepdim=True)
+    idx = [max(j, 0) for j in BLAZEPOSE_TO_POSETRACK18]
+    scores = vis[:, idx]
+    scores = torch.cat([scores[:, :1], head, head, scores[:, 3:]], dim=1)
+    return points, scores
