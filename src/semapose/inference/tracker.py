@@ -1,30 +1,50 @@
-"""Online person tracker: IoU + Hungarian assignment, gap bridging, pose-derived boxes.
+"""Online person tracker: detections start people, poses carry them, OKS removes duplicates.
 
-Per frame, :meth:`Tracker.update` takes the detector's boxes ``(K, 5)``
-(x1, y1, x2, y2, score) and returns the tracked persons of that frame. After
-pose estimation, :meth:`Tracker.observe_keypoints` gives the tracker each
-person's keypoints; on the next frame they are used twice:
+Per frame the stream calls, in this order (``semapose.inference.stream``):
 
-- pose-aware matching: the box around a track's last keypoints (where the
-  person *is*, not where a jittery detector put them) joins the last box in the
-  association cost;
-- filling misses: a tracked person the detector misses gets the box derived
-  from its previous keypoints, unless that box duplicates a detection (IoU
-  above ``nms_iou``), so people stay found through the frames a weak detector
-  drops. A track lives on pose boxes for at most ``max_pose_fill`` frames.
+1. :meth:`Tracker.update` with the detector's boxes ``(K, 5)`` (x1, y1, x2, y2,
+   score), or ``None`` when the detection schedule skipped the frame; it returns
+   the boxes to crop (:class:`Track`);
+2. :meth:`Tracker.observe_crops` with the model's single-frame outputs of those
+   crops (pose-present score, keypoints in image pixels), right after encoding;
+3. :meth:`Tracker.select` on the frames the pipeline emits: it drops the
+   persons the tracker found absent or duplicated in their frame;
+4. :meth:`Tracker.observe` with the final (temporal) poses, which may come
+   ``max(offsets)`` frames late.
 
-Tracks not seen for more than ``max_age`` frames end; a track matched again
-within ``max_age`` keeps its id (short gaps bridged). A detection scoring below
-``new_track_score`` starts a *tentative* track that gets an id (and is output)
-only once matched in ``min_hits`` consecutive frames: one-frame false positives
-of a weak detector then create no ids. Ids are 0, 1, 2, ... in order of
-confirmation. Only past frames are used: the tracker is online (causal) by
-construction.
+Two regimes, chosen by what the model gives:
+
+- **Pose-tracked** (the model reports a pose-present score, e.g. BlazePose).
+  As in MediaPipe, the crop of the next frame comes from the current frame's
+  keypoints (their box, moved by the person's motion), so the detector is needed
+  only to find new people (every ``k`` frames, :class:`DetectionSchedule`) and
+  when a pose score falls. A detection that overlaps a tracked person confirms
+  it; a detection the pose tracker does not explain starts a new track, which is
+  output once its own crop's pose score reaches ``presence_threshold``. A track
+  is output in a frame only while its pose score is at least
+  ``presence_threshold`` (the documented output threshold, 0.5 as MediaPipe's
+  ``min_pose_presence_confidence``) and its pose does not duplicate a
+  longer-tracked person's (OKS above ``duplicate_oks``). A missed detection does
+  not end a pose-tracked person; a low pose score does: the track is then *lost*.
+- **Detection-tracked** (models without a pose score, e.g. heatmap models):
+  IoU + Hungarian association with constant-velocity prediction every frame,
+  boxes derived from the (late) keypoints for people the detector misses, as
+  before; a detection below ``new_track_score`` needs ``min_hits`` frames to get
+  an id (no ids for one-frame ghosts).
+
+Lost tracks keep their id for ``reid_frames`` frames: a new detection where the
+lost person should be by now (last keypoint box moved by its velocity, similar
+size) takes the old id instead of a new one. Boxes from a file
+(:meth:`Tracker.for_detector` with a box file) are used exactly as given: no
+suppression, no score filter, no pose boxes; only ids are assigned (IoU +
+Hungarian, gaps bridged). Only past frames are used: the tracker is online
+(causal), and a pure function of the calls it received (resume replays them).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -36,8 +56,9 @@ from semapose.inference.detectors.boxops import box_iou, nms
 class Track:
     """A tracked person in one frame. ``box`` is (4,) x1, y1, x2, y2 in image pixels.
 
-    ``source`` is ``"detection"`` (matched or new detector box) or ``"pose"``
-    (box derived from the track's previous keypoints: the detector missed it).
+    ``source`` is ``"detection"`` (a detector box), ``"pose"`` (the box around the
+    person's keypoints of an earlier frame) or ``"motion"`` (last box moved by its
+    velocity).
     """
 
     track_id: int
@@ -56,13 +77,21 @@ class _State:
     track_id: int
     box: np.ndarray  # last box, x1 y1 x2 y2
     score: float
-    last_frame: int  # last frame the track was output (detected or pose-filled)
+    last_frame: int  # last frame the track was output
     last_detected: int  # last frame a detector box matched
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))  # per frame
+    # late (temporal) keypoints, observe()
     keypoints: np.ndarray | None = None
     kp_scores: np.ndarray | None = None
     kp_frame: int = -1
+    # this frame's single-frame pose, observe_crops()
+    crop_kp: np.ndarray | None = None
+    crop_scores: np.ndarray | None = None
+    crop_frame: int = -1
+    presence: float | None = None
     hits: int = 1
+    confirmed: bool = True
+    lost_at: int | None = None  # frame the track was lost (kept for re-identification)
 
 
 def keypoint_box(
@@ -95,20 +124,65 @@ def keypoint_box(
     )
 
 
+def pose_oks(
+    kp_a: np.ndarray,
+    sc_a: np.ndarray,
+    kp_b: np.ndarray,
+    sc_b: np.ndarray,
+    min_score: float = 0.3,
+    min_joints: int = 4,
+) -> float:
+    """Object keypoint similarity of two poses (17 PoseTrack18 slots, image pixels).
+
+    COCO's formula with :data:`semapose.keypoints.OKS_SIGMAS`, over the joints
+    confident in both poses; the scale is the larger of the two keypoint-box
+    areas. 0 when fewer than ``min_joints`` joints are confident in both (no
+    evidence that they are the same person).
+    """
+    from semapose.keypoints import OKS_SIGMAS
+
+    a = np.asarray(kp_a, dtype=np.float64).reshape(-1, 2)
+    b = np.asarray(kp_b, dtype=np.float64).reshape(-1, 2)
+    if len(a) != len(OKS_SIGMAS) or len(b) != len(OKS_SIGMAS):
+        return 0.0
+    ok = (np.asarray(sc_a) >= min_score) & (np.asarray(sc_b) >= min_score)
+    ok &= np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
+    if ok.sum() < min_joints:
+        return 0.0
+    area = max(_extent_area(a[ok]), _extent_area(b[ok]), 1.0)
+    d2 = ((a[ok] - b[ok]) ** 2).sum(axis=1)
+    var = (2 * OKS_SIGMAS[ok]) ** 2
+    return float(np.exp(-d2 / (2 * area * var)).mean())
+
+
+def _extent_area(pts: np.ndarray) -> float:
+    w, h = pts.max(axis=0) - pts.min(axis=0)
+    return float(w * h)
+
+
 class Tracker:
     """Online multi-person tracker (see the module docstring).
 
-    Parameters: ``iou_threshold`` minimum similarity for a match; ``max_age``
-    frames a track survives unseen; ``min_score`` detections below it are
-    ignored; ``new_track_score`` score to start a track at once; ``min_hits`` consecutive
-    frames a lower-scoring new track needs before it gets an id; ``pose_weight``
-    share of the pose-box IoU in the similarity when keypoints are known
-    (0 disables pose-aware matching); ``fill_from_pose`` enable pose-derived
-    boxes; ``max_pose_fill`` consecutive frames a track may live on them;
-    ``pose_fill_min_score`` mean confident-keypoint score needed to fill;
-    ``nms_iou`` duplicate threshold between detections and pose boxes;
-    ``motion`` constant-velocity prediction of the last box;
-    ``max_keypoint_age`` frames after which observed keypoints are too old to use.
+    Detection-tracked parameters: ``iou_threshold`` minimum similarity for a
+    match; ``max_age`` frames a track survives unseen; ``min_score`` detections
+    below it are ignored; ``new_track_score`` score to start a track at once;
+    ``min_hits`` consecutive frames a lower-scoring new track needs before it
+    gets an id; ``pose_weight`` share of the (late) pose-box IoU in the
+    similarity; ``fill_from_pose`` boxes from the late keypoints for missed
+    people, for at most ``max_pose_fill`` frames, if their confident joints
+    average ``pose_fill_min_score``; ``nms_iou`` duplicate threshold between
+    boxes; ``motion`` constant-velocity prediction; ``max_keypoint_age`` frames
+    after which keypoints are too old to use.
+
+    Pose-tracked parameters: ``presence_threshold`` pose-present score a person
+    needs to be output (and to stay tracked); ``redetect_below`` a pose score
+    under it asks for a detection on the next frame; ``duplicate_oks`` OKS above
+    which two tracks show the same person; ``contain_ratio`` share of a new
+    detection's area inside a tracked person's box above which it starts no
+    track (a half-body box on someone already tracked); ``reid_frames`` frames a
+    lost track keeps its id for re-identification.
+
+    ``trust_boxes``: boxes come from a file and are used exactly as given.
     """
 
     def __init__(
@@ -126,6 +200,12 @@ class Tracker:
         nms_iou: float = 0.5,
         motion: bool = True,
         max_keypoint_age: int = 5,
+        presence_threshold: float = 0.5,
+        redetect_below: float = 0.8,
+        duplicate_oks: float = 0.7,
+        contain_ratio: float = 0.8,
+        reid_frames: int = 30,
+        trust_boxes: bool = False,
     ) -> None:
         self.iou_threshold = iou_threshold
         self.max_age = max_age
@@ -140,37 +220,65 @@ class Tracker:
         self.nms_iou = nms_iou
         self.motion = motion
         self.max_keypoint_age = max_keypoint_age
-        self._tracks: dict[int, _State] = {}  # by internal key; track_id -1 = tentative
-        self._next_key = 0
-        self._next_id = 0
-        self._frame = -1
+        self.presence_threshold = presence_threshold
+        self.redetect_below = redetect_below
+        self.duplicate_oks = duplicate_oks
+        self.contain_ratio = contain_ratio
+        self.reid_frames = reid_frames
+        self.trust_boxes = trust_boxes
+        self.reset()
 
     @classmethod
     def for_detector(cls, detector: object, **kwargs: Any) -> Tracker:
-        """A tracker suited to ``detector``: boxes from a file start tracks at any score.
+        """A tracker suited to ``detector``: boxes from a file are used exactly as given.
 
-        Box files (``--boxes``) are trusted as given (e.g. PoseTrack evaluation
-        keeps every box); live detectors need a track to start from a confident
-        box or to persist ``min_hits`` frames, which removes one-frame ghosts.
+        Box files (``--boxes``) are trusted (e.g. PoseTrack evaluation keeps every
+        box, even two overlapping dancers); live detectors need a track to start
+        from a confident box, a confident pose, or to persist ``min_hits`` frames.
         """
         from semapose.inference.detectors.boxfile import BoxFileDetector
 
         if isinstance(detector, BoxFileDetector):
-            kwargs.setdefault("new_track_score", 0.0)
-            kwargs.setdefault("min_hits", 1)
+            kwargs.setdefault("trust_boxes", True)
         return cls(**kwargs)
 
     # ----------------------------------------------------------------- public
     def reset(self) -> None:
-        self._tracks.clear()
+        self._tracks: dict[int, _State] = {}  # by internal key; track_id -1 = tentative
         self._next_key = 0
         self._next_id = 0
         self._frame = -1
+        #: frame of the last update that had detections (-1: none yet)
+        self.last_detection_frame = -1
+        self._pose_scores_seen = False
+        self._want_detection = True
+        #: frame -> ids output in that frame (decided by update/observe_crops), for select()
+        self._output: dict[int, set[int]] = {}
 
     @property
     def active_ids(self) -> list[int]:
-        """Ids of the confirmed tracks alive now (seen within ``max_age`` frames)."""
-        return sorted(s.track_id for s in self._tracks.values() if s.track_id >= 0)
+        """Ids of the confirmed tracks alive now (seen within ``max_age`` frames, not lost)."""
+        return sorted(
+            s.track_id
+            for s in self._tracks.values()
+            if s.track_id >= 0 and s.confirmed and s.lost_at is None
+        )
+
+    @property
+    def pose_tracked(self) -> bool:
+        """True once the model has reported pose-present scores (the pose-tracked regime)."""
+        return self._pose_scores_seen
+
+    @property
+    def needs_detection(self) -> bool:
+        """Whether the next frame should run the detector whatever the schedule's period.
+
+        True before the first detection, while the model gives no pose-present
+        score (detection-tracked regime: every frame), after a track was lost or
+        a pose score fell below ``redetect_below``, and when a tracked person
+        has no usable pose to crop the next frame from.
+        """
+        return self.trust_boxes or not self._pose_scores_seen or self._want_detection
 
     def observe_keypoints(
         self,
@@ -179,7 +287,7 @@ class Tracker:
         scores: np.ndarray,
         frame_index: int | None = None,
     ) -> None:
-        """Record a track's pose (image pixels, (J, 2) and (J,)) of frame ``frame_index``.
+        """Record a track's final pose (image pixels, (J, 2) and (J,)) of frame ``frame_index``.
 
         ``frame_index`` defaults to the last frame passed to :meth:`update`. A
         pipeline that estimates poses a few frames behind (future supporting
@@ -195,81 +303,317 @@ class Tracker:
         state.kp_scores = np.asarray(scores, dtype=np.float64).reshape(-1).copy()
         state.kp_frame = frame
 
-    def update(self, frame_index: int, detections: np.ndarray) -> list[Track]:
-        """Associate this frame's detections ``(K, 5)`` with the tracks; return this frame's tracks.
+    def observe(self, frames: Any) -> None:
+        """Final poses of emitted frames (``FramePoses`` with ``persons``), possibly late."""
+        for f in frames:
+            for p in f.persons:
+                self.observe_keypoints(p.track_id, p.keypoints, p.scores, frame_index=f.index)
 
-        ``frame_index`` must increase from call to call (gaps are allowed and
-        count towards ``max_age``).
+    def observe_crops(self, frame_index: int, crops: Mapping[int, Any]) -> None:
+        """Single-frame outputs of this frame's crops, ``{track_id: CropOutput}``.
+
+        A ``CropOutput`` has ``pose_score`` (None when the model has none),
+        ``keypoints`` (17, 2) image pixels and ``scores`` (17,) (None when absent).
+        Decides who is output in this frame: a pose score below
+        ``presence_threshold`` loses the track, a pose that duplicates a
+        longer-tracked person's (OKS) is dropped, a new track with a confident
+        pose is confirmed. The next frame's crop comes from these keypoints.
+        """
+        frame = int(frame_index)
+        self._want_detection = False
+        for tid, c in crops.items():
+            s = self._find(int(tid))
+            if s is None:
+                continue
+            kp, sc = getattr(c, "keypoints", None), getattr(c, "scores", None)
+            if kp is not None and sc is not None:
+                s.crop_kp = np.asarray(kp, dtype=np.float64).reshape(-1, 2).copy()
+                s.crop_scores = np.asarray(sc, dtype=np.float64).reshape(-1).copy()
+                s.crop_frame = frame
+            score = getattr(c, "pose_score", None)
+            if score is not None:
+                self._pose_scores_seen = True
+                s.presence = float(score)
+        if not self._pose_scores_seen:
+            return
+        shown = self._output.get(frame, set())
+        cands = [
+            s
+            for s in self._tracks.values()
+            if s.lost_at is None and s.track_id >= 0 and s.crop_frame == frame
+        ]
+        # longer-tracked (confirmed, older) people first: a duplicate loses to them
+        cands.sort(key=lambda s: (not s.confirmed, s.track_id))
+        kept: list[_State] = []
+        for s in cands:
+            present = s.presence is not None and s.presence >= self.presence_threshold
+            dup = present and any(self._duplicates(s, k) for k in kept)
+            if present and not dup:
+                kept.append(s)
+                s.confirmed = True
+                s.last_detected = max(s.last_detected, frame)  # a confident pose sees the person
+                if s.presence is not None and s.presence < self.redetect_below:
+                    self._want_detection = True
+                continue
+            shown.discard(s.track_id)
+            if s.confirmed:  # a person we followed is gone or duplicated: look again
+                self._want_detection = True
+                s.lost_at = frame
+            else:  # a new track whose own crop shows no (other) person
+                self._tracks = {k: v for k, v in self._tracks.items() if v is not s}
+        # a tracked person without a usable pose cannot be followed without the detector
+        if any(self._crop_box(s, frame + 1) is None for s in kept):
+            self._want_detection = True
+        self._output[frame] = shown
+
+    def select(self, frames: list[Any]) -> list[Any]:
+        """The frames with the persons the tracker decided not to output removed (ids unchanged)."""
+        out = []
+        for f in frames:
+            keep = self._output.get(f.index)
+            if keep is not None:
+                f = replace(f, persons=[p for p in f.persons if p.track_id in keep])
+            out.append(f)
+        return out
+
+    def update(self, frame_index: int, detections: np.ndarray | None) -> list[Track]:
+        """Boxes to crop in frame ``frame_index`` given its detections ``(K, 5)`` or ``None``.
+
+        ``None``: the detector did not run on this frame (pose-tracked people
+        continue from their keypoints). ``frame_index`` must increase from call
+        to call (gaps are allowed and count towards ``max_age``).
         """
         if frame_index <= self._frame:
             raise ValueError(f"frame_index must increase: got {frame_index} after {self._frame}")
         self._frame = frame_index
-        dets = np.asarray(detections, dtype=np.float32).reshape(-1, 5)
-        dets = dets[np.isfinite(dets).all(axis=1) & (dets[:, 4] >= self.min_score)]
-        dets = nms(dets, self.nms_iou)
+        for f in [f for f in self._output if f < frame_index - 256]:
+            del self._output[f]
+        detected = detections is not None
+        dets = np.asarray(detections if detected else [], dtype=np.float32).reshape(-1, 5)
+        dets = dets[np.isfinite(dets).all(axis=1)]
+        if detected:
+            self.last_detection_frame = frame_index
+        if self.trust_boxes:
+            out = self._update_exact(frame_index, dets)
+        else:
+            dets = nms(dets[dets[:, 4] >= self.min_score], self.nms_iou)
+            out = self._update_live(frame_index, dets, detected)
+        out.sort(key=lambda t: t.track_id)
+        self._output[frame_index] = {t.track_id for t in out}
+        return out
 
-        # end tracks unseen for too long; tentative ones must be seen again at once
+    # ------------------------------------------------------------ box files
+    def _update_exact(self, frame_index: int, dets: np.ndarray) -> list[Track]:
         for key in [k for k, s in self._tracks.items() if self._expired(s, frame_index)]:
             del self._tracks[key]
-
-        ids = sorted(self._tracks)
-        states = [self._tracks[t] for t in ids]
+        keys = sorted(self._tracks)
+        states = [self._tracks[k] for k in keys]
         predicted = np.array([self._predict(s, frame_index) for s in states]).reshape(-1, 4)
-        pose_boxes = [self._pose_box(s, frame_index) for s in states]
+        matches, _, unmatched = _assign(box_iou(predicted, dets), self.iou_threshold)
+        out = [self._match(states[ti], dets[di], frame_index) for ti, di in matches]
+        out += [self._start(dets[di], frame_index, confirmed=True) for di in unmatched]
+        return [t for t in out if t is not None]
 
+    # --------------------------------------------------------- live detector
+    def _update_live(self, frame_index: int, dets: np.ndarray, detected: bool) -> list[Track]:
+        for key in [k for k, s in self._tracks.items() if self._expired(s, frame_index)]:
+            del self._tracks[key]
+        keys = sorted(self._tracks)
+        active = [self._tracks[k] for k in keys if self._tracks[k].lost_at is None]
+        lost = [self._tracks[k] for k in keys if self._tracks[k].lost_at is not None]
+        crop_boxes = [self._crop_box(s, frame_index) for s in active]
+        predicted = np.array(
+            [
+                cb if cb is not None else self._predict(s, frame_index)
+                for s, cb in zip(active, crop_boxes, strict=True)
+            ]
+        ).reshape(-1, 4)
+        pose_boxes = [self._pose_box(s, frame_index) for s in active]
         sim = self._similarity(predicted, pose_boxes, dets)
         matches, unmatched_tracks, unmatched_dets = _assign(sim, self.iou_threshold)
 
         out: list[Track] = []
         for ti, di in matches:
-            s = states[ti]
-            box = dets[di, :4].astype(np.float64)
-            gap = max(frame_index - s.last_frame, 1)
-            s.velocity = 0.5 * s.velocity + 0.5 * (box - s.box) / gap
-            s.box, s.score = box, float(dets[di, 4])
-            s.last_frame = s.last_detected = frame_index
-            s.hits += 1
-            if s.track_id < 0 and s.hits >= self.min_hits:
-                s.track_id = self._new_id()
-            if s.track_id >= 0:
-                out.append(Track(s.track_id, box.copy(), s.score, "detection"))
+            s, cb = active[ti], crop_boxes[ti]
+            if cb is not None:  # followed by its pose: the detection confirms, the pose places
+                out.append(self._follow(s, cb, frame_index, detected=True))
+            else:
+                t = self._match(s, dets[di], frame_index)
+                if t is not None:
+                    out.append(t)
 
-        # pose-derived boxes for tracked persons the detector missed
-        if self.fill_from_pose:
-            taken = np.array([t.box for t in out]).reshape(-1, 4)
-            taken = np.vstack([taken, dets[unmatched_dets, :4]]) if unmatched_dets else taken
-            for ti in unmatched_tracks:
-                s, pbox = states[ti], pose_boxes[ti]
-                if (
-                    s.track_id < 0
-                    or pbox is None
-                    or frame_index - s.last_detected > self.max_pose_fill
-                ):
-                    continue
-                kp_conf = _mean_confident(s.kp_scores, self.keypoint_min_score)
-                if kp_conf < self.pose_fill_min_score:
-                    continue
-                if len(taken) and box_iou(pbox[None], taken).max() > self.nms_iou:
-                    continue
-                s.velocity = 0.5 * s.velocity + 0.5 * (pbox - s.box) / max(
-                    frame_index - s.last_frame, 1
-                )
-                s.box, s.score, s.last_frame = pbox, s.score * 0.9, frame_index
-                taken = np.vstack([taken, pbox[None]])
-                out.append(Track(s.track_id, pbox.copy(), float(s.score * kp_conf), "pose"))
+        taken = np.array([t.box for t in out]).reshape(-1, 4)
+        for ti in unmatched_tracks:
+            s, cb = active[ti], crop_boxes[ti]
+            if s.track_id < 0:
+                continue
+            if cb is not None:  # the detector missed (or skipped) a person the pose still sees
+                out.append(self._follow(s, cb, frame_index, detected=False))
+                taken = np.vstack([taken, cb[None]])
+                continue
+            t = self._fill(s, pose_boxes[ti], taken, dets, unmatched_dets, frame_index, detected)
+            if t is not None:
+                out.append(t)
+                taken = np.vstack([taken, t.box[None]])
 
-        # new tracks: confirmed at once if confident, else tentative until seen min_hits times
         for di in unmatched_dets:
-            box, score = dets[di, :4].astype(np.float64), float(dets[di, 4])
-            confirmed = score >= self.new_track_score or self.min_hits <= 1
-            tid = self._new_id() if confirmed else -1
-            self._tracks[self._next_key] = _State(tid, box, score, frame_index, frame_index)
-            self._next_key += 1
-            if confirmed:
-                out.append(Track(tid, box.copy(), score, "detection"))
-        return sorted(out, key=lambda t: t.track_id)
+            det = dets[di]
+            if len(taken) and self._is_duplicate(det[:4], taken):
+                continue  # a second box on someone already tracked
+            found = self._reidentify(det, lost, frame_index)
+            if found is not None:
+                lost.remove(found)
+                found.lost_at = None
+                t = self._match(found, det, frame_index)
+            else:
+                t = self._start(det, frame_index, confirmed=None)
+            if t is not None:
+                out.append(t)
+                taken = np.vstack([taken, t.box[None]])
+        return out
+
+    def _follow(self, s: _State, box: np.ndarray, frame_index: int, detected: bool) -> Track:
+        """Continue a pose-tracked person with the box from its keypoints."""
+        gap = max(frame_index - s.last_frame, 1)
+        s.velocity = 0.5 * s.velocity + 0.5 * (box - s.box) / gap
+        s.box, s.last_frame = box, frame_index
+        if detected:
+            s.last_detected = frame_index
+            s.hits += 1
+        score = s.presence if s.presence is not None else s.score
+        return Track(s.track_id, box.copy(), float(score), "pose")
+
+    def _match(self, s: _State, det: np.ndarray, frame_index: int) -> Track | None:
+        box = det[:4].astype(np.float64)
+        gap = max(frame_index - s.last_frame, 1)
+        s.velocity = 0.5 * s.velocity + 0.5 * (box - s.box) / gap
+        s.box, s.score = box, float(det[4])
+        s.last_frame = s.last_detected = frame_index
+        s.hits += 1
+        if s.track_id < 0 and s.hits >= self.min_hits:
+            s.track_id, s.confirmed = self._new_id(), True
+        if s.track_id < 0:
+            return None
+        return Track(s.track_id, box.copy(), s.score, "detection")
+
+    def _start(self, det: np.ndarray, frame_index: int, confirmed: bool | None) -> Track | None:
+        """A new track. ``confirmed=None``: decided by the regime (see the module docstring)."""
+        box, score = det[:4].astype(np.float64), float(det[4])
+        if confirmed is None:
+            if self._pose_scores_seen:  # cropped at once; the pose score confirms it
+                confirmed = False
+                tid = self._new_id()
+            else:
+                confirmed = score >= self.new_track_score or self.min_hits <= 1
+                tid = self._new_id() if confirmed else -1
+        else:
+            tid = self._new_id()
+        s = _State(tid, box, score, frame_index, frame_index, confirmed=bool(confirmed))
+        self._tracks[self._next_key] = s
+        self._next_key += 1
+        if tid < 0:
+            return None
+        return Track(tid, box.copy(), score, "detection")
+
+    def _fill(
+        self,
+        s: _State,
+        pbox: np.ndarray | None,
+        taken: np.ndarray,
+        dets: np.ndarray,
+        unmatched_dets: list[int],
+        frame_index: int,
+        detected: bool,
+    ) -> Track | None:
+        """Detection-tracked person without a matching detection: box from late keypoints,
+        or (frame not detected) its motion."""
+        if not detected and frame_index - s.last_detected <= self.max_pose_fill:
+            box = self._predict(s, frame_index)
+            s.box, s.last_frame = box, frame_index
+            return Track(s.track_id, box.copy(), float(s.score), "motion")
+        if not self.fill_from_pose or pbox is None:
+            return None
+        if frame_index - s.last_detected > self.max_pose_fill:
+            return None
+        kp_conf = _mean_confident(s.kp_scores, self.keypoint_min_score)
+        if kp_conf < self.pose_fill_min_score:
+            return None
+        others = np.vstack([taken, dets[unmatched_dets, :4]]) if unmatched_dets else taken
+        if len(others) and box_iou(pbox[None], others).max() > self.nms_iou:
+            return None
+        s.velocity = 0.5 * s.velocity + 0.5 * (pbox - s.box) / max(frame_index - s.last_frame, 1)
+        s.box, s.score, s.last_frame = pbox, s.score * 0.9, frame_index
+        return Track(s.track_id, pbox.copy(), float(s.score * kp_conf), "pose")
+
+    def _is_duplicate(self, box: np.ndarray, taken: np.ndarray) -> bool:
+        """IoU above ``nms_iou`` with a taken box, or mostly inside one (pose-tracked regime)."""
+        if box_iou(box[None], taken).max() > self.nms_iou:
+            return True
+        if not self._pose_scores_seen:
+            return False
+        area = max(float((box[2] - box[0]) * (box[3] - box[1])), 1e-9)
+        ix = np.clip(np.minimum(box[2], taken[:, 2]) - np.maximum(box[0], taken[:, 0]), 0, None)
+        iy = np.clip(np.minimum(box[3], taken[:, 3]) - np.maximum(box[1], taken[:, 1]), 0, None)
+        return bool((ix * iy / area).max() > self.contain_ratio)
+
+    def _reidentify(self, det: np.ndarray, lost: list[_State], frame_index: int) -> _State | None:
+        """The lost track this detection most plausibly continues, by position, motion and size.
+
+        The reference is where the person should be now: the box of its last
+        keypoints (or its last box) moved by its velocity, for at most 10 frames
+        of motion; the detection's centre must lie within half that box's height
+        (growing with the gap) and its height within a factor 1.5.
+        """
+        best, best_cost = None, np.inf
+        cx, cy = (det[0] + det[2]) / 2, (det[1] + det[3]) / 2
+        h = max(float(det[3] - det[1]), 1.0)
+        for s in lost:
+            if s.track_id < 0 or not s.confirmed:
+                continue
+            gap = frame_index - s.last_frame
+            ref = self._last_pose_box(s)
+            ref = (ref if ref is not None else s.box) + s.velocity * min(gap, 10)
+            rh = max(float(ref[3] - ref[1]), 1.0)
+            if not 1 / 1.5 <= h / rh <= 1.5:
+                continue
+            dist = np.hypot(cx - (ref[0] + ref[2]) / 2, cy - (ref[1] + ref[3]) / 2) / rh
+            if dist > 0.5 * (1 + gap / self.reid_frames):
+                continue
+            cost = dist + abs(np.log(h / rh))
+            if cost < best_cost:
+                best, best_cost = s, cost
+        return best
 
     # ---------------------------------------------------------------- helpers
+    def _duplicates(self, a: _State, b: _State) -> bool:
+        if a.crop_kp is None or b.crop_kp is None:
+            return False
+        assert a.crop_scores is not None and b.crop_scores is not None
+        oks = pose_oks(a.crop_kp, a.crop_scores, b.crop_kp, b.crop_scores, self.keypoint_min_score)
+        return oks > self.duplicate_oks
+
+    def _crop_box(self, s: _State, frame_index: int) -> np.ndarray | None:
+        """Pose-tracked regime: the box of the latest single-frame pose, moved by the motion."""
+        if not self._pose_scores_seen or s.crop_kp is None or s.crop_scores is None:
+            return None
+        if s.presence is None or s.presence < self.presence_threshold:
+            return None
+        if frame_index - s.crop_frame > self.max_keypoint_age:
+            return None
+        box = keypoint_box(s.crop_kp, s.crop_scores, self.keypoint_min_score)
+        if box is None:
+            return None
+        if self.motion:
+            box = box + s.velocity * min(frame_index - s.crop_frame, 3)
+        return box
+
+    def _last_pose_box(self, s: _State) -> np.ndarray | None:
+        if s.crop_kp is not None and s.crop_scores is not None:
+            return keypoint_box(s.crop_kp, s.crop_scores, self.keypoint_min_score)
+        if s.keypoints is not None and s.kp_scores is not None:
+            return keypoint_box(s.keypoints, s.kp_scores, self.keypoint_min_score)
+        return None
+
     def _new_id(self) -> int:
         self._next_id += 1
         return self._next_id - 1
@@ -280,8 +624,15 @@ class Tracker:
         return next((s for s in self._tracks.values() if s.track_id == track_id), None)
 
     def _expired(self, s: _State, frame_index: int) -> bool:
+        if s.lost_at is not None:
+            return frame_index - s.lost_at > self.reid_frames
         limit = self.max_age if s.track_id >= 0 else 1
-        return frame_index - s.last_frame > limit
+        if frame_index - s.last_frame > limit:
+            if self._pose_scores_seen and s.confirmed and s.track_id >= 0:
+                s.lost_at = s.last_frame  # kept for re-identification
+                return frame_index - s.lost_at > self.reid_frames
+            return True
+        return False
 
     def _predict(self, s: _State, frame_index: int) -> np.ndarray:
         if not self.motion:
@@ -306,6 +657,30 @@ class Tracker:
                     pose_sim = box_iou(pb[None], dets)[0]
                     sim[i] = (1 - self.pose_weight) * sim[i] + self.pose_weight * pose_sim
         return sim
+
+
+class DetectionSchedule:
+    """When to run the person detector: every ``every`` frames and whenever the tracker asks.
+
+    ``should_detect`` is a pure function of the frame index and the tracker's
+    state (a resumed run replays the tracker and gets the same answers). The
+    tracker asks for a detection before its first one, on every frame while the
+    model gives no pose-present score (heatmap models: people are found and
+    followed by the detector alone), after it lost a person or a pose score fell
+    below ``Tracker.redetect_below``, and for box files (always). So a new
+    person is found within ``every`` frames of appearing.
+    """
+
+    def __init__(self, every: int = 1) -> None:
+        if int(every) < 1:
+            raise ValueError(f"detect every must be a positive integer, got {every}")
+        self.every = int(every)
+
+    def should_detect(self, frame: int, tracker: Any) -> bool:
+        last = int(getattr(tracker, "last_detection_frame", -1))
+        if last < 0 or frame - last >= self.every:
+            return True
+        return bool(getattr(tracker, "needs_detection", True))
 
 
 def _mean_confident(scores: np.ndarray | None, threshold: float) -> float:
