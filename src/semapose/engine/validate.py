@@ -1,37 +1,36 @@
-"""Validation during training: predict the val clips, write PoseTrack JSON, score poseval mAP.
+"""Validation during training: predict the val sequences, write PoseTrack JSON, score mAP.
 
-For every validation sample (a GT person box, or a detection when
-``data.val_boxes`` is set) the model predicts key-frame heatmaps (with flip test
-when ``test.flip_test``), the codec decodes them (``test.refine``) and
-:func:`~semapose.data.transforms.invert_points` maps them back to the image.
-Predictions go through the evaluation helper's writer
-(:func:`semapose.io.posetrack_json.write_posetrack18_predictions`, one file per
-GT sequence) and are scored with :mod:`semapose.evaluation.posetrack_map`; on a
+Validation runs the prediction road itself (:class:`semapose.inference.stream.PoseStream`
+over :class:`~semapose.inference.pipeline.TemporalRunner`), one sequence at a time,
+with the validation boxes (the ground-truth person boxes, or ``data.val_boxes``
+detections) served as a box file: the keypoints of every frame are those of
+``semapose predict <sequence folder> --boxes <the same boxes>``, so the mAP printed
+during training is the mAP of the model users run (same crops, tracker, clip
+borders, flip test, decoder and person score). Each sequence is run from its first
+frame to its last labeled frame plus the clip's look-ahead (later frames cannot
+change earlier key frames). Predictions go through the PoseTrack writer
+(:func:`semapose.io.posetrack_json.write_posetrack18_predictions`, one file per GT
+sequence) and are scored with :mod:`semapose.evaluation.posetrack_map`; on a
 synthetic set also per degradation (clean vs degraded frames).
 
-Only labeled frames are predicted (poseval scores nothing else). Under DDP each
-rank predicts a shard; rank 0 gathers, writes and scores, and every rank gets the
-metrics. No OKS-NMS over detections is applied here (training-time validation);
-``semapose predict``/``evaluate`` are the reference numbers.
+Under DDP each rank predicts a share of the sequences; rank 0 gathers, writes and
+scores, and every rank gets the metrics.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Subset
 
 from semapose.config import Config
+from semapose.data.records import FrameRecord
 from semapose.engine import distributed as du
 from semapose.io.atomic import atomic_write_json
-
-#: joint score below which a joint does not count for the person score (HRNet practice)
-PERSON_SCORE_JOINT_THRESHOLD = 0.2
 
 
 def val_indices(dataset: Any, max_samples: int = 0) -> list[int]:
@@ -55,48 +54,43 @@ def val_indices(dataset: Any, max_samples: int = 0) -> list[int]:
     return chosen
 
 
-def predict_people(
-    model: nn.Module, images: torch.Tensor, meta: dict[str, Any], cfg: Config
-) -> list[tuple[int, dict[str, Any]]]:
-    """(image_id, person) for each clip of a batch: keypoints in image pixels, scores."""
-    from semapose.data.codec import HeatmapCodec
-    from semapose.data.transforms import flip_back_heatmaps, invert_points
-
-    d = cfg.data
-    size = (int(d.image_size[0]), int(d.image_size[1]))
-    heat = model(images).float()
-    if cfg.test.flip_test:
-        flipped = model(images.flip(-1)).float()
-        heat = 0.5 * (heat + flip_back_heatmaps(flipped, stride=d.heatmap_stride))
-    codec = HeatmapCodec(size, d.heatmap_stride, d.sigma, refine=cfg.test.refine)
-    coords, scores = codec.decode(heat)
-    pts = invert_points(
-        coords,
-        _np(meta["center"]),
-        _np(meta["scale"]),
-        _np(meta["rotation"]),
-        size,
-    )
-    out = []
-    box_scores = _np(meta["box_score"])
-    for i in range(len(pts)):
-        sc = scores[i]
-        good = sc > PERSON_SCORE_JOINT_THRESHOLD
-        mean = float(sc[good].mean()) if good.any() else 0.0
-        person = {
-            "keypoints": pts[i].astype(np.float64),
-            "scores": sc.astype(np.float64),
-            "track_id": int(_np(meta["track_id"])[i]),
-            "score": mean * float(box_scores[i]),
-        }
-        out.append((int(_np(meta["image_id"])[i]), person))
+def sequence_boxes(dataset: Any, indices: Sequence[int]) -> dict[int, list[tuple[Any, float]]]:
+    """Record index -> the validation boxes ``(x, y, w, h, score)`` of its samples, in order."""
+    out: dict[int, list[tuple[Any, float]]] = {}
+    for i in indices:
+        s = dataset.samples[i]
+        out.setdefault(int(s.record), []).append((s.box, float(s.score)))
     return out
 
 
-def _np(x: Any) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
+def predict_sequence(
+    model: Any,
+    cfg: Config,
+    records: Sequence[FrameRecord],
+    boxes: dict[int, list[tuple[Any, float]]],
+    device: Any,
+) -> Iterator[tuple[FrameRecord, Any]]:
+    """(record, :class:`~semapose.inference.results.FramePoses`) of one sequence's frames
+    (``records`` in frame order; ``boxes`` by position in ``records``), predicted exactly as
+    ``semapose predict`` with those boxes as a box file predicts them."""
+    from semapose.data.clips import read_rgb
+    from semapose.inference.detectors.boxfile import BoxFileDetector, xywh_row
+    from semapose.inference.pipeline import RunnerOptions, TemporalRunner
+    from semapose.inference.stream import ArrayFrame, PoseStream
+
+    detector = BoxFileDetector(
+        {k: np.stack([xywh_row(b, sc) for b, sc in v]) for k, v in boxes.items() if v}
+    )
+    runner = TemporalRunner(model, RunnerOptions.from_config(cfg), device)
+    labeled = [k for k, r in enumerate(records) if r.is_labeled]
+    end = min(len(records), (max(labeled) if labeled else -1) + 1 + runner.lookahead)
+    frames = (
+        ArrayFrame(k, records[k].image_path.name, read_rgb(records[k].image_path))
+        for k in range(end)
+    )
+    stream = PoseStream(runner, detector, source=records[0].image_path.parent)
+    for poses in stream.poses(frames):
+        yield records[poses.index], poses
 
 
 class Validator:
@@ -133,20 +127,33 @@ class Validator:
                 self.file_of[int(img["id"])] = p
 
     def predict(self, model: nn.Module) -> list[tuple[int, dict[str, Any]]]:
+        """(image id, person) of every labeled frame of this rank's share of the sequences."""
+        from semapose.data.records import group_sequences
+
         dist = torch.distributed
         rank, world = (dist.get_rank(), dist.get_world_size()) if du.is_dist() else (0, 1)
-        mine = self.indices[rank::world]
-        loader = DataLoader(
-            Subset(self.dataset, mine),
-            batch_size=self.cfg.test.batch_size,
-            shuffle=False,
-            num_workers=self.cfg.data.num_workers,
-        )
-        device = next(model.parameters()).device
+        net = getattr(model, "module", model)  # DDP wrapper: ranks run different sequences
+        device = next(net.parameters()).device
+        records = self.dataset.records
+        position = {id(r): i for i, r in enumerate(records)}
+        boxes = sequence_boxes(self.dataset, self.indices)
+        chosen = {records[i].sequence for i in boxes}
+        seqs = [(n, recs) for n, recs in group_sequences(records).items() if n in chosen]
         people: list[tuple[int, dict[str, Any]]] = []
-        for batch in loader:
-            images = batch["images"].to(device, non_blocking=True)
-            people += predict_people(model, images, batch["meta"], self.cfg)
+        for _, recs in seqs[rank::world]:
+            mine = {k: boxes.get(position[id(r)], []) for k, r in enumerate(recs)}
+            for rec, poses in predict_sequence(net, self.cfg, recs, mine, device):
+                if not rec.is_labeled:
+                    continue
+                for p in poses.persons:
+                    person = {
+                        "keypoints": p.keypoints,
+                        "scores": p.scores,
+                        "track_id": p.track_id,
+                        "box": p.box,
+                        "score": p.score,
+                    }
+                    people.append((rec.image_id, person))
         return people
 
     def __call__(self, model: nn.Module, step: int) -> dict[str, float]:

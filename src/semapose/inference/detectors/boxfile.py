@@ -97,10 +97,7 @@ class BoxFileDetector:
                 index = det.image_id
             if index is None:
                 continue
-            x, y, w, h = (float(v) for v in det.box)
-            per_frame.setdefault(int(index), []).append(
-                np.array([x, y, x + w, y + h, det.score], dtype=np.float32)
-            )
+            per_frame.setdefault(int(index), []).append(xywh_row(det.box, det.score))
         if dets and not per_frame:
             raise InputError(
                 path,
@@ -109,6 +106,13 @@ class BoxFileDetector:
                 f"{len(dets)} detections, none matching",
             )
         return cls({k: np.stack(v) for k, v in per_frame.items()}, source=path)
+
+
+def xywh_row(box_xywh: np.ndarray, score: float) -> np.ndarray:
+    """One detector row (x1, y1, x2, y2, score) of a box file's x, y, w, h box, in the
+    detector's float32, exactly as :meth:`BoxFileDetector.from_file` reads it."""
+    x, y, w, h = (float(v) for v in box_xywh)
+    return np.array([x, y, x + w, y + h, score], dtype=np.float32)
 
 
 def _leading_number(text: str | None) -> int | None:
