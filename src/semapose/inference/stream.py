@@ -14,7 +14,9 @@ Per frame, in this order:
 4. ``runner.push_frame`` encodes the crops and returns this frame's single-frame
    :class:`CropOutput` per track and the key frames now complete;
 5. ``tracker.observe_crops(frame, crops)`` (the current frame's single-frame pose);
-6. ``tracker.observe(ready)`` (the temporal poses, ``lookahead`` frames late).
+6. ``tracker.select(ready)`` drops the persons the tracker decided not to output
+   in their frame (when the tracker has ``select``);
+7. ``tracker.observe(ready)`` (the temporal poses, ``lookahead`` frames late).
 
 A schedule must be a pure function of the frame index and the tracker's state:
 a resumed run replays the tracker from the stored detections (``None`` when
@@ -55,35 +57,40 @@ class DetectionSchedule(Protocol):
 
 
 class TrackerAdapter:
-    """The project tracker behind the :class:`StreamTracker` interface.
+    """The project tracker (:class:`semapose.inference.tracker.Tracker`) behind the
+    :class:`StreamTracker` interface, with :class:`TrackBox` (x, y, w, h) output.
 
-    Offline (with future offsets) a frame's poses are known only ``lookahead``
-    frames later, so the tracker receives each key frame's keypoints when they are
-    emitted, while it is already at a later frame: pose-derived boxes then come
-    from keypoints a few frames old. The 1.25x crop enlargement absorbs that.
+    ``select`` drops the persons the tracker decided not to output in their frame
+    (pose-present score below the threshold, OKS duplicates); see the tracker's docs.
     """
 
-    def __init__(self, detector: Any = None) -> None:
+    def __init__(self, detector: Any = None, **tracker_options: Any) -> None:
         from semapose.inference.tracker import Tracker
 
-        # Boxes from a file are trusted as given (every box may start a track);
-        # a live detector's weak boxes must persist a frame first.
-        self.tracker = Tracker.for_detector(detector)
+        # Boxes from a file are used exactly as given; a live detector's boxes are
+        # checked by the pose (pose-present score, OKS duplicates).
+        self.tracker = Tracker.for_detector(detector, **tracker_options)
+
+    @property
+    def last_detection_frame(self) -> int:
+        return self.tracker.last_detection_frame
+
+    @property
+    def needs_detection(self) -> bool:
+        return self.tracker.needs_detection
 
     def update(self, frame: int, detections: np.ndarray | None) -> list[TrackBox]:
-        dets = np.zeros((0, 5)) if detections is None else detections
-        tracks = self.tracker.update(frame, dets)
+        tracks = self.tracker.update(frame, detections)
         return [TrackBox(t.track_id, t.box_xywh, t.score) for t in tracks]
 
     def observe_crops(self, frame: int, crops: dict[int, CropOutput]) -> None:
-        """Single-frame crop outputs of ``frame``; the current tracker does not use them."""
+        self.tracker.observe_crops(frame, crops)
+
+    def select(self, frames: list[FramePoses]) -> list[FramePoses]:
+        return self.tracker.select(frames)  # type: ignore[no-any-return]
 
     def observe(self, frames: list[FramePoses]) -> None:
-        for f in frames:
-            for p in f.persons:
-                self.tracker.observe_keypoints(
-                    p.track_id, p.keypoints, p.scores, frame_index=f.index
-                )
+        self.tracker.observe(frames)
 
 
 @dataclass
@@ -133,12 +140,13 @@ class PoseStream:
         tracks = self.tracker.update(index, detections)
         crops, ready = self.runner.push_frame(index, image, tracks, name)
         self.tracker.observe_crops(index, crops)
+        ready = self._select(ready)
         self.tracker.observe(ready)
         return StreamStep(index, detections, crops, ready)
 
     def finish(self) -> StreamStep:
         """The key frames still waiting for future frames (end of the stream)."""
-        ready = self.runner.finish()
+        ready = self._select(self.runner.finish())
         self.tracker.observe(ready)
         return StreamStep(None, None, {}, ready)
 
@@ -153,6 +161,11 @@ class PoseStream:
         """The tracked poses of every frame, in frame order."""
         for s in self.steps(frames):
             yield from s.ready
+
+    def _select(self, ready: list[FramePoses]) -> list[FramePoses]:
+        """The tracker's choice of who is output (absent or duplicate persons dropped)."""
+        select = getattr(self.tracker, "select", None)
+        return list(select(ready)) if select is not None else ready
 
     def _checked(self, index: int, image: Any) -> np.ndarray:
         image = np.asarray(image)
