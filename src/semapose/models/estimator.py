@@ -120,6 +120,15 @@ class Estimator(nn.Module):
         self._check_clip(clip, heatmaps, target_weights, key_index)
         b, t = clip.shape[:2]
         feats = self.encode_frames(clip.flatten(0, 1)).unflatten(0, (b, t))
+        return self.feature_loss_terms(feats, heatmaps, target_weights)
+
+    def feature_loss_terms(
+        self, feats: Tensor, heatmaps: Tensor, target_weights: Tensor
+    ) -> dict[str, Tensor]:
+        """The loss terms of :meth:`forward_train` from backbone features ``(B, T, C, h, w)``.
+
+        What training on a feature cache calls (frozen backbone, features computed once).
+        """
         fused, aux = self.temporal.forward_train(feats)
         pred = self.head(fused)
         k = self.key_index

@@ -1,0 +1,215 @@
+"""Train the temporal module and head on a feature cache (frozen backbone), resumably.
+
+The backbone never runs here: batches are clips of cached features
+(:class:`semapose.data.unlabeled.FeatureCache`). Batch ``s`` is drawn from
+``numpy.random.default_rng([seed, s])`` and torch's RNG (masking, drop-path) is
+seeded from ``(seed, s)`` too, so a run resumed from its checkpoint continues with
+exactly the batches and masks an uninterrupted run would have used, and every
+variant trained with the same seed sees the same batches.
+
+Under ``torchrun`` each rank draws its own share of every batch (rank-strided keys)
+and gradients are averaged (DistributedDataParallel).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from semapose.engine.seeding import derive_seed
+from semapose.errors import CheckpointError
+from semapose.losses import total_loss
+
+__all__ = ["CacheFitConfig", "fit_on_cache", "STATE_FILE"]
+
+STATE_FILE = "fit_state.pt"
+
+
+@dataclass
+class CacheFitConfig:
+    """Steps, batches and learning rates of training on a cache."""
+
+    steps: int = 300
+    batch_size: int = 8
+    #: learning rate of the temporal module (AdamW); the head gets ``head_lr``
+    lr: float = 1e-3
+    head_lr: float = 1e-4
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    #: cosine decay from lr to lr * min_lr_factor over the steps, after warmup_steps
+    warmup_steps: int = 20
+    min_lr_factor: float = 0.1
+    seed: int = 0
+    sigma: float = 2.0
+    checkpoint_every: int = 50
+    log_every: int = 10
+
+
+def _lr_factor(step: int, fc: CacheFitConfig) -> float:
+    if step < fc.warmup_steps:
+        return (step + 1) / fc.warmup_steps
+    span = max(1, fc.steps - fc.warmup_steps)
+    q = min(1.0, (step - fc.warmup_steps) / span)
+    return fc.min_lr_factor + (1 - fc.min_lr_factor) * 0.5 * (1 + math.cos(math.pi * q))
+
+
+def _optimizer(model: nn.Module, fc: CacheFitConfig) -> torch.optim.Optimizer:
+    groups = []
+    for part, lr in (("temporal", fc.lr), ("head", fc.head_lr)):
+        params = [p for p in getattr(model, part).parameters() if p.requires_grad]
+        if params and lr > 0:
+            groups.append({"params": params, "lr": lr, "base_lr": lr})
+        elif lr <= 0:
+            for p in params:
+                p.requires_grad_(False)
+    if not groups:
+        raise ValueError("nothing to train: the temporal module and the head are both frozen")
+    return torch.optim.AdamW(groups, weight_decay=fc.weight_decay)
+
+
+def fit_on_cache(
+    model: Any,
+    cfg: Any,
+    cache: Any,
+    rows: np.ndarray,
+    fc: CacheFitConfig,
+    out_dir: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = False,
+    on_log: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Train ``model.temporal`` and ``model.head`` on clips around ``rows`` of ``cache``.
+
+    ``cfg`` gives the clip (``data.offsets``) and the loss weights (``loss``). With
+    ``out_dir`` the state is checkpointed atomically every ``fc.checkpoint_every``
+    steps (``fit_state.pt``) and ``resume`` continues from it. Returns the log
+    (one record per ``fc.log_every`` steps: step, loss terms, lr, seconds).
+    """
+    from semapose.engine import distributed as du
+    from semapose.io.atomic import atomic_path
+
+    if len(rows) == 0:
+        raise ValueError("no training rows in the cache")
+    device = next(model.parameters()).device
+    model.train()
+    opt = _optimizer(model, fc)
+    start, log = 0, []
+    state_path = Path(out_dir) / STATE_FILE if out_dir is not None else None
+    if resume and state_path is not None and state_path.is_file():
+        try:
+            state = torch.load(state_path, map_location="cpu", weights_only=True)
+            model.temporal.load_state_dict(state["temporal"])
+            model.head.load_state_dict(state["head"])
+            opt.load_state_dict(state["optimizer"])
+            start, log = int(state["step"]), list(state["log"])
+        except (KeyError, RuntimeError, ValueError, OSError) as exc:
+            raise CheckpointError(f"{state_path}: cannot resume from it ({exc})") from exc
+        if state.get("fit_config") != asdict(fc):
+            raise CheckpointError(
+                f"{state_path}: fit_config: expected the settings of this run, got "
+                f"{state.get('fit_config')} (use a new --out or the same settings)"
+            )
+    rank, world = 0, 1
+    net: nn.Module = model
+    if du.is_dist():
+        rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+        net = nn.parallel.DistributedDataParallel(_LossModule(model), find_unused_parameters=True)
+    else:
+        net = _LossModule(model)
+    offsets = list(cfg.data.offsets)
+    bar = _bar(fc.steps, start) if progress and rank == 0 else None
+    t0 = time.perf_counter()
+    run: dict[str, float] = {}
+    for step in range(start, fc.steps):
+        rng = np.random.default_rng([fc.seed, step])
+        keys = rng.choice(rows, size=fc.batch_size * world, replace=len(rows) < fc.batch_size)
+        keys = keys[rank::world]
+        batch = cache.batch(keys, offsets, sigma=fc.sigma)
+        torch.manual_seed(derive_seed(fc.seed, "cache_fit", step, rank))
+        factor = _lr_factor(step, fc)
+        for g in opt.param_groups:
+            g["lr"] = g["base_lr"] * factor
+        terms = net(
+            batch["feats"].to(device), batch["heatmaps"].to(device), batch["weights"].to(device)
+        )
+        loss, weighted = total_loss(terms, cfg.loss)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite loss at step {step}: {terms}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if fc.grad_clip > 0:
+            nn.utils.clip_grad_norm_(
+                [p for g in opt.param_groups for p in g["params"]], fc.grad_clip
+            )
+        opt.step()
+        for k, v in terms.items():
+            run[k] = run.get(k, 0.0) + float(v.detach())
+        run["total"] = run.get("total", 0.0) + float(loss.detach())
+        run["n"] = run.get("n", 0.0) + 1
+        done = step + 1
+        if done % fc.log_every == 0 or done == fc.steps:
+            n = run.pop("n")
+            rec = {
+                "step": done,
+                "lr": opt.param_groups[0]["lr"],
+                "seconds": time.perf_counter() - t0,
+            }
+            rec.update({k: v / n for k, v in run.items()})
+            log.append(rec)
+            run = {}
+            if on_log is not None:
+                on_log(rec)
+            if bar is not None:
+                bar.set_postfix(loss=f"{rec['total']:.3g}")
+        if bar is not None:
+            bar.update(1)
+        if (
+            state_path is not None
+            and rank == 0
+            and (done % fc.checkpoint_every == 0 or done == fc.steps)
+        ):
+            state_path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(state_path) as tmp:
+                torch.save(
+                    {
+                        "step": done,
+                        "temporal": model.temporal.state_dict(),
+                        "head": model.head.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "log": log,
+                        "fit_config": asdict(fc),
+                    },
+                    tmp,
+                )
+    if bar is not None:
+        bar.close()
+    model.eval()
+    return log
+
+
+class _LossModule(nn.Module):
+    """Wraps the estimator so DDP sees one forward returning the loss terms."""
+
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, feats: torch.Tensor, heatmaps: torch.Tensor, weights: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = self.model.feature_loss_terms(feats, heatmaps, weights)
+        return out
+
+
+def _bar(total: int, initial: int) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc="fit", unit="step", dynamic_ncols=True)
