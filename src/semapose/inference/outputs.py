@@ -11,33 +11,33 @@
   PoseTrack18 slot order (head bottom/top in COCO's eye slots), as mmpose writes
   PoseTrack18 results.
 
-Image ids follow PoseTrack's ``1VVVVVVFFFF`` scheme when the input name starts
-with a sequence number (``000342_mpii_test``), else they are the frame index.
-All files are written atomically and streamed: a long video's poses are read
+Image ids, entries and the streaming writer are :mod:`semapose.io.posetrack_json`'s
+(PoseTrack's ``1VVVVVVFFFF`` ids when the input name starts with a sequence
+number, ``000342_mpii_test``, else the frame index). All files are written
+atomically and streamed: a long video's poses are read
 back from the job's JSONL file, never held in memory all at once.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
 from semapose.inference.results import FramePoses, PersonPose
-from semapose.io.atomic import atomic_text_file
+from semapose.io.posetrack_json import (
+    image_entry,
+    image_id,
+    parse_image_id,
+    prediction_annotation,
+    write_document,
+)
+from semapose.io.posetrack_json import (
+    write_coco_results as write_coco_pairs,
+)
 from semapose.keypoints import POSETRACK_SKELETON, posetrack_categories
-
-
-def image_id(name: str, frame: int) -> int:
-    """PoseTrack-style image id for sequence ``name`` (leading number) and frame index."""
-    m = re.match(r"(\d+)", name)
-    if m:
-        return 10_000_000_000 + int(m.group(1)) % 1_000_000 * 10_000 + frame
-    return frame
 
 
 def frame_file_name(source: Path, name: str, frame: FramePoses) -> str:
@@ -51,86 +51,51 @@ def frame_file_name(source: Path, name: str, frame: FramePoses) -> str:
     return f"{name}/{file}"
 
 
-def _keypoints_flat(p: PersonPose) -> list[float]:
-    out: list[float] = []
-    for (x, y), s in zip(p.keypoints, p.scores, strict=True):
-        out.extend((round(float(x), 3), round(float(y), 3), round(float(s), 4)))
-    return out
-
-
 def _posetrack_images(
     frames: Iterable[FramePoses], n: int, source: Path, name: str
 ) -> Iterator[dict[str, Any]]:
-    vid = image_id(name, 0) // 10_000 if image_id(name, 0) >= 10_000_000_000 else 0
+    first = image_id(name, 0)
+    vid = first // 10_000 if parse_image_id(first) else 0
     for f in frames:
-        iid = image_id(name, f.index)
-        yield {
-            "file_name": frame_file_name(source, name, f),
-            "id": iid,
-            "frame_id": iid,
-            "vid_id": str(vid),
-            "nframes": n,
-            "is_labeled": True,
-        }
+        yield image_entry(image_id(name, f.index), frame_file_name(source, name, f), vid, n)
 
 
 def _posetrack_annotations(frames: Iterable[FramePoses], name: str) -> Iterator[dict[str, Any]]:
     for f in frames:
         iid = image_id(name, f.index)
+        for k, p in enumerate(f.persons):
+            yield prediction_annotation(iid, p, f"frame {f.index} person {k}")
+
+
+def _pairs(frames: Iterable[FramePoses], name: str) -> Iterator[tuple[int, PersonPose]]:
+    for f in frames:
         for p in f.persons:
-            yield {
-                "image_id": iid,
-                "track_id": p.track_id,
-                "category_id": 1,
-                "keypoints": _keypoints_flat(p),
-                "scores": [round(float(s), 4) for s in p.scores],
-                "bbox": [round(float(v), 3) for v in p.box],
-                "score": round(p.score, 4),
-            }
+            yield image_id(name, f.index), p
+
+
+def _document_fields(
+    frames: FrameSource, n: int, source: Path, name: str, meta: dict[str, Any] | None
+) -> Iterator[tuple[str, Any]]:
+    yield "images", _posetrack_images(frames(), n, source, name)
+    yield "annotations", _posetrack_annotations(frames(), name)
+    yield "categories", posetrack_categories(POSETRACK_SKELETON)
+    if meta:
+        yield "semapose", meta
 
 
 def posetrack_document(
     frames: list[FramePoses], source: Path, name: str, meta: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The PoseTrack2018 prediction document of one sequence."""
-    doc: dict[str, Any] = {
-        "images": list(_posetrack_images(frames, len(frames), source, name)),
-        "annotations": list(_posetrack_annotations(frames, name)),
-        "categories": posetrack_categories(POSETRACK_SKELETON),
-    }
-    if meta:
-        doc["semapose"] = meta
-    return doc
-
-
-def _coco_entries(frames: Iterable[FramePoses], name: str) -> Iterator[dict[str, Any]]:
-    for f in frames:
-        for p in f.persons:
-            yield {
-                "image_id": image_id(name, f.index),
-                "category_id": 1,
-                "keypoints": _keypoints_flat(p),
-                "score": round(p.score, 4),
-                "track_id": p.track_id,
-                "bbox": [round(float(v), 3) for v in p.box],
-            }
+    fields = _document_fields(lambda: frames, len(frames), source, name, meta)
+    return {k: list(v) if isinstance(v, Iterator) else v for k, v in fields}
 
 
 def coco_results(frames: list[FramePoses], name: str) -> list[dict[str, Any]]:
     """COCO keypoint-results list of one sequence."""
-    return list(_coco_entries(frames, name))
+    from semapose.io.posetrack_json import coco_results as results
 
-
-def _dump(obj: Any) -> str:
-    return json.dumps(obj, allow_nan=False)
-
-
-def _write_array(fh: TextIO, items: Iterable[Any]) -> None:
-    fh.write("[")
-    for i, item in enumerate(items):
-        fh.write(", " if i else "")
-        fh.write(_dump(item))
-    fh.write("]")
+    return results(_pairs(frames, name))
 
 
 FrameSource = Callable[[], Iterable[FramePoses]]
@@ -155,22 +120,12 @@ def write_posetrack(
     total = len(frames) if isinstance(frames, list) else n
     if total is None:
         raise ValueError("write_posetrack: n is required when frames is not a list")
-    with atomic_text_file(path) as fh:
-        fh.write('{"images": ')
-        _write_array(fh, _posetrack_images(again(), total, source, name))
-        fh.write(', "annotations": ')
-        _write_array(fh, _posetrack_annotations(again(), name))
-        fh.write(f', "categories": {_dump(posetrack_categories(POSETRACK_SKELETON))}')
-        if meta:
-            fh.write(f', "semapose": {_dump(meta)}')
-        fh.write("}\n")
+    write_document(path, _document_fields(again, total, source, name, meta))
 
 
 def write_coco_results(path: Path, frames: Iterable[FramePoses], name: str) -> None:
     """Write :func:`coco_results` atomically, streaming (``frames`` is read once)."""
-    with atomic_text_file(path) as fh:
-        _write_array(fh, _coco_entries(frames, name))
-        fh.write("\n")
+    write_coco_pairs(path, _pairs(frames, name))
 
 
 def draw_frame(image: np.ndarray, persons: list[PersonPose], threshold: float = 0.3) -> np.ndarray:

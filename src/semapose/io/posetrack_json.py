@@ -1,32 +1,81 @@
-"""Writers for prediction files: PoseTrack2018 (what poseval accepts) and COCO results.
+"""PoseTrack2018 / COCO keypoint JSON: image ids, entries and the streaming writer.
 
-A PoseTrack2018 prediction file lists **every image of its GT file, in GT order**
-(poseval pairs frames by position), an ``annotations`` entry per predicted
-person with a track id that is unique within its frame (and below 10000), the
-17 PoseTrack18 keypoint slots as ``[x, y, 1, ...]`` and one score per slot.
-Frames without people are simply images without annotations.
+Every PoseTrack or COCO document semapose writes is made here: ``semapose
+predict``'s outputs (:mod:`semapose.inference.outputs`), the prediction files of
+training-time validation, the synthetic ground truth
+(:mod:`semapose.data.synthetic.generate`); box files decode image ids with
+:func:`parse_image_id`.
+
+Image ids follow PoseTrack's ``1VVVVVVFFFF`` scheme (:func:`posetrack_image_id`):
+video number ``VVVVVV``, frame ``FFFF``. A sequence whose name starts with a
+number (``000342_mpii_test``) gets such ids; any other gets the frame index.
+
+Two kinds of prediction document:
+
+* :func:`prediction_annotation` (``semapose predict``): ``keypoints``
+  ``[x, y, score] * 17``, ``scores``, ``track_id``, ``bbox``, ``score``;
+* :func:`posetrack18_predictions` (what poseval accepts, for a GT file): **every
+  image of its GT file, in GT order** (poseval pairs frames by position), track
+  ids unique within a frame and below 10000, keypoints ``[x, y, 1]`` with the
+  unannotated slots zeroed, one score per slot.
 
 A person is any object or mapping with ``keypoints`` ((17, 2) or (17, 3) image
-pixels in PoseTrack18 slot order), ``scores`` ((17,)) and ``track_id``;
-optional ``box`` (x, y, w, h) and ``score``. A negative track id (untracked)
-gets the smallest id unused in its frame.
+pixels in PoseTrack18 slot order), ``scores`` ((17,)) and ``track_id``; optional
+``box`` (x, y, w, h) and ``score``. :func:`write_document` streams a document
+whose lists are iterators, atomically: a long video's entries are never all in
+memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
 from semapose.errors import InputError
-from semapose.io.atomic import atomic_write_json
+from semapose.io.atomic import atomic_text_file
 from semapose.io.jsonio import read_json
 from semapose.keypoints import POSETRACK_KEYPOINTS, POSETRACK_UNANNOTATED
 
 MAX_TRACK_ID = 10000
+#: smallest PoseTrack-style image id (``1VVVVVVFFFF``)
+POSETRACK_IMAGE_ID_MIN = 10_000_000_000
 _IMAGE_KEYS = ("id", "file_name", "frame_id", "vid_id", "nframes", "is_labeled", "has_no_densepose")
+
+
+# ----------------------------------------------------------------------------- image ids
+
+
+def posetrack_image_id(video: int, frame: int) -> int:
+    """PoseTrack's ``1VVVVVVFFFF`` image id of frame ``frame`` of video number ``video``."""
+    return POSETRACK_IMAGE_ID_MIN + int(video) % 1_000_000 * 10_000 + int(frame)
+
+
+def parse_image_id(image_id: int) -> tuple[int, int] | None:
+    """``(video number, frame)`` of a ``1VVVVVVFFFF`` id; None for other ids."""
+    if image_id < POSETRACK_IMAGE_ID_MIN:
+        return None
+    return (image_id // 10_000) % 1_000_000, image_id % 10_000
+
+
+def image_id(name: str, frame: int) -> int:
+    """Image id of frame ``frame`` of sequence ``name``: PoseTrack-style when the name starts
+    with a number (``000342_mpii_test``), else the frame index."""
+    m = re.match(r"(\d+)", name)
+    return posetrack_image_id(int(m.group(1)), frame) if m else frame
+
+
+def video_number(name: str) -> int:
+    """The ``vid_id`` of sequence ``name`` (its leading number; 0 when it has none)."""
+    m = re.match(r"(\d+)", name)
+    return int(m.group(1)) % 1_000_000 if m else 0
+
+
+# ----------------------------------------------------------------------------- entries
 
 
 def _field(person: Any, name: str, default: Any = None) -> Any:
@@ -46,6 +95,128 @@ def _person_arrays(person: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
     if not (np.isfinite(kp[:, :2]).all() and np.isfinite(scores).all()):
         raise InputError(None, where, "finite keypoints and scores")
     return kp[:, :2], scores
+
+
+def _person_score(person: Any, scores: np.ndarray) -> float:
+    score = _field(person, "score")
+    return float(score) if score is not None else float(scores.mean())
+
+
+def keypoints_flat(keypoints: np.ndarray, scores: np.ndarray) -> list[float]:
+    """``[x, y, score] * J`` rounded to 1/1000 px and 4 decimals of score."""
+    out: list[float] = []
+    for (x, y), s in zip(keypoints, scores, strict=True):
+        out.extend((round(float(x), 3), round(float(y), 3), round(float(s), 4)))
+    return out
+
+
+def image_entry(
+    image_id: int, file_name: str, vid: int | str, nframes: int, **extra: Any
+) -> dict[str, Any]:
+    """One ``images`` entry (labeled: predictions and synthetic GT label every frame)."""
+    entry: dict[str, Any] = {
+        "file_name": file_name,
+        "id": image_id,
+        "frame_id": image_id,
+        "vid_id": str(vid),
+        "nframes": nframes,
+        "is_labeled": True,
+    }
+    entry.update(extra)
+    return entry
+
+
+def prediction_annotation(image_id: int, person: Any, where: str = "person") -> dict[str, Any]:
+    """``semapose predict``'s ``annotations`` entry: ``[x, y, score]`` keypoints, rounded."""
+    xy, scores = _person_arrays(person, where)
+    entry = {
+        "image_id": image_id,
+        "track_id": int(_field(person, "track_id", -1)),
+        "category_id": 1,
+        "keypoints": keypoints_flat(xy, scores),
+        "scores": [round(float(s), 4) for s in scores],
+    }
+    box = _field(person, "box")
+    if box is not None:
+        entry["bbox"] = [round(float(v), 3) for v in np.asarray(box).reshape(4)]
+    entry["score"] = round(_person_score(person, scores), 4)
+    return entry
+
+
+def coco_result(image_id: int, person: Any, where: str = "result") -> dict[str, Any]:
+    """One COCO keypoint result (``image_id``, ``category_id`` 1, ``keypoints``, ``score``),
+    plus ``track_id`` and ``bbox`` when the person has them."""
+    xy, scores = _person_arrays(person, where)
+    entry: dict[str, Any] = {
+        "image_id": image_id,
+        "category_id": 1,
+        "keypoints": keypoints_flat(xy, scores),
+        "score": round(_person_score(person, scores), 4),
+    }
+    track = _field(person, "track_id")
+    if track is not None:
+        entry["track_id"] = int(track)
+    box = _field(person, "box")
+    if box is not None:
+        entry["bbox"] = [round(float(v), 3) for v in np.asarray(box).reshape(4)]
+    return entry
+
+
+def iter_coco_results(items: Iterable[tuple[Any, Any]]) -> Iterator[dict[str, Any]]:
+    """COCO keypoint results from ``(image_id, person)`` pairs, one at a time."""
+    for k, (iid, person) in enumerate(items):
+        yield coco_result(iid, person, f"result {k}")
+
+
+def coco_results(items: Iterable[tuple[Any, Any]]) -> list[dict[str, Any]]:
+    """COCO keypoint results from ``(image_id, person)`` pairs (keypoints in the given slots)."""
+    return list(iter_coco_results(items))
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, allow_nan=False)
+
+
+def _write_value(fh: TextIO, value: Any) -> None:
+    if isinstance(value, Iterator):
+        fh.write("[")
+        for i, item in enumerate(value):
+            fh.write(", " if i else "")
+            fh.write(_dump(item))
+        fh.write("]")
+    else:
+        fh.write(_dump(value))
+
+
+def write_document(path: str | Path, fields: Iterable[tuple[str, Any]]) -> None:
+    """Write a JSON object of ``(key, value)`` fields atomically; iterator values are streamed
+    as arrays (a top-level iterator alone: pass ``fields`` as that iterator to
+    :func:`write_array`). The bytes equal ``json.dumps`` of the same object."""
+    with atomic_text_file(path) as fh:
+        fh.write("{")
+        for i, (key, value) in enumerate(fields):
+            fh.write(", " if i else "")
+            fh.write(f"{_dump(key)}: ")
+            _write_value(fh, value)
+        fh.write("}\n")
+
+
+def write_array(path: str | Path, items: Iterable[Any]) -> None:
+    """Write a JSON array atomically, streaming ``items`` (read once)."""
+    with atomic_text_file(path) as fh:
+        _write_value(fh, iter(items))
+        fh.write("\n")
+
+
+def write_coco_results(path: str | Path, items: Iterable[tuple[Any, Any]]) -> None:
+    """Write :func:`coco_results` of ``(image_id, person)`` pairs atomically, streaming."""
+    write_array(path, iter_coco_results(items))
+
+
+# ----------------------------------------------------------------------------- GT-aligned
 
 
 def gt_images(gt_file: str | Path) -> list[dict[str, Any]]:
@@ -108,8 +279,7 @@ def posetrack18_predictions(
             box = _field(person, "box")
             if box is not None:
                 ann["bbox"] = [float(v) for v in np.asarray(box, dtype=np.float64).reshape(4)]
-            score = _field(person, "score")
-            ann["score"] = float(score) if score is not None else float(scores.mean())
+            ann["score"] = _person_score(person, scores)
             anns.append(ann)
     categories = [
         {
@@ -128,26 +298,26 @@ def write_posetrack18_predictions(
     people: Mapping[Any, Sequence[Any]] | Sequence[Sequence[Any]],
 ) -> None:
     """Write :func:`posetrack18_predictions` atomically to ``path``."""
-    atomic_write_json(path, posetrack18_predictions(images, people))
+    write_document(path, posetrack18_predictions(images, people).items())
 
 
-def coco_results(items: Iterable[tuple[Any, Any]]) -> list[dict[str, Any]]:
-    """COCO keypoint results from ``(image_id, person)`` pairs (keypoints in the given slots)."""
-    out = []
-    for k, (image_id, person) in enumerate(items):
-        xy, scores = _person_arrays(person, f"result {k}")
-        score = _field(person, "score")
-        out.append(
-            {
-                "image_id": image_id,
-                "category_id": 1,
-                "keypoints": np.column_stack([xy, scores]).ravel().tolist(),
-                "score": float(score) if score is not None else float(scores.mean()),
-            }
-        )
-    return out
-
-
-def write_coco_results(path: str | Path, items: Iterable[tuple[Any, Any]]) -> None:
-    """Write :func:`coco_results` atomically to ``path``."""
-    atomic_write_json(path, coco_results(items))
+__all__ = [
+    "MAX_TRACK_ID",
+    "POSETRACK_IMAGE_ID_MIN",
+    "coco_result",
+    "coco_results",
+    "gt_images",
+    "image_entry",
+    "image_id",
+    "iter_coco_results",
+    "keypoints_flat",
+    "parse_image_id",
+    "posetrack18_predictions",
+    "posetrack_image_id",
+    "prediction_annotation",
+    "video_number",
+    "write_array",
+    "write_coco_results",
+    "write_document",
+    "write_posetrack18_predictions",
+]

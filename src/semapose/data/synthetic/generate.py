@@ -36,6 +36,7 @@ from semapose.data.synthetic.scene import PersonTrack, Scene, sample_scene
 from semapose.data.synthetic.visibility import joint_visibility
 from semapose.data.synthetic.writer import SequenceWriter, categories
 from semapose.errors import InputError
+from semapose.io.posetrack_json import image_entry, posetrack_image_id
 
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 MAX_FRAMES = 9999  # PoseTrack frame ids keep 4 digits for the frame number
@@ -202,10 +203,6 @@ def iter_video(
         yield FrameResult(t, image, clean, annots, ignore, labels)
 
 
-def _frame_id(vid: int, t: int) -> int:
-    return 10_000_000_000 + vid * 10_000 + t
-
-
 def _check(
     videos: int,
     frames: int,
@@ -298,23 +295,21 @@ def _generate(
             annotations: list[dict[str, Any]] = []
             with SequenceWriter(root, split, seq, size, write_video) as writer:
                 for fr in iter_video(seed, split, index, frames, size, people, degrade, rate):
-                    fid = _frame_id(vid, fr.t)
+                    fid = posetrack_image_id(vid, fr.t)
                     writer.add_frame(fr.t, fr.image)
                     images.append(
-                        {
-                            "has_no_densepose": True,
-                            "is_labeled": True,
-                            "file_name": writer.file_name(fr.t),
-                            "nframes": frames,
-                            "frame_id": fid,
-                            "vid_id": f"{vid:06d}",
-                            "ignore_regions_y": [[p[1] for p in poly] for poly in fr.ignore],
-                            "ignore_regions_x": [[p[0] for p in poly] for poly in fr.ignore],
-                            "id": fid,
-                            "width": size[0],
-                            "height": size[1],
-                            "semapose_degradations": fr.degradations,
-                        }
+                        image_entry(
+                            fid,
+                            writer.file_name(fr.t),
+                            f"{vid:06d}",
+                            frames,
+                            has_no_densepose=True,
+                            ignore_regions_y=[[p[1] for p in poly] for poly in fr.ignore],
+                            ignore_regions_x=[[p[0] for p in poly] for poly in fr.ignore],
+                            width=size[0],
+                            height=size[1],
+                            semapose_degradations=fr.degradations,
+                        )
                     )
                     for ann in fr.people:
                         annotations.append(

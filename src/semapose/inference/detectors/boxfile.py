@@ -26,8 +26,7 @@ import numpy as np
 
 from semapose.errors import InputError
 from semapose.inference.detectors.boxops import empty_boxes
-
-_POSETRACK_ID_MIN = 10_000_000_000
+from semapose.io.posetrack_json import parse_image_id
 
 
 class BoxFileDetector:
@@ -88,11 +87,10 @@ class BoxFileDetector:
                 if sequence and len(pp.parts) > 1 and pp.parent.name != sequence:
                     continue
                 index = by_name.get(pp.name) if by_name else _leading_number(pp.stem)
-            elif det.image_id >= _POSETRACK_ID_MIN:
-                video = (det.image_id // 10_000) % 1_000_000
+            elif (parsed := parse_image_id(det.image_id)) is not None:
+                video, index = parsed
                 if seq_number is not None and video != seq_number:
                     continue
-                index = det.image_id % 10_000
             elif det.image_id >= 0:
                 index = det.image_id
             if index is None:
