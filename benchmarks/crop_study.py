@@ -1,6 +1,6 @@
 """Measure what ``--crop track`` (own-box crops, cached) costs in accuracy vs ``--crop key``.
 
-``python -m semapose.inference.crop_study WEIGHTS [--videos N] [--frames N]`` renders
+``python benchmarks/crop_study.py WEIGHTS [--videos N] [--frames N]`` renders
 synthetic val videos with occluders and motion blur, predicts them with the
 ground-truth boxes three ways and prints PCKh@0.5 and the keypoint differences:
 

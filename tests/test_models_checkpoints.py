@@ -13,13 +13,10 @@ from torch import Tensor, nn
 
 from semapose.errors import CheckpointError
 from semapose.models import SingleFrameHRNet, SingleFrameViTPose
-from semapose.models.checkpoints import (
-    detect_layout,
-    extract_state_dict,
-    load_state_dict_file,
-    save_state_dict_file,
-)
+from semapose.models.backbones.hrnet import convert_hrnet_checkpoint
+from semapose.models.checkpoints import detect_layout
 from semapose.models.single_frame import init_posetrack_from_coco
+from semapose.weights.read import extract_state_dict, load_state_dict_file, save_state_dict_file
 
 # sha256 of the key names of mmpretrain's VisionTransformer as configured by mmpose 1.x
 # ViTPose (recorded from mmpretrain 1.2.0): checks the inverse mapping below.
@@ -86,7 +83,7 @@ def test_hrnet_layouts_round_trip(hrnet, tmp_path: Path, layout: str) -> None:
         torch.save(obj, path)
         loaded = SingleFrameHRNet.from_checkpoint(path, width=32)
     else:  # the same steps as from_checkpoint, without the file round trip (test speed)
-        sd, found = SingleFrameHRNet.convert_state_dict(extract_state_dict(obj))
+        sd, found = convert_hrnet_checkpoint(extract_state_dict(obj))
         assert found == ("official" if layout == "no_num_batches_tracked" else layout)
         with torch.device("meta"):
             loaded = SingleFrameHRNet(32)

@@ -287,7 +287,7 @@ def test_decode_clip_traces_and_exports_to_onnx(variant: str) -> None:
 
 
 def test_backbone_weights_load_backbone_and_heads(tmp_path: pytest.TempPathFactory) -> None:
-    from semapose.models.checkpoints import save_state_dict_file
+    from semapose.weights.read import save_state_dict_file
 
     source = make_model("single_frame", 1)
     torch.nn.init.normal_(source.head.final_layer.weight, std=0.1)

@@ -243,7 +243,10 @@ def test_resume_with_other_options_starts_over(tmp_path: Path, model_cfg) -> Non
 
 
 def test_crop_study_runs_the_three_modes_on_the_same_joints(model_cfg) -> None:
-    from semapose.inference.crop_study import _videos, run_mode
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from crop_study import _videos, run_mode
     from semapose.inference.loading import LoadedModel
     from semapose.inference.predictor import Predictor
 

@@ -142,7 +142,7 @@ def test_safetensors_crash_keeps_old_weights(
     torch = pytest.importorskip("torch")
     import safetensors.torch
 
-    from semapose.models.checkpoints import load_state_dict_file, save_state_dict_file
+    from semapose.weights.read import load_state_dict_file, save_state_dict_file
 
     target = tmp_path / "w.safetensors"
     save_state_dict_file(target, {"a": torch.ones(4)})

@@ -260,7 +260,7 @@ def test_weights_readers_on_damaged_files(
 ) -> None:
     """Truncated, bit-flipped or extended checkpoint files: a CheckpointError or tensors."""
     from semapose.engine.checkpoint import load_state, read_weights
-    from semapose.models.checkpoints import load_state_dict_file
+    from semapose.weights.read import load_state_dict_file
 
     data = bytearray(WEIGHTS[suffix])
     data = data[: cut % (len(data) + 1)]

@@ -73,8 +73,8 @@ def test_payload_really_runs_when_unpickled(tmp_path: Path, marker: Path) -> Non
 def test_library_loaders_refuse_pickled_code(tmp_path: Path, marker: Path, kind: str) -> None:
     from semapose.engine.checkpoint import load_state, read_weights
     from semapose.inference.loading import load_model
-    from semapose.models.checkpoints import load_state_dict_file, read_checkpoint
     from semapose.models.single_frame import SingleFrameHRNet, SingleFrameViTPose
+    from semapose.weights.read import load_state_dict_file, read_checkpoint
 
     path = _evil_files(tmp_path, marker)[kind]
     loaders = [

@@ -16,6 +16,7 @@ import pytest
 
 from semapose.errors import InputError
 from semapose.weights import download as W
+from semapose.weights.resolve import resolve_weights
 
 PAYLOAD = b"semapose test weights " * 1000
 
@@ -122,16 +123,16 @@ def test_resolve_weights_names_paths_and_cache_dir(
 
     own = tmp_path / "mine.safetensors"
     own.write_bytes(b"x")
-    assert W.resolve_weights(own) == own
+    assert resolve_weights(own).path == own
     with pytest.raises(InputError, match="hrnet-w32-coco-256x192"):
-        W.resolve_weights("no-such-model")
+        resolve_weights("no-such-model")
 
     (www / "t.pth").write_bytes(PAYLOAD)
     entry = W.KnownWeights(
         "test-net", f"{base}/t.pth", hashlib.sha256(PAYLOAD).hexdigest()[:8], "t.pth", "test", "MIT"
     )
     monkeypatch.setitem(W.KNOWN_WEIGHTS, "test-net", entry)
-    got = W.resolve_weights("test-net")
+    got = resolve_weights("test-net").path
     assert got == tmp_path / "xdg" / "semapose" / "t.pth" and got.read_bytes() == PAYLOAD
 
 

@@ -9,6 +9,9 @@ epoch end, so names sort by step) in ``<output_dir>/checkpoints/`` is two files:
 * ``NAME.state.pt`` — optimizer, scheduler, grad-scaler and RNG states, step,
   epoch, position in the epoch, best metric (``torch.load(weights_only=True)``).
 
+Both are read by :mod:`semapose.weights.read`, the reader every weights file goes
+through (no pickled code runs, NaN/inf weights are refused).
+
 Both are written through :func:`semapose.io.atomic.atomic_path`; only then is
 ``<output_dir>/last.json`` (atomically) pointed at them, so a kill at any moment
 leaves the previous complete checkpoint as "last". Old rolling checkpoints are
@@ -22,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from semapose.errors import CheckpointError
 from semapose.io.atomic import atomic_path, atomic_write_json
+from semapose.weights.read import check_finite, read_safetensors, read_torch
 
 LAST = "last.json"
 BEST = "best.json"
@@ -65,18 +68,9 @@ def save_weights(
 
 
 def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Tensors and metadata of a safetensors file; CheckpointError if it cannot be read."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: expected a safetensors weights file, got no such file")
-    try:
-        tensors = load_file(str(path))
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as fh:
-            meta = dict(fh.metadata() or {})
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: expected a safetensors weights file, got {exc}") from exc
+    """Finite tensors and metadata of a safetensors file; CheckpointError if it cannot be read."""
+    tensors, meta = read_safetensors(path)
+    check_finite(tensors, path)
     return tensors, meta
 
 
@@ -153,10 +147,7 @@ def load_state(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: expected a checkpoint state file, got no such file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt/unsafe files
-        raise CheckpointError(f"{path}: expected a checkpoint state file, got {exc}") from exc
+    state = read_torch(path, "a checkpoint state file")
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: expected a mapping, got {type(state).__name__}")
     missing = [k for k in STATE_KEYS if k not in state]

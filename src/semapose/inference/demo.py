@@ -111,13 +111,13 @@ def run_demo(
 ) -> DemoResult:
     """Generate, predict with both models, score and draw; see the module docstring."""
     from semapose.inference.detectors.boxfile import BoxFileDetector
-    from semapose.inference.loading import BUNDLED_SINGLE
     from semapose.inference.predictor import Predictor
     from semapose.io.atomic import atomic_write_json
+    from semapose.weights.resolve import DEMO_SINGLE_WEIGHTS, DEMO_WEIGHTS
 
     out.mkdir(parents=True, exist_ok=True)
-    temporal = Predictor.create(weights, device)
-    single = Predictor.create(single_weights or BUNDLED_SINGLE, device)
+    temporal = Predictor.create(weights or DEMO_WEIGHTS, device)
+    single = Predictor.create(single_weights or DEMO_SINGLE_WEIGHTS, device)
     gt = make_clip(out, frames)
     clip = out / "clip.mp4"
     atomic_write_json(out / "ground_truth.json", {str(k): v for k, v in gt.people.items()})

@@ -1,42 +1,36 @@
-"""Find and load prediction weights: bundled, our checkpoints, official HRNet/ViTPose/mmpose.
+"""A weights value -> a model ready to predict (``load_model``).
 
-``load_model(weights)`` accepts
+The value is resolved once by :func:`semapose.weights.resolve.resolve_weights` (a
+bundled name, a registry asset, a known name, a URL, a file or a training folder;
+see there) and the file it names is then read by :mod:`semapose.weights.read`:
 
-* ``None`` / ``"bundled"``: the tiny model trained on **synthetic** video that ships
-  in ``semapose/weights/`` (fine for the demo and for trying the tool, not for
-  real footage: train on PoseTrack with the recipe in docs/training.md);
-* a semapose checkpoint: ``NAME.safetensors`` whose metadata (or a ``NAME.json``
-  sidecar) holds the config, or a training output folder (its ``last.json``);
-* an official HRNet / ViTPose / mmpose checkpoint (``.pth``), loaded by
-  :mod:`semapose.models.checkpoints` as a single-frame model;
-* a name from the table of known checkpoints (:mod:`semapose.inference.weights`),
-  downloaded on first use into the cache.
+* a semapose checkpoint (``.safetensors`` with its config in the metadata or a
+  ``.json`` sidecar), or a config-only ``.json``: the model is built from the
+  config; tensors the file does not hold (e.g. a frozen backbone left out) come
+  from the config's ``model.backbone_weights`` (or the metadata's
+  ``init_backbone_weights``) and every parameter must be covered;
+* a ``.tflite`` (BlazePose GHUM full): the bundled ``blazepose`` model with that
+  file as its backbone;
+* an official HRNet / ViTPose / mmpose checkpoint (``.pth``, or ``.safetensors``
+  without a config): a single-frame model recognised from its tensors.
 
-A model without a temporal part runs single-frame (T = 1); ``notes`` then holds
-a one-line warning that the commands print. Loading never unpickles: safetensors,
-or ``torch.load(weights_only=True)``.
+A model without a temporal part runs single-frame (T = 1); ``notes`` then holds a
+one-line warning that the commands print (not for the bundled models, which are
+single-frame by design). Loading never unpickles code.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from semapose.config import Config, from_dict
+from semapose.config import Config
 from semapose.errors import CheckpointError
-
-BUNDLED_DIR = Path(__file__).resolve().parents[1] / "weights"
-BUNDLED_TEMPORAL = "tiny_synthetic"
-BUNDLED_SINGLE = "tiny_synthetic_single"
-
-#: Shown wherever the bundled weights are used.
-SYNTHETIC_NOTICE = (
-    "note: the bundled weights are trained on synthetic video only; for real footage train "
-    "on PoseTrack with the recipe in docs/training.md and pass --weights runs/<name>"
-)
+from semapose.weights.resolve import SYNTHETIC_NOTICE, WeightsSource, resolve_weights
 
 
 class SingleFrameWarning(UserWarning):
@@ -79,43 +73,27 @@ class SingleFrameAdapter:
         return self
 
 
-def bundled_path(name: str = BUNDLED_TEMPORAL) -> Path:
-    """Path of a bundled weights file; CheckpointError when the package has none."""
-    path = BUNDLED_DIR / f"{name}.safetensors"
-    if not path.is_file():
-        raise CheckpointError(
-            f"{path}: the bundled weights '{name}' are not installed in this package; "
-            "pass --weights PATH (a semapose checkpoint or an official HRNet/ViTPose file)"
-        )
-    return path
-
-
 def load_model(weights: str | Path | None = None, device: Any = "cpu") -> LoadedModel:
     """Load weights (see the module docstring) onto ``device`` in eval mode."""
     import torch
 
-    bundled = weights is None or str(weights) in ("bundled", BUNDLED_TEMPORAL, BUNDLED_SINGLE)
-    if bundled:
-        name = BUNDLED_SINGLE if str(weights) == BUNDLED_SINGLE else BUNDLED_TEMPORAL
-        path = bundled_path(name)
-    else:
-        path = _resolve(str(weights))
-    if path.is_dir():
-        path = _from_run_dir(path)
-    if path.suffix == ".safetensors":
+    source = resolve_weights(weights)
+    path = source.path
+    if path.suffix in (".safetensors", ".json") and _has_config(path):
         loaded = _load_semapose(path)
+    elif path.suffix == ".tflite":
+        loaded = _load_semapose(_bundled_config("blazepose"), backbone_weights=str(path))
+        loaded.source = str(path)
     else:
         loaded = _load_official(path)
-    loaded.bundled = bundled
-    if bundled:
+    loaded.bundled = source.kind == "bundled"
+    if source.synthetic:
         loaded.notes.append(SYNTHETIC_NOTICE)
     model = loaded.model
-    if hasattr(model, "to"):
-        model.to(torch.device(device))
-    elif hasattr(model, "model"):
-        model.model.to(torch.device(device))
+    target = model.model if isinstance(model, SingleFrameAdapter) else model
+    target.to(torch.device(device))
     model.eval()
-    if not loaded.temporal:
+    if not loaded.temporal and not loaded.bundled:
         why = f" ({loaded.single_reason})" if loaded.single_reason else ""
         loaded.notes.append(
             f"warning: {loaded.source} has no temporal part{why}; predicting single-frame"
@@ -125,146 +103,122 @@ def load_model(weights: str | Path | None = None, device: Any = "cpu") -> Loaded
 
 def warn_notes(loaded: LoadedModel) -> None:
     """Python-API form of the notes: a :class:`SingleFrameWarning` for single-frame weights."""
-    if not loaded.temporal:
+    if not loaded.temporal and not loaded.bundled:
         msg = f"{loaded.source} has no temporal part; predicting single-frame"
         warnings.warn(msg, SingleFrameWarning, stacklevel=3)
 
 
-def _resolve(weights: str) -> Path:
-    """An existing file or folder as is; otherwise a known name, fetched into the cache."""
-    path = Path(weights).expanduser()
-    if path.exists():
-        return path
-    from semapose.inference.weights import resolve_weights
+def _has_config(path: Path) -> bool:
+    """A semapose checkpoint: config in the safetensors metadata or a JSON (sidecar) file."""
+    if path.suffix == ".json" or path.with_suffix(".json").is_file():
+        return True
+    from semapose.weights.read import safetensors_metadata
 
-    return resolve_weights(weights)
-
-
-def _from_run_dir(path: Path) -> Path:
-    """Weights of a training output folder: best, else final, else the last checkpoint."""
-    for name in ("best.safetensors", "model.safetensors"):
-        if (path / name).is_file():
-            return path / name
-    pointer = path / "last.json"
-    if pointer.is_file():
-        try:
-            record = json.loads(pointer.read_text(encoding="utf-8"))
-            return path / str(record["weights"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise CheckpointError(f"{pointer}: expected a checkpoint pointer, got {exc}") from exc
-    files = sorted(path.glob("*.safetensors"))
-    if len(files) == 1:
-        return files[0]
-    raise CheckpointError(
-        f"{path}: expected a training output folder (model.safetensors, best.safetensors or "
-        "last.json) or a folder with one .safetensors file"
-    )
+    meta = safetensors_metadata(path)
+    return "semapose_config" in meta or "config" in meta
 
 
-def checkpoint_config(path: Path) -> Config:
-    """The config stored with a semapose checkpoint: its safetensors metadata
-    (``semapose_config``), else a ``NAME.json`` sidecar (the config, or ``{"config": ...}``)."""
-    from semapose.engine.checkpoint import read_weights
+def _bundled_config(name: str) -> Path:
+    from semapose.weights.resolve import bundled_path
 
-    _, meta = read_weights(path)
-    text = meta.get("semapose_config", meta.get("config"))
-    sidecar = path.with_suffix(".json")
-    source = str(path)
-    if text is None:
-        if not sidecar.is_file():
-            raise CheckpointError(
-                f"{path}: expected a config in the safetensors metadata or a {sidecar.name} "
-                "sidecar, got neither"
-            )
-        source = str(sidecar)
-        try:
-            text = sidecar.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CheckpointError(f"{sidecar}: cannot read the checkpoint's config: {exc}") from exc
-    try:
-        raw = json.loads(text)
-    except ValueError as exc:
-        raise CheckpointError(f"{source}: the checkpoint's config is not JSON: {exc}") from exc
-    if isinstance(raw, dict) and isinstance(raw.get("config"), dict):
-        raw = raw["config"]
-    return from_dict(Config, raw, source)  # type: ignore[no-any-return]
+    return bundled_path(name)
 
 
-def _load_semapose(path: Path) -> LoadedModel:
-    from semapose.engine.checkpoint import load_weights
-    from semapose.models.build import build_model
+def _load_semapose(path: Path, backbone_weights: str | None = None) -> LoadedModel:
+    """Build from the checkpoint's config; fill the parameters from its tensors and, for those
+    it leaves out, from the config's initial backbone weights (all must be covered)."""
+    import torch
 
-    cfg = checkpoint_config(path)
-    model: Any = build_model(cfg)
-    load_weights(model, path, strict=True)
-    temporal = cfg.model.temporal != "none" and len(cfg.data.offsets) > 0
+    from semapose.models.build import build_model, load_pretrained
+    from semapose.weights.read import checkpoint_config, read_safetensors
+
+    model: Any
+    tensors: dict[str, torch.Tensor] = {}
+    meta: dict[str, str] = {}
+    if path.suffix == ".safetensors":
+        from semapose.weights.read import check_finite
+
+        tensors, meta = read_safetensors(path)
+        check_finite(tensors, path)
+    cfg = checkpoint_config(path, meta)
+    if backbone_weights is not None:
+        cfg.model.backbone_weights = backbone_weights
+    init = cfg.model.backbone_weights or meta.get("init_backbone_weights", "")
+    if _is_partial(meta):  # temporal + head only, over a backbone from its own weights
+        from semapose.models.partial import load_partial_weights
+
+        cfg.model.backbone_weights = init
+        model = build_model(cfg)
+        load_partial_weights(model, path)
+        return LoadedModel(model, cfg, _is_temporal(cfg), str(path))
+    bare = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, backbone_weights=""))
+    model = build_model(bare)
+    own = model.state_dict()
+    unexpected = sorted(set(tensors) - set(own))
+    missing = [k for k in own if k not in tensors and not k.endswith("num_batches_tracked")]
+    if missing and init:
+        parts = load_pretrained(model, cfg.model.backbone, init)
+        missing = [k for k in missing if not k.startswith(tuple(f"{p}." for p in parts))]
+    bad = [k for k in tensors if k in own and tuple(own[k].shape) != tuple(tensors[k].shape)]
+    if missing or unexpected or bad:
+        detail = (
+            f"{bad[0]}: expected shape {tuple(own[bad[0]].shape)}, "
+            f"got {tuple(tensors[bad[0]].shape)}"
+            if bad
+            else f"missing {_few(missing)}, unexpected {_few(unexpected)}"
+        )
+        raise CheckpointError(f"{path}: weights do not fit the model: {detail}")
+    model.load_state_dict(tensors, strict=False)
+    temporal = _is_temporal(cfg)
     if not hasattr(model, "encode_frames"):
         model = SingleFrameAdapter(model)
         temporal = False
     return LoadedModel(model, cfg, temporal, str(path))
 
 
+def _is_temporal(cfg: Config) -> bool:
+    return cfg.model.temporal != "none" and len(cfg.data.offsets) > 0
+
+
+def _is_partial(meta: dict[str, str]) -> bool:
+    """A file of the parts trained over a frozen backbone (see :mod:`semapose.models.partial`)."""
+    return bool(meta.get("semapose_parts"))
+
+
+def _few(keys: list[str]) -> str:
+    if not keys:
+        return "none"
+    shown = ", ".join(keys[:4])
+    return f"{len(keys)} ({shown}{', ...' if len(keys) > 4 else ''})"
+
+
 def _load_official(path: Path) -> LoadedModel:
     """Official / mmpose HRNet or ViTPose checkpoint -> single-frame model (T = 1).
 
-    The architecture is read from the weights (HRNet width, ViT width and depth);
-    the input size from a ``HxW`` in the file name (``..._256x192...``), else
+    The input size comes from a ``HxW`` in the file name (``..._256x192...``), else
     256x192 (every published ViTPose, most HRNet releases).
     """
-    import re
+    from semapose.models.single_frame import single_frame_from_state_dict
+    from semapose.weights.read import load_state_dict_file
 
-    from semapose.models.checkpoints import detect_layout, load_state_dict_file
-
-    sd = load_state_dict_file(path)
-    keys = list(sd)
-    layout = detect_layout(sd)
     m = re.search(r"(\d{3})x(\d{3})", path.name)
     size = (int(m.group(1)), int(m.group(2))) if m else (256, 192)
-    if any("transition1" in k or "stage4" in k for k in keys):
-        from semapose.models.single_frame import SingleFrameHRNet
-
-        conv, layout = SingleFrameHRNet.convert_state_dict(sd)
-        t1 = conv.get("backbone.transition1.0.0.weight")
-        width = int(t1.shape[0]) if t1 is not None else 32
-        final = conv.get("head.final_layer.weight")
-        model: Any = SingleFrameHRNet(width, int(final.shape[0]) if final is not None else 17)
-        model.load_converted(conv, path=path, layout=layout)
-        backbone = f"hrnet_w{width}"
-    elif any("patch_embed" in k for k in keys):
-        from semapose.models.backbones.vit import VIT_ARCHS
-        from semapose.models.single_frame import SingleFrameViTPose
-
-        qkv = next((sd[k] for k in keys if k.endswith("blocks.0.attn.qkv.weight")), None)
-        depth = len({k.split("blocks.")[1].split(".")[0] for k in keys if "blocks." in k})
-        dim = int(qkv.shape[1]) if qkv is not None else -1
-        arch = next((n for n, a in VIT_ARCHS.items() if (a.embed_dim, a.depth) == (dim, depth)), "")
-        if not arch:
-            raise CheckpointError(f"{path}: a ViT of width {dim} and depth {depth} is not known")
-        model = SingleFrameViTPose.from_checkpoint(path, arch=arch, img_size=size)
-        backbone = arch
-    else:
-        raise CheckpointError(
-            f"{path}: expected a semapose .safetensors checkpoint or an official/mmpose HRNet or "
-            f"ViTPose checkpoint, got {layout} keys ({', '.join(keys[:3])}, ...)"
-        )
+    model, backbone = single_frame_from_state_dict(load_state_dict_file(path), path, size)
     cfg = Config()
     cfg.data.image_size = size
     cfg.data.offsets = []
     cfg.model.backbone = backbone
     cfg.model.temporal = "none"
     loaded = LoadedModel(SingleFrameAdapter(model), cfg, False, str(path))
-    loaded.single_reason = f"{backbone} {layout} checkpoint; slots 1-2 are COCO's eyes"
+    loaded.single_reason = f"{backbone} checkpoint; slots 1-2 are COCO's eyes"
     return loaded
 
 
 __all__ = [
-    "BUNDLED_DIR",
-    "SYNTHETIC_NOTICE",
     "LoadedModel",
     "SingleFrameAdapter",
     "SingleFrameWarning",
-    "bundled_path",
-    "checkpoint_config",
+    "WeightsSource",
     "load_model",
     "warn_notes",
 ]

@@ -17,7 +17,7 @@ _EXPORTS: dict[str, str] = {
     "SingleFrameHRNet": "semapose.models.single_frame",
     "SingleFrameViTPose": "semapose.models.single_frame",
     "build_backbone": "semapose.models.backbones",
-    "load_state_dict_file": "semapose.models.checkpoints",
+    "load_state_dict_file": "semapose.weights.read",
     "count_flops": "semapose.models.flops",
     "count_params": "semapose.models.flops",
     "flops_by_module": "semapose.models.flops",

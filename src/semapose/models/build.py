@@ -213,29 +213,40 @@ def build_model(cfg: Config) -> Estimator:
     return model
 
 
-def load_pretrained(model: Estimator, backbone: str, path: str) -> list[str]:
-    """Initialise the backbone, and where shapes fit the head(s), from a pose checkpoint.
+def load_pretrained(model: Estimator, backbone: str, weights: str) -> list[str]:
+    """Initialise the backbone, and where shapes fit the head(s), from pose weights.
 
-    HRNet / ViTPose checkpoints in any layout that :mod:`semapose.models.single_frame`
-    reads (official, mmpose 0.x, mmpose 1.x); ``tiny`` from a semapose checkpoint with
-    ``backbone.*`` (and optionally ``head.*``) keys. The single-frame head initialises
-    both the main head and the pose-reconstruction head of the temporal module (same
-    design) when its joints and channels match; otherwise they keep their random
-    initialisation. Returns the names of the parts that were loaded.
+    ``weights`` is any weights value (:func:`semapose.weights.resolve.resolve_weights`:
+    a file, a training folder, a known name, a URL, a registry asset). HRNet / ViTPose
+    checkpoints in any layout their backbone module converts (official, mmpose 0.x,
+    mmpose 1.x); BlazePose from its tflite (or our conversion); ``tiny`` from a semapose
+    checkpoint with ``backbone.*`` (and optionally ``head.*``) keys. The single-frame
+    head initialises both the main head and the pose-reconstruction head of the temporal
+    module (same design) when its joints and channels match; otherwise they keep their
+    random initialisation. Returns the names of the parts that were loaded.
     """
-    from semapose.models.checkpoints import check_and_load, load_state_dict_file
+    from semapose.models.checkpoints import check_and_load
+    from semapose.weights.read import load_state_dict_file
+    from semapose.weights.resolve import resolve_weights
 
+    path = resolve_weights(weights, option="model.backbone_weights").path
     source: dict[str, dict[str, Tensor]] = {}
-    if backbone.startswith("hrnet_w"):
-        from semapose.models.single_frame import SingleFrameHRNet
+    if backbone == "blazepose":
+        from semapose.models.backbones import blazepose
 
-        hr = SingleFrameHRNet.from_checkpoint(path, width=int(backbone[-2:]))
-        source = {"backbone": hr.backbone.state_dict(), "head": hr.head.state_dict()}
-    elif backbone.startswith("vit_"):
-        from semapose.models.single_frame import SingleFrameViTPose
+        source = blazepose.pretrained_parts(path)  # type: ignore[attr-defined]
+    elif backbone.startswith(("hrnet_w", "vit_")):
+        from semapose.models.single_frame import SingleFrameHRNet, SingleFrameViTPose
 
-        vit = SingleFrameViTPose.from_checkpoint(path, arch=backbone, img_size=model.image_size)
-        source = {"backbone": vit.backbone.state_dict(), "head": vit.head.state_dict()}
+        sd = load_state_dict_file(path)
+        pose: nn.Module
+        if backbone.startswith("hrnet_w"):
+            pose = SingleFrameHRNet.from_state_dict(sd, path, width=int(backbone[-2:]))
+        else:
+            pose = SingleFrameViTPose.from_state_dict(
+                sd, path, arch=backbone, img_size=model.image_size
+            )
+        source = {"backbone": pose.backbone.state_dict(), "head": pose.head.state_dict()}
     else:
         sd = load_state_dict_file(path)
         for part in ("backbone", "head"):

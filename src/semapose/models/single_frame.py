@@ -5,8 +5,9 @@
 
 Both take an already normalised (N,3,H,W) tensor (ImageNet mean/std, RGB) and return
 (N,J,H/4,W/4) heatmaps. ``from_checkpoint`` accepts the official, mmpose 0.x and
-mmpose 1.x key layouts (see :mod:`semapose.models.checkpoints`); ``J`` is taken from
-the checkpoint's last layer (COCO 17, MPII 16, ...) unless given.
+mmpose 1.x key layouts (converted beside each backbone); ``J`` is taken from the
+checkpoint's last layer (COCO 17, MPII 16, ...) unless given.
+:func:`single_frame_from_state_dict` recognises the architecture from the tensors.
 """
 
 from __future__ import annotations
@@ -18,23 +19,18 @@ import torch
 from torch import Tensor, nn
 
 from semapose.errors import CheckpointError
-from semapose.models.backbones.hrnet import HRNet
-from semapose.models.backbones.vit import VIT_ARCHS, ViT, token_grid
-from semapose.models.checkpoints import (
-    StateDict,
-    check_and_load,
-    detect_layout,
-    hrnet_to_ours,
-    load_state_dict_file,
-    vit_to_ours,
-)
+from semapose.models.backbones.hrnet import HRNet, convert_hrnet_checkpoint
+from semapose.models.backbones.vit import VIT_ARCHS, ViT, convert_vit_checkpoint, token_grid
+from semapose.models.checkpoints import check_and_load
 from semapose.models.heads import DeconvHead, FinalLayerHead
+from semapose.weights.read import load_state_dict_file
 
 __all__ = [
     "SingleFrameHRNet",
     "SingleFrameModel",
     "SingleFrameViTPose",
     "init_posetrack_from_coco",
+    "single_frame_from_state_dict",
 ]
 
 #: PoseTrack slots whose COCO counterparts are different joints (eyes -> head_bottom/top)
@@ -78,22 +74,27 @@ class SingleFrameHRNet(SingleFrameModel):
         self.backbone = HRNet(width)
         self.head = FinalLayerHead(width, num_joints)
 
-    @staticmethod
-    def convert_state_dict(sd: Mapping[str, Tensor]) -> tuple[StateDict, str]:
-        """Any supported HRNet layout -> ours, and the layout's name."""
-        layout = detect_layout(sd)
-        return hrnet_to_ours(sd, layout), layout
-
     @classmethod
     def from_checkpoint(
         cls, path: str | Path, width: int = 32, num_joints: int | None = None
     ) -> SingleFrameHRNet:
         """Load an official / mmpose 0.x / mmpose 1.x / semapose HRNet checkpoint."""
-        sd, layout = cls.convert_state_dict(load_state_dict_file(path))
-        joints = num_joints or _final_layer_joints(sd) or 17
+        return cls.from_state_dict(load_state_dict_file(path), path, width, num_joints)
+
+    @classmethod
+    def from_state_dict(
+        cls,
+        sd: Mapping[str, Tensor],
+        path: str | Path,
+        width: int = 32,
+        num_joints: int | None = None,
+    ) -> SingleFrameHRNet:
+        """The model from the tensors of an HRNet checkpoint read from ``path`` (any layout)."""
+        conv, layout = convert_hrnet_checkpoint(sd)
+        joints = num_joints or _final_layer_joints(conv) or 17
         with torch.device("meta"):  # skip the random init the checkpoint overwrites
             model = cls(width, joints)
-        model.load_converted(sd, path=path, layout=layout)
+        model.load_converted(conv, path=path, layout=layout)
         return model.eval()
 
     def load_converted(self, sd: Mapping[str, Tensor], *, path: str | Path, layout: str) -> None:
@@ -130,14 +131,6 @@ class SingleFrameViTPose(SingleFrameModel):
         self.backbone = ViT(arch, img_size=img_size, depth=depth, drop_path_rate=drop_path_rate)
         self.head = DeconvHead(self.backbone.out_channels, num_joints, 2, deconv_channels)
 
-    @staticmethod
-    def convert_state_dict(
-        sd: Mapping[str, Tensor], num_patches: int = 192
-    ) -> tuple[StateDict, str]:
-        """Any supported ViTPose layout -> ours, and the layout's name."""
-        layout = detect_layout(sd)
-        return vit_to_ours(sd, layout, num_patches), layout
-
     @classmethod
     def from_checkpoint(
         cls,
@@ -149,12 +142,24 @@ class SingleFrameViTPose(SingleFrameModel):
         """Load an official ViTPose (mmpose 0.x) or mmpose 1.x ViTPose checkpoint."""
         if arch not in VIT_ARCHS:
             raise ValueError(f"unknown ViT arch {arch!r}; expected one of {sorted(VIT_ARCHS)}")
+        return cls.from_state_dict(load_state_dict_file(path), path, arch, num_joints, img_size)
+
+    @classmethod
+    def from_state_dict(
+        cls,
+        sd: Mapping[str, Tensor],
+        path: str | Path,
+        arch: str = "vit_b",
+        num_joints: int | None = None,
+        img_size: tuple[int, int] = (256, 192),
+    ) -> SingleFrameViTPose:
+        """The model from the tensors of a ViTPose checkpoint read from ``path`` (any layout)."""
         grid = token_grid(img_size)
-        sd, layout = cls.convert_state_dict(load_state_dict_file(path), grid[0] * grid[1])
-        joints = num_joints or _final_layer_joints(sd) or 17
+        conv, layout = convert_vit_checkpoint(sd, grid[0] * grid[1])
+        joints = num_joints or _final_layer_joints(conv) or 17
         with torch.device("meta"):
             model = cls(arch, joints, img_size=img_size, drop_path_rate=0.0)
-        model.load_converted(sd, path=path, layout=layout)
+        model.load_converted(conv, path=path, layout=layout)
         return model.eval()
 
     def load_converted(self, sd: Mapping[str, Tensor], *, path: str | Path, layout: str) -> None:
@@ -173,6 +178,33 @@ class SingleFrameViTPose(SingleFrameModel):
                 hint + "; " if hint else ""
             ) + "only the classic deconvolution head is supported"
         check_and_load(self, sd, path=path, layout=layout, what=f"ViTPose {self.arch}", hint=hint)
+
+
+def single_frame_from_state_dict(
+    sd: Mapping[str, Tensor], path: str | Path, img_size: tuple[int, int] = (256, 192)
+) -> tuple[SingleFrameModel, str]:
+    """An HRNet or ViTPose single-frame model recognised from a checkpoint's tensors, and the
+    backbone's name (``hrnet_w32``, ``vit_b``, ...). The HRNet width and the ViT width and
+    depth are read from the weights; ``img_size`` sizes the ViT position embedding."""
+    from semapose.models.checkpoints import detect_layout
+
+    keys = list(sd)
+    if any("transition1" in k or "stage4" in k for k in keys):
+        t1 = next((sd[k] for k in keys if k.endswith("transition1.0.0.weight")), None)
+        width = int(t1.shape[0]) if t1 is not None else 32
+        return SingleFrameHRNet.from_state_dict(sd, path, width), f"hrnet_w{width}"
+    if any("patch_embed" in k for k in keys):
+        qkv = next((sd[k] for k in keys if k.endswith("blocks.0.attn.qkv.weight")), None)
+        depth = len({k.split("blocks.")[1].split(".")[0] for k in keys if "blocks." in k})
+        dim = int(qkv.shape[1]) if qkv is not None else -1
+        arch = next((n for n, a in VIT_ARCHS.items() if (a.embed_dim, a.depth) == (dim, depth)), "")
+        if not arch:
+            raise CheckpointError(f"{path}: a ViT of width {dim} and depth {depth} is not known")
+        return SingleFrameViTPose.from_state_dict(sd, path, arch, img_size=img_size), arch
+    raise CheckpointError(
+        f"{path}: expected a semapose checkpoint or an official/mmpose HRNet or ViTPose "
+        f"checkpoint, got {detect_layout(sd)} keys ({', '.join(keys[:3])}, ...)"
+    )
 
 
 def init_posetrack_from_coco(model: SingleFrameModel, reset_eye_slots: bool = False) -> None:

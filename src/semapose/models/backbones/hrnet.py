@@ -13,10 +13,18 @@ The backbone returns the highest-resolution branch of the last stage: the input 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["HRNET_PRETRAINED_LAYERS", "HRNet", "hrnet_w32", "hrnet_w48"]
+__all__ = [
+    "HRNET_PRETRAINED_LAYERS",
+    "HRNet",
+    "convert_hrnet_checkpoint",
+    "hrnet_w32",
+    "hrnet_w48",
+]
 
 #: top-level module names of the backbone (the official ``PRETRAINED_LAYERS``)
 HRNET_PRETRAINED_LAYERS: tuple[str, ...] = (
@@ -274,3 +282,27 @@ def hrnet_w32() -> HRNet:
 
 def hrnet_w48() -> HRNet:
     return HRNet(48)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def convert_hrnet_checkpoint(sd: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], str]:
+    """Any published HRNet layout -> ``backbone.<official name>`` / ``head.final_layer.*``,
+    and the layout's name (see :func:`semapose.models.checkpoints.detect_layout`).
+
+    mmpose 0.x and 1.x HRNet backbones use the official module names (their
+    ``build_norm_layer`` names are ``bn1``/``bn2``/...), so only prefixes change.
+    """
+    from semapose.models.checkpoints import detect_layout
+
+    layout = detect_layout(sd)
+    out: dict[str, Tensor] = {}
+    for k, v in sd.items():
+        if layout == "official":
+            out[("head." if k.startswith("final_layer.") else "backbone.") + k] = v
+        elif layout == "mmpose0" and k.startswith("keypoint_head."):
+            out["head." + k[len("keypoint_head.") :]] = v
+        else:
+            out[k] = v
+    return out, layout

@@ -3,8 +3,8 @@
 Parameter names are those of the official ViTPose backbone
 (``ViTAE-Transformer/ViTPose``, ``mmpose/models/backbones/vit.py``):
 ``patch_embed.proj``, ``pos_embed``, ``blocks.N.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}``
-and ``last_norm``. mmpose 1.x (mmpretrain ``VisionTransformer``) names are mapped in
-:mod:`semapose.models.checkpoints`.
+and ``last_norm``. mmpose 1.x (mmpretrain ``VisionTransformer``) names are mapped by
+:func:`convert_vit_checkpoint` at the end of this module.
 
 Behaviour that matters for matching the official heatmaps:
 
@@ -18,13 +18,15 @@ Behaviour that matters for matching the official heatmaps:
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["VIT_ARCHS", "ViT", "ViTArch", "token_grid"]
+__all__ = ["VIT_ARCHS", "ViT", "ViTArch", "convert_vit_checkpoint", "token_grid"]
 
 
 @dataclass(frozen=True)
@@ -193,3 +195,68 @@ class ViT(nn.Module):
             x = block(x)
         x = self.last_norm(x)
         return x.transpose(1, 2).reshape(n, c, h, w)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+_MMPRETRAIN_BLOCK = {
+    "ln1": "norm1",
+    "ln2": "norm2",
+    "attn.qkv": "attn.qkv",
+    "attn.proj": "attn.proj",
+    "ffn.layers.0.0": "mlp.fc1",
+    "ffn.layers.1": "mlp.fc2",
+}
+
+
+def convert_vit_checkpoint(
+    sd: Mapping[str, Tensor], num_patches: int = 192
+) -> tuple[dict[str, Tensor], str]:
+    """ViTPose / mmpose 1.x ViT keys -> ours (the official ViTPose names under ``backbone.``),
+    and the layout's name (see :func:`semapose.models.checkpoints.detect_layout`).
+
+    mmpose 1.x (mmpretrain ``VisionTransformer(with_cls_token=False)``) keeps no
+    class-token slot in ``pos_embed`` and, when a checkpoint has one, drops it. We
+    keep the slot and add it to every token as ViTPose does, so the mmpose 1.x
+    behaviour is reproduced by a zero slot. ``num_patches`` is the model's token count.
+    """
+    from semapose.models.checkpoints import detect_layout
+
+    layout = detect_layout(sd)
+    out: dict[str, Tensor] = {}
+    # Our own checkpoints also use ``backbone.``/``head.`` prefixes but keep the
+    # ViTPose names (``backbone.blocks.*``): only mmpretrain names need converting.
+    mmpretrain = layout == "mmpose1" and any(k.startswith("backbone.layers.") for k in sd)
+    for k, v in sd.items():
+        if layout == "official":  # bare ViTPose backbone state dict
+            k = "backbone." + k
+        if k.startswith("keypoint_head."):
+            out["head." + k[len("keypoint_head.") :]] = v
+            continue
+        if mmpretrain and k.startswith("backbone."):
+            name = k[len("backbone.") :]
+            m = re.match(r"layers\.(\d+)\.(.+)\.(weight|bias)$", name)
+            if m and m.group(2) in _MMPRETRAIN_BLOCK:
+                name = f"blocks.{m.group(1)}.{_MMPRETRAIN_BLOCK[m.group(2)]}.{m.group(3)}"
+            elif name.startswith("patch_embed.projection."):
+                name = "patch_embed.proj." + name.split(".")[-1]
+            elif name.startswith("ln1."):
+                name = "last_norm." + name[len("ln1.") :]
+            elif name == "pos_embed":
+                v = _mmpretrain_pos_embed(v, num_patches)
+            k = "backbone." + name
+        out[k] = v
+    return out, layout
+
+
+def _mmpretrain_pos_embed(v: Tensor, num_patches: int) -> Tensor:
+    """mmpretrain pos_embed (1, n or 1+n, C) -> ours (1, 1+n, C) with a zero class slot.
+
+    mmpretrain without a class token either has no slot or drops the checkpoint's
+    slot when loading, so the slot never reaches the tokens: zero reproduces that.
+    Other sizes are left alone (reported as a shape mismatch).
+    """
+    if v.ndim != 3 or v.shape[1] not in (num_patches, num_patches + 1):
+        return v
+    tokens = v[:, -num_patches:]
+    return torch.cat([torch.zeros_like(tokens[:, :1]), tokens], dim=1)

@@ -1,0 +1,278 @@
+"""The one reader of weight files: tensors out, never code run.
+
+* ``.safetensors`` -- read with safetensors (tensors + string metadata);
+* anything else written by ``torch.save`` (zip archive or legacy pickle) --
+  ``torch.load(weights_only=True)``; the only globals allowed beyond torch's are
+  numpy's array/scalar/dtype reconstructors, which mmpose/mmcv checkpoints carry in
+  their ``meta``. A refused file gets one line naming the global it asked for;
+* ``.tflite`` -- :func:`semapose.weights.tflite.read_tflite` (flatbuffer, no runtime).
+
+Model weights are also checked for NaN/inf values (a file with them is refused:
+it would load and give degenerate poses). Converting key layouts is not done here:
+each backbone converts its published layouts beside its own module.
+"""
+
+from __future__ import annotations
+
+import io
+import pickletools
+import re
+import warnings
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from semapose.errors import CheckpointError
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from semapose.config import Config
+
+__all__ = [
+    "StateDict",
+    "check_finite",
+    "checkpoint_config",
+    "extract_state_dict",
+    "load_state_dict_file",
+    "read_checkpoint",
+    "read_safetensors",
+    "safetensors_metadata",
+    "read_torch",
+    "save_state_dict_file",
+]
+
+StateDict = dict[str, "Tensor"]
+
+#: containers in which training frameworks wrap the weights, in order of preference
+_WRAPPERS = ("state_dict", "model", "model_state_dict", "best_state_dict", "module")
+_SHOWN = 5
+_REFUSED_HINT = (
+    "semapose never unpickles code. Extract the state_dict in a trusted environment and "
+    "save it with safetensors.torch.save_file (see docs/backbones.md)"
+)
+
+
+def _numpy_safe_globals() -> list[Any]:
+    """numpy reconstructors that only rebuild arrays/scalars (no code execution)."""
+    import numpy as np
+
+    core = getattr(np, "_core", None) or np.core
+    multiarray = core.multiarray
+    out: list[Any] = [np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar]
+    out += sorted({type(np.dtype(t)) for t in set(np.sctypeDict.values())}, key=str)
+    # files written with numpy 1.x name numpy.core.*; numpy 2 names numpy._core.*
+    for legacy in ("_reconstruct", "scalar"):
+        out.append((getattr(multiarray, legacy), f"numpy.core.multiarray.{legacy}"))
+        out.append((getattr(multiarray, legacy), f"numpy._core.multiarray.{legacy}"))
+    return out
+
+
+def read_safetensors(path: str | Path) -> tuple[StateDict, dict[str, str]]:
+    """Tensors (on the CPU) and metadata of a safetensors file; CheckpointError naming the file."""
+    from safetensors import safe_open
+
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"{p}: expected a safetensors weights file, got no such file")
+    try:
+        with safe_open(str(p), framework="pt", device="cpu") as fh:
+            meta = dict(fh.metadata() or {})
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
+    except Exception as exc:  # safetensors raises its own error types
+        raise CheckpointError(f"{p}: expected a safetensors weights file, got {exc}") from None
+    return tensors, meta
+
+
+def safetensors_metadata(path: str | Path) -> dict[str, str]:
+    """The string metadata of a safetensors file (its tensors are not read)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            return dict(fh.metadata() or {})
+    except Exception as exc:  # safetensors raises its own error types
+        raise CheckpointError(f"{path}: expected a safetensors weights file, got {exc}") from None
+
+
+def read_torch(path: str | Path, what: str = "a checkpoint") -> Any:
+    """The object stored by ``torch.save`` in ``path``, loaded with ``weights_only=True``."""
+    import torch
+
+    p = Path(path)
+    with open(p, "rb") as fh:
+        head = fh.read(4)
+    # torch.save writes a zip archive (new format) or a pickle starting with PROTO (legacy)
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+        got = "an empty file" if not head else f"a file starting with {head!r}"
+        raise CheckpointError(
+            f"{p}: expected {what} (.safetensors, or .pth/.pt written by torch.save), got {got}"
+        )
+    try:
+        # torch warns (several lines) about pickle protocols it does not expect
+        with warnings.catch_warnings(), torch.serialization.safe_globals(_numpy_safe_globals()):
+            warnings.simplefilter("ignore")
+            return torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        refused = _refused_global(str(exc), p)
+        if refused:
+            detail = f"a pickle that needs the Python global {refused}"
+        else:
+            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+            detail = (lines[0] if lines else type(exc).__name__)[:160]
+        raise CheckpointError(
+            f"{p}: expected {what} readable as weights only, got {detail}; {_REFUSED_HINT}"
+        ) from None
+
+
+def _refused_global(message: str, path: Path) -> str:
+    """The global a refused pickle asks for: from torch's message, else by reading the pickle's
+    opcodes (``pickletools`` only parses; nothing is imported or run)."""
+    found = re.findall(r"GLOBAL ([\w.]+)", message)
+    if found:
+        return str(found[0])
+    try:
+        data = path.read_bytes()
+        if data.startswith(b"PK\x03\x04"):
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                name = next((n for n in zf.namelist() if n.endswith("data.pkl")), "")
+                data = zf.read(name) if name else b""
+        names = _pickle_globals(data)
+    except Exception:  # a damaged file: fall back to torch's first line
+        return ""
+    allowed = ("torch.", "collections.OrderedDict", "numpy.")
+    return next((n for n in names if not n.startswith(allowed)), "")
+
+
+def _pickle_globals(data: bytes) -> list[str]:
+    """``module.name`` of every GLOBAL / STACK_GLOBAL in a pickle, in order."""
+    names: list[str] = []
+    strings: list[str] = []
+    for op, arg, _ in pickletools.genops(data):
+        if op.name == "GLOBAL" and isinstance(arg, str):
+            names.append(arg.replace(" ", "."))
+        elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+            names.append(f"{strings[-2]}.{strings[-1]}")
+        elif isinstance(arg, str) and "UNICODE" in op.name:
+            strings.append(arg)
+    return names
+
+
+def read_checkpoint(path: str | Path) -> Any:
+    """The stored object of a ``.safetensors`` or torch checkpoint, without running code."""
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"{p}: checkpoint file not found")
+    if p.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(p), device="cpu")
+        except Exception as exc:  # safetensors raises its own error types
+            raise CheckpointError(f"{p}: not a readable safetensors file ({exc})") from None
+    return read_torch(p)
+
+
+def extract_state_dict(obj: Any, path: str | Path = "<checkpoint>") -> StateDict:
+    """The tensor mapping inside a checkpoint object.
+
+    Unwraps ``state_dict``/``model``/... containers and a DataParallel ``module.``
+    prefix; drops non-tensor entries and mmengine ``data_preprocessor.*`` buffers.
+    """
+    from torch import Tensor
+
+    for _ in range(3):
+        if isinstance(obj, Mapping) and not any(isinstance(v, Tensor) for v in obj.values()):
+            inner = next(
+                (obj[k] for k in _WRAPPERS if k in obj and isinstance(obj[k], Mapping)), None
+            )
+            if inner is None:
+                break
+            obj = inner
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{path}: expected a mapping of tensors, got {type(obj).__name__}")
+    sd = {
+        str(k): v
+        for k, v in obj.items()
+        if isinstance(v, Tensor) and not str(k).startswith("data_preprocessor.")
+    }
+    if not sd:
+        raise CheckpointError(
+            f"{path}: no tensors found (top-level keys: {_preview(list(map(str, obj)))})"
+        )
+    if all(k.startswith("module.") for k in sd):
+        sd = {k[len("module.") :]: v for k, v in sd.items()}
+    return sd
+
+
+def check_finite(sd: Mapping[str, Tensor], path: str | Path) -> None:
+    """CheckpointError naming the first floating tensor with NaN or infinite values."""
+    import torch
+
+    for name, t in sd.items():
+        if t.is_floating_point() and t.numel() and not bool(torch.isfinite(t).all()):
+            n = int((~torch.isfinite(t)).sum())
+            raise CheckpointError(
+                f"{path}: {name}: expected finite weights, got {n} NaN/inf value(s) "
+                "(a diverged or damaged checkpoint)"
+            )
+
+
+def load_state_dict_file(path: str | Path) -> StateDict:
+    """The finite tensors of a weights file: ``extract_state_dict(read_checkpoint(path))``."""
+    sd = extract_state_dict(read_checkpoint(path), path)
+    check_finite(sd, path)
+    return sd
+
+
+def save_state_dict_file(
+    path: str | Path, state_dict: Mapping[str, Tensor], metadata: dict[str, str] | None = None
+) -> None:
+    """Write a state dict as ``.safetensors`` (atomically; tensors made contiguous)."""
+    from safetensors.torch import save_file
+
+    from semapose.io.atomic import atomic_path
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+
+
+def checkpoint_config(path: str | Path, meta: Mapping[str, str] | None = None) -> Config:
+    """The config stored with a semapose checkpoint: its safetensors metadata
+    (``semapose_config``, pass ``meta`` when already read), else a ``NAME.json`` sidecar
+    (the config, or ``{"config": ...}``); a config-only ``NAME.json`` is its own sidecar."""
+    import json
+
+    from semapose.config import Config, from_dict
+
+    path = Path(path)
+    if meta is None and path.suffix == ".safetensors":
+        meta = read_safetensors(path)[1]
+    text = (meta or {}).get("semapose_config", (meta or {}).get("config"))
+    sidecar = path.with_suffix(".json")
+    source = str(path)
+    if text is None:
+        if not sidecar.is_file():
+            raise CheckpointError(
+                f"{path}: expected a config in the safetensors metadata or a {sidecar.name} "
+                "sidecar, got neither"
+            )
+        source = str(sidecar)
+        try:
+            text = sidecar.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CheckpointError(f"{sidecar}: cannot read the checkpoint's config: {exc}") from exc
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        raise CheckpointError(f"{source}: the checkpoint's config is not JSON: {exc}") from exc
+    if isinstance(raw, dict) and isinstance(raw.get("config"), dict):
+        raw = raw["config"]
+    return from_dict(Config, raw, source)  # type: ignore[no-any-return]
+
+
+def _preview(keys: list[str]) -> str:
+    shown = ", ".join(keys[:_SHOWN])
+    return f"{shown}, ... ({len(keys)} in all)" if len(keys) > _SHOWN else shown

