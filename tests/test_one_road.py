@@ -153,3 +153,97 @@ def test_video_and_1_2_10_folder_with_the_default_detector(
     assert cli_v == api_v
     if shared is not None:
         assert sum(len(v) for v in cli.values()) > 0, "the real frames show people"
+
+
+def _model_with_crop_outputs(cfg: Any) -> Any:
+    """A tiny model whose backbone also gives BlazePose-like single-frame outputs: pose score
+    0.75, every keypoint at the crop centre with score 0.5."""
+    import torch
+
+    from test_predict_helpers import SIZE, tiny_model
+
+    model = tiny_model(cfg)
+    h, w = SIZE
+
+    def with_outputs(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        n = len(x)
+        return {
+            "features": model.backbone(x),
+            "pose_score": torch.full((n,), 0.75),
+            "keypoints": torch.tensor([(w - 1) / 2, (h - 1) / 2]).expand(n, 17, 2),
+            "keypoint_scores": torch.full((n, 17), 0.5),
+        }
+
+    model.backbone.forward_with_outputs = with_outputs
+    return model
+
+
+def test_single_frame_crop_outputs_reach_the_tracker_at_encode_time(tmp_path: Path) -> None:
+    """A backbone with ``forward_with_outputs`` (as BlazePose's): its per-crop pose score and
+    keypoints come out of the frame's own step, in image pixels, before the temporal
+    decoder (2 frames of look-ahead) has emitted that frame."""
+
+    from semapose.inference.detectors.boxfile import BoxFileDetector
+    from semapose.inference.pipeline import RunnerOptions, TemporalRunner
+    from semapose.inference.stream import ArrayFrame, PoseStream
+
+    cfg = tiny_cfg()
+    model = _model_with_crop_outputs(cfg)
+    seen: list[tuple[int, dict]] = []
+
+    class Recorder:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+        def observe_crops(self, frame: int, crops: dict) -> None:
+            seen.append((frame, crops))
+            self.inner.observe_crops(frame, crops)
+
+    from semapose.inference.stream import TrackerAdapter
+
+    boxes = moving_boxes(4, 2)
+    det = BoxFileDetector(boxes)
+    runner = TemporalRunner(model, RunnerOptions.from_config(cfg), "cpu")
+    stream = PoseStream(runner, det, Recorder(TrackerAdapter(det)))
+    images = [np.zeros((120, 160, 3), np.uint8) for _ in range(4)]
+    first = stream.step(0, images[0])
+    assert first.ready == [] and set(first.crops) == {0, 1}  # no pose yet, crop outputs now
+    crop = first.crops[0]
+    x1, y1, x2, y2, _ = boxes[0][0]
+    assert crop.pose_score == 0.75 and crop.scores is not None and crop.scores[0] == 0.5
+    assert crop.keypoints is not None
+    np.testing.assert_allclose(crop.keypoints[0], [(x1 + x2) / 2, (y1 + y2) / 2], atol=1.0)
+    assert seen[0][0] == 0 and seen[0][1] is first.crops
+    rest = list(stream.steps(ArrayFrame(i, "", images[i]) for i in range(1, 4)))
+    assert [f.index for s in rest for f in s.ready] == [0, 1, 2, 3]
+
+
+def test_resume_replays_stored_crop_outputs(tmp_path: Path) -> None:
+    """A job stopped after 3 frames and resumed writes what an uninterrupted job writes; the
+    crop outputs the tracker saw are stored with the detections and replayed."""
+    from semapose.inference.detectors.boxfile import BoxFileDetector
+    from semapose.inference.job import JobOptions, predict_source
+    from semapose.inference.pipeline import RunnerOptions
+
+    cfg = tiny_cfg()
+    model = _model_with_crop_outputs(cfg)
+    video = make_video(tmp_path / "v.mp4", 7)
+    opts = RunnerOptions.from_config(cfg)
+    det = BoxFileDetector(moving_boxes(7, 2))
+
+    def run(out: Path, **kw: Any) -> Any:
+        job = JobOptions(out_dir=out, write_video=False, progress=False, **kw)
+        return predict_source(video, model, opts, det, job)
+
+    whole = run(tmp_path / "a")
+    stopped = run(tmp_path / "b", max_frames=3, checkpoint_every=1)
+    assert stopped.status == "stopped"
+    lines = (tmp_path / "b" / ".partial" / "v" / "detections.jsonl").read_text().splitlines()
+    crops = json.loads(lines[0])["crops"]
+    assert [c["pose_score"] for c in crops] == [0.75, 0.75] and len(crops[0]["keypoints"]) == 17
+    resumed = run(tmp_path / "b", resume=True)
+    assert resumed.status == "done"
+    assert resumed.paths.posetrack.read_bytes() == whole.paths.posetrack.read_bytes()

@@ -79,6 +79,18 @@ class Estimator(nn.Module):
         out: Tensor = self.backbone(images)
         return out
 
+    def encode_with_outputs(self, images: Tensor) -> dict[str, Tensor]:
+        """:meth:`encode_frames` as ``"features"`` plus the backbone's single-frame outputs
+        when it has them (BlazePose: ``pose_score``, ``keypoints`` in crop pixels,
+        ``keypoint_scores``); the prediction pipeline's per-crop extras."""
+        with_outputs = getattr(self.backbone, "forward_with_outputs", None)
+        if with_outputs is None:
+            return {"features": self.encode_frames(images)}
+        if self.freeze_backbone:
+            with torch.no_grad():
+                return with_outputs(images)  # type: ignore[no-any-return]
+        return with_outputs(images)  # type: ignore[no-any-return]
+
     def decode_clip(self, feats: Tensor) -> Tensor:
         """(B, T, C, h, w) features, ordered by offset -> (B, J, H/4, W/4) key-frame heatmaps."""
         out: Tensor = self.head(self.temporal(feats))
