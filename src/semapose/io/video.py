@@ -270,12 +270,19 @@ class VideoWriter:
     """
 
     def __init__(
-        self, path: str | Path, fps: float = 25.0, crf: int = 23, preset: str = "veryfast"
+        self,
+        path: str | Path,
+        fps: float = 25.0,
+        crf: int = 23,
+        preset: str = "veryfast",
+        threads: int | None = None,
     ):
         self.path = Path(path)
         self.fps = fps
         self.crf = crf
         self.preset = preset
+        #: encoder threads (None: x264's choice); the synthetic generator pins 1
+        self.threads = threads
         self.frames_written = 0
         self._ctx: contextlib.AbstractContextManager[Path] | None = None
         self._container: Any = None
@@ -315,6 +322,8 @@ class VideoWriter:
             stream.width, stream.height = w + (w % 2), h + (h % 2)
             stream.pix_fmt = "yuv420p"
             stream.options = {"crf": str(self.crf), "preset": self.preset}
+            if self.threads is not None:
+                stream.options = {**stream.options, "threads": str(self.threads)}
             self._stream = stream
         elif (w, h) != self._size:
             raise InputError(

@@ -23,7 +23,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from semapose.io.atomic import atomic_path, atomic_write_json
+from semapose.io.atomic import atomic_write_json
+from semapose.io.video import VideoWriter
 from semapose.keypoints import COCO_SKELETON, posetrack_categories
 
 JPEG_QUALITY = 92
@@ -57,25 +58,15 @@ class SequenceWriter:
         self.json_path = root / "annotations" / split / f"{seq}.json"
         self.video_path = root / "videos" / split / f"{seq}.mp4" if video else None
         self.files: list[Path] = []
-        self._video_ctx: Any = None
-        self._container: Any = None
-        self._stream: Any = None
+        self._video: VideoWriter | None = None
 
     def __enter__(self) -> SequenceWriter:
         if self.tmp_dir.exists():
             shutil.rmtree(self.tmp_dir)
         self.tmp_dir.mkdir(parents=True)
         if self.video_path is not None:
-            import av
-
-            self._video_ctx = atomic_path(self.video_path)
-            tmp = self._video_ctx.__enter__()
-            self._container = av.open(str(tmp), mode="w", format="mp4")
-            stream = self._container.add_stream("libx264", rate=FPS)
-            stream.width, stream.height = self.width, self.height
-            stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": "20", "preset": "ultrafast", "threads": "1"}
-            self._stream = stream
+            self._video = VideoWriter(self.video_path, FPS, crf=20, preset="ultrafast", threads=1)
+            self._video.__enter__()
         return self
 
     def file_name(self, t: int) -> str:
@@ -88,21 +79,13 @@ class SequenceWriter:
             raise RuntimeError("JPEG encoding failed")
         (self.tmp_dir / f"{t:06d}.jpg").write_bytes(buf.tobytes())
         self.files.append(self.final_dir / f"{t:06d}.jpg")
-        if self._stream is not None:
-            import av
-
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            for packet in self._stream.encode(frame):
-                self._container.mux(packet)
+        if self._video is not None:
+            self._video.write(np.ascontiguousarray(image[:, :, ::-1]))  # BGR -> RGB
 
     def finish(self, annotation: dict[str, Any]) -> list[Path]:
-        if self._stream is not None:
-            for packet in self._stream.encode():
-                self._container.mux(packet)
-            self._container.close()
-            self._container = None
-            self._video_ctx.__exit__(None, None, None)
-            self._video_ctx = None
+        if self._video is not None:
+            self._video.__exit__(None, None, None)
+            self._video = None
             assert self.video_path is not None
             self.files.append(self.video_path)
         if self.final_dir.exists():
@@ -123,11 +106,8 @@ class SequenceWriter:
     ) -> None:
         if exc_type is None:
             return
-        if self._container is not None:
-            with contextlib.suppress(Exception):
-                self._container.close()
-        if self._video_ctx is not None:
+        if self._video is not None:
             with contextlib.suppress(BaseException):
-                self._video_ctx.__exit__(exc_type, exc, tb)
+                self._video.__exit__(exc_type, exc, tb)
         if self.tmp_dir.exists():
             shutil.rmtree(self.tmp_dir, ignore_errors=True)
