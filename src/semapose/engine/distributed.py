@@ -9,7 +9,6 @@ is a plain single process and every collective below is a no-op.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,9 +40,10 @@ def init_distributed(device_name: str = "auto", option: str = "train.device") ->
     """Join the torchrun process group if there is one; return this process's place.
 
     ``option`` names where the device value came from, for the error message."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    from semapose.inference.distributed import rank_info
+
+    env = rank_info()
+    world_size, rank, local_rank = env.world_size, env.rank, env.local_rank
     device = resolve_device(device_name, option, local_rank)
     if world_size > 1 and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"

@@ -27,7 +27,10 @@ class RankInfo:
 
 
 def rank_info() -> RankInfo:
-    """This process's place from the torchrun environment (single process without it)."""
+    """This process's place from the torchrun environment (single process without it).
+
+    The one reader of ``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` (training joins a process
+    group with it too: :func:`semapose.engine.distributed.init_distributed`)."""
     try:
         world = int(os.environ.get("WORLD_SIZE", "1"))
         rank = int(os.environ.get("RANK", "0"))
