@@ -6,6 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+#: detector names (kept here so --help does not import the detectors)
+DETECTOR_CHOICES = ("ssdlite", "yolox-tiny", "yolox-m")
+#: same value as semapose.inference.tracker.DEFAULT_DETECT_EVERY (a test checks)
+DEFAULT_DETECT_EVERY = 10
+
 
 def known_pose_weights() -> str:
     """Names of the downloadable pose checkpoints (the detector files are left out)."""
@@ -34,7 +39,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="person boxes file (mmpose/PoseWarper JSON) or a folder of <name>.json per input",
     )
-    boxes.add_argument("--detector", default=None, help="person detector name (default: ssdlite)")
+    boxes.add_argument(
+        "--detector",
+        default=None,
+        help=f"person detector: {', '.join(DETECTOR_CHOICES)} (default: ssdlite, offline; "
+        "yolox-* download once)",
+    )
+    parser.add_argument(
+        "--detect-every",
+        type=int,
+        default=DEFAULT_DETECT_EVERY,
+        metavar="K",
+        help="run the person detector every K frames and whenever a tracked person's pose score "
+        "falls; in between, each person's crop follows their pose. Only for models that give a "
+        "pose-present score (BlazePose); other models detect every frame "
+        f"(default: {DEFAULT_DETECT_EVERY}; 1 = every frame)",
+    )
+    parser.add_argument(
+        "--smooth",
+        action="store_true",
+        help="One-Euro filter on the written keypoints (per person and joint, past frames only): "
+        "steadier keypoints, a little lag on fast motion",
+    )
     parser.add_argument(
         "--online", action="store_true", help="use past frames only (live input, no delay)"
     )
@@ -83,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, "--batch", "a positive integer", args.batch)
     if args.max_frames is not None and args.max_frames < 0:
         raise InputError(None, "--max-frames", "a non-negative integer", args.max_frames)
+    if args.detect_every < 1:
+        raise InputError(None, "--detect-every", "a positive integer", args.detect_every)
     if args.threads < 0:
         raise InputError(None, "--threads", "a non-negative integer", args.threads)
     if args.threads:
@@ -102,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         batch=args.batch,
         crop=args.crop,
     )
+    predictor.detect_every = args.detect_every
     for note in predictor.loaded.notes:
         print(f"semapose predict: {note}", file=sys.stderr)
     print(f"{tag}{len(mine)} of {len(inputs)} input(s), model {predictor.describe()}")
@@ -114,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
                 out,
                 boxes=args.boxes,
                 detector=args.detector,
+                smooth=args.smooth or None,
                 multi=len(inputs) > 1,
                 write_video=not args.no_video,
                 resume=args.resume,
@@ -141,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{tag}{path}: {result.frames} frames, {fps:.1f} frames/s")
             print(f"  PoseTrack JSON: {p.posetrack}")
             print(f"  COCO results:   {p.coco}")
+            print(f"  CSV (per joint): {p.csv}")
             if not args.no_video:
                 print(f"  overlay video:  {p.video}")
     if failures:

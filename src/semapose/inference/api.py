@@ -24,6 +24,10 @@ from semapose.inference.predictor import Predictor
 from semapose.inference.results import FramePoses, PersonPose
 
 
+class SyntheticWeightsWarning(UserWarning):
+    """The weights were trained on synthetic video only (fine for trying, not for real footage)."""
+
+
 class PoseEstimator:
     """Tracked multi-person 2D poses for videos, frame folders or streams of frames."""
 
@@ -45,6 +49,11 @@ class PoseEstimator:
 
         predictor = Predictor.create(path_or_name, device, online=online, flip=flip, batch=batch)
         warn_notes(predictor.loaded)
+        synthetic = [n for n in predictor.loaded.notes if "synthetic" in n.lower()]
+        if synthetic:
+            import warnings
+
+            warnings.warn(synthetic[0], SyntheticWeightsWarning, stacklevel=2)
         return cls(predictor)
 
     @classmethod
@@ -66,6 +75,8 @@ class PoseEstimator:
         boxes: str | Path | None = None,
         detector: str | Any | None = None,
         return_images: bool = False,
+        detect_every: int | None = None,
+        smooth: bool | dict[str, float] = False,
     ) -> Iterator[FramePoses]:
         """Yield one :class:`FramePoses` per frame, in order.
 
@@ -74,6 +85,12 @@ class PoseEstimator:
         file) or ``detector`` (a name such as ``"ssdlite"``, or an object with
         ``detect(frame, index) -> (K, 5)`` x1, y1, x2, y2, score).
         ``return_images`` attaches each frame's image to its result.
+        ``detect_every``: run the detector every this many frames (and whenever a
+        tracked pose's score falls) for models with a pose-present score; default
+        ``semapose.inference.tracker.DEFAULT_DETECT_EVERY``. ``smooth``: One-Euro
+        filter on the keypoints (``True``, or a dict of
+        :class:`~semapose.inference.smoothing.OneEuroSmoother` parameters, e.g.
+        ``{"min_cutoff": 1.0, "beta": 1.0}``; ``fps`` defaults to the video's or 30).
         """
         from semapose.inference.pipeline import TemporalRunner
         from semapose.inference.stream import PoseStream, input_frames, make_detector
@@ -82,7 +99,33 @@ class PoseEstimator:
         det = make_detector(boxes, detector, source=path)
         opts = replace(self.predictor.options, keep_images=return_images)
         runner = TemporalRunner(self.predictor.loaded.model, opts, self.predictor.device)
-        yield from PoseStream(runner, det, source=path).poses(input_frames(source))
+        from semapose.inference.tracker import DetectionSchedule
+
+        every = self.predictor.detect_every if detect_every is None else int(detect_every)
+        if every < 1:
+            raise ValueError(f"detect_every must be a positive integer, got {detect_every}")
+        stream = PoseStream(runner, det, schedule=DetectionSchedule(every), source=path)
+        poses = stream.poses(input_frames(source))
+        if not smooth:
+            yield from poses
+            return
+        from semapose.inference.smoothing import OneEuroSmoother
+
+        params: dict[str, Any] = dict(smooth) if isinstance(smooth, dict) else {}
+        if "fps" not in params:
+            params["fps"] = _source_fps(path)
+        yield from OneEuroSmoother(**params).iter(poses)
 
 
-__all__ = ["PoseEstimator", "FramePoses", "PersonPose"]
+def _source_fps(path: Path | None) -> float:
+    """Frame rate of a video (30 for frame folders and arrays, or when unknown)."""
+    if path is not None and path.is_file():
+        from semapose.io.video import FrameSource
+
+        fps = FrameSource(path).fps
+        if fps and fps > 0:
+            return float(fps)
+    return 30.0
+
+
+__all__ = ["PoseEstimator", "FramePoses", "PersonPose", "SyntheticWeightsWarning"]

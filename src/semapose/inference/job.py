@@ -60,6 +60,8 @@ class JobOptions:
     fps: float | None = None
     #: recorded in the outputs and compared on resume
     fingerprint: dict[str, Any] = field(default_factory=dict)
+    #: One-Euro smoothing of the written keypoints (the JSONL keeps the raw ones), or None
+    smooth: Any = None
 
 
 @dataclass
@@ -70,6 +72,7 @@ class OutputPaths:
     coco: Path
     video: Path
     partial: Path
+    csv: Path
 
     @classmethod
     def for_name(cls, out_dir: Path, name: str) -> OutputPaths:
@@ -78,6 +81,7 @@ class OutputPaths:
             coco=out_dir / "coco" / f"{name}.json",
             video=out_dir / "video" / f"{name}.mp4",
             partial=out_dir / ".partial" / name,
+            csv=out_dir / "csv" / f"{name}.csv",
         )
 
 
@@ -113,7 +117,7 @@ def predict_source(
     name = input_name(path)
     paths = OutputPaths.for_name(options.out_dir, name)
     state_file = paths.partial / "state.json"
-    done = paths.posetrack.is_file() and paths.coco.is_file()
+    done = paths.posetrack.is_file() and paths.coco.is_file() and paths.csv.is_file()
     done = done and (paths.video.is_file() or not options.write_video)
     if options.resume and done and not state_file.is_file():
         return JobResult(path, "skipped", 0, paths)
@@ -166,14 +170,18 @@ def predict_source(
         _fsync(det_fh)
         atomic_write_json(state_file, {**marks, "fingerprint": _fp(path, options)}, indent=1)
 
+    live_smoother = _smoother(options.smooth, source.fps)
+
     def emit(frames: list[FramePoses]) -> None:
         for fp in frames:
             res_fh.write((json.dumps(fp.to_json(), allow_nan=False) + "\n").encode())
-            if writer is not None:
+        shown = frames if live_smoother is None else live_smoother(frames)
+        if writer is not None:
+            for fp in shown:
                 writer.write(_draw(fp))
         if on_frames is not None:
-            on_frames(frames)
-        for fp in frames:
+            on_frames(shown)
+        for fp in (*frames, *shown):
             fp.image = None
 
     if writer is not None:
@@ -241,13 +249,23 @@ def predict_source(
     # the results are streamed from the JSONL (never all in memory): a long video's
     # final files cost no more memory than a short one's
     total = _check_complete(_iter_results(results_path), path, runner.next_frame)
+
+    # every final output reads the stored (raw) results through a fresh smoother: the same
+    # numbers as the overlay drawn live, for an uninterrupted and a resumed run alike
+    def results() -> Iterator[FramePoses]:
+        sm = _smoother(options.smooth, source.fps)
+        frames = _iter_results(results_path)
+        return frames if sm is None else sm.iter(frames)
+
     if options.write_video and resumed:
-        _render_video(source, _iter_results(results_path), paths.video)
+        _render_video(source, results(), paths.video)
     from semapose.inference.outputs import write_coco_results, write_posetrack
+    from semapose.io.csv_out import write_csv
 
     meta = {"weights": options.fingerprint.get("weights"), "frames": total}
-    write_posetrack(paths.posetrack, lambda: _iter_results(results_path), path, name, meta, n=total)
-    write_coco_results(paths.coco, _iter_results(results_path), name)
+    write_posetrack(paths.posetrack, results, path, name, meta, n=total)
+    write_coco_results(paths.coco, results(), name)
+    write_csv(paths.csv, results())
     shutil.rmtree(paths.partial, ignore_errors=True)
     with contextlib.suppress(OSError):
         paths.partial.parent.rmdir()
@@ -340,7 +358,7 @@ def _check_complete(frames: Iterable[FramePoses], path: Path, total: int) -> int
 
 def _remove_stale_temporaries(paths: OutputPaths) -> None:
     """Temporary files a killed run of this input left beside its outputs (atomic_path's)."""
-    for target in (paths.posetrack, paths.coco, paths.video):
+    for target in (paths.posetrack, paths.coco, paths.video, paths.csv):
         if target.parent.is_dir():
             for tmp in target.parent.glob(f".{target.name}.*"):
                 with contextlib.suppress(OSError):
@@ -366,6 +384,16 @@ def _draw(frame: FramePoses) -> np.ndarray:
 
     assert frame.image is not None
     return draw_frame(frame.image, frame.persons)
+
+
+def _smoother(smooth: Any, fps: float | None) -> Any:
+    """A fresh One-Euro smoother for ``smooth`` (True or a dict of its parameters), or None."""
+    if not smooth:
+        return None
+    from semapose.inference.smoothing import OneEuroSmoother
+
+    params = dict(smooth) if isinstance(smooth, dict) else {}
+    return OneEuroSmoother(fps=float(fps or 30.0), **params)
 
 
 def _render_video(source: Any, frames: Iterable[FramePoses], path: Path) -> None:

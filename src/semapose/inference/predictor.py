@@ -14,6 +14,7 @@ from semapose.inference.job import JobOptions, JobResult, predict_source
 from semapose.inference.loading import LoadedModel, load_model
 from semapose.inference.pipeline import RunnerOptions
 from semapose.inference.stream import input_name, make_detector
+from semapose.inference.tracker import DEFAULT_DETECT_EVERY
 
 
 def list_inputs(path: Path) -> list[Path]:
@@ -55,6 +56,8 @@ class Predictor:
     loaded: LoadedModel
     options: RunnerOptions
     device: Any
+    #: detector period for models that track by pose (see inference/tracker.py)
+    detect_every: int = DEFAULT_DETECT_EVERY
 
     @classmethod
     def create(
@@ -106,6 +109,7 @@ class Predictor:
             "input_size": list(o.input_size),
             "boxes": str(Path(boxes).resolve()) if boxes else None,
             "detector": detector,
+            "detect_every": self.detect_every,
         }
 
     def make_detector(
@@ -129,6 +133,7 @@ class Predictor:
         fps: float | None = None,
         progress: bool = True,
         on_frames: Any = None,
+        smooth: Any = None,
     ) -> JobResult:
         det = detector_obj or self.make_detector(path, boxes, detector, multi)
         job = JobOptions(
@@ -140,9 +145,19 @@ class Predictor:
             progress=progress,
             fps=fps,
             fingerprint=self.fingerprint(boxes, None if boxes else (detector or "default")),
+            smooth=smooth,
         )
+        from semapose.inference.tracker import DetectionSchedule
+
         return predict_source(
-            path, self.loaded.model, self.options, det, job, self.device, on_frames=on_frames
+            path,
+            self.loaded.model,
+            self.options,
+            det,
+            job,
+            self.device,
+            on_frames=on_frames,
+            schedule=DetectionSchedule(self.detect_every),
         )
 
 

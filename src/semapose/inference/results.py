@@ -50,10 +50,22 @@ class PersonPose:
     #: (J,) heatmap maxima in [0, ~1]
     scores: np.ndarray
 
+    def __post_init__(self) -> None:
+        # plain Python numbers, so that the objects print as numbers, not np.float64(...)
+        self.track_id = int(self.track_id)
+        self.box_score = float(self.box_score)
+
+    def __repr__(self) -> str:
+        box = ", ".join(f"{float(v):.1f}" for v in np.asarray(self.box).reshape(-1))
+        return (
+            f"PersonPose(track_id={self.track_id}, box=[{box}], box_score={self.box_score:.3f}, "
+            f"score={self.score:.3f}, keypoints=<{len(self.keypoints)} x (x, y)>)"
+        )
+
     @property
     def score(self) -> float:
         """Person score: box score times the mean of the confident joints' scores."""
-        return person_score(self.box_score, self.scores)
+        return float(person_score(self.box_score, self.scores))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -93,6 +105,11 @@ class CropOutput:
     #: (J,) in [0, 1]
     scores: np.ndarray | None = None
 
+    def __post_init__(self) -> None:
+        self.track_id = int(self.track_id)
+        if self.pose_score is not None:
+            self.pose_score = float(self.pose_score)
+
     def to_json(self) -> dict[str, Any]:
         obj: dict[str, Any] = {"track_id": self.track_id}
         if self.pose_score is not None:
@@ -123,6 +140,13 @@ class FramePoses:
     image: np.ndarray | None = None
     #: image file name for frame folders ("" for video frames)
     file_name: str = ""
+
+    def __repr__(self) -> str:
+        image = "None" if self.image is None else f"<{'x'.join(map(str, self.image.shape))}>"
+        return (
+            f"FramePoses(index={self.index}, persons={self.persons!r}, image={image}, "
+            f"file_name={self.file_name!r})"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -659,6 +659,12 @@ class Tracker:
         return sim
 
 
+#: default period of the detector for models that track by pose (``--detect-every``): at 25-30
+#: frames/s a person who walks in is found within a third of a second, and the detector (the
+#: most expensive stage, ~5x a pose crop) costs a tenth of its every-frame price
+DEFAULT_DETECT_EVERY = 10
+
+
 class DetectionSchedule:
     """When to run the person detector: every ``every`` frames and whenever the tracker asks.
 
