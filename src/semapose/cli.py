@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "score PoseTrack predictions with poseval-exact mAP (plus COCO AP, tracking)",
     "synth": "generate synthetic degraded multi-person video with exact ground truth",
     "export": "export a model to ONNX (backbone and clip decoder as separate graphs)",
+    "fetch": "download registry-backed weights (BlazePose, SSDLite) into the cache ahead of use",
 }
 
 

