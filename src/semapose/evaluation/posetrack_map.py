@@ -32,7 +32,10 @@ from semapose.errors import InputError
 from semapose.evaluation.poseval_io import NUM_JOINTS, EvalSet, load_eval_set
 from semapose.keypoints import POSETRACK15_KEYPOINTS
 
+#: PCKh threshold: a joint matches within this fraction of the head size
 DIST_THRESHOLD = 0.5
+#: head size = this factor times the diagonal of the GT head box (poseval)
+HEAD_SIZE_FACTOR = 0.6
 #: Table columns (papers' order) -> poseval joint indices, in poseval's summation order.
 GROUP_COLUMNS: dict[str, tuple[int, ...]] = {
     "Head": (14, 12, 13),
@@ -124,7 +127,7 @@ def head_sizes(es: EvalSet, rows: np.ndarray) -> np.ndarray:
             "a person without one",
         )
     dx, dy = h[:, 2] - h[:, 0], h[:, 3] - h[:, 1]
-    return 0.6 * np.sqrt(dx * dx + dy * dy)
+    return HEAD_SIZE_FACTOR * np.sqrt(dx * dx + dy * dy)
 
 
 def match(es: EvalSet, threshold: float = DIST_THRESHOLD) -> Matching:

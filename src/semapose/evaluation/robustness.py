@@ -20,16 +20,6 @@ from semapose.errors import InputError
 from semapose.evaluation.posetrack_map import Matching, compute_map, match
 from semapose.evaluation.poseval_io import EvalSet
 
-DEGRADATION_TYPES = (
-    "motion_blur",
-    "defocus",
-    "occluder",
-    "noise",
-    "compression",
-    "low_light",
-    "frame_drop",
-)
-
 
 def _entries(es: EvalSet, f: int) -> list[tuple[str, str]] | None:
     labels = es.frame_labels[f]
@@ -85,7 +75,9 @@ def evaluate_by_degradation(
         raise InputError(
             None, "ground truth", 'per-frame "semapose_degradations" labels (a synthetic set)'
         )
-    order = sorted(by_type, key=lambda t: (DEGRADATION_TYPES + (t,)).index(t))
+    from semapose.data.synthetic.degrade import DEGRADATIONS  # the generator's names
+
+    order = sorted(by_type, key=lambda t: (DEGRADATIONS + (t,)).index(t))
     result: dict[str, Any] = {
         "clean": _subset(es, matching, clean, protocol),
         "by_type": {t: _subset(es, matching, by_type[t], protocol) for t in order},

@@ -24,7 +24,13 @@ from typing import Any
 import numpy as np
 
 from semapose.errors import InputError, SemaposeError
-from semapose.evaluation.posetrack_map import GROUP_COLUMNS, Matching, _json_num, match
+from semapose.evaluation.posetrack_map import (
+    DIST_THRESHOLD,
+    GROUP_COLUMNS,
+    Matching,
+    _json_num,
+    match,
+)
 from semapose.evaluation.poseval_io import NUM_JOINTS, EvalSet
 from semapose.keypoints import POSETRACK15_KEYPOINTS
 
@@ -46,7 +52,7 @@ def _frame_inputs(
         gi = np.flatnonzero(es.gt_has[g0:g1, j])
         pi = np.flatnonzero(es.pr_has[p0:p1, j])
         d = dist[pi][:, gi, j].T  # (GT, prediction)
-        d = np.where(d <= 0.5, d, np.nan)
+        d = np.where(d <= DIST_THRESHOLD, d, np.nan)
         out.append(
             (es.gt_track[g0 + gi].tolist(), es.pr_track[p0 + pi].tolist(), np.asarray(d, float))
         )
