@@ -165,3 +165,20 @@ def test_messages_and_printing() -> None:
     assert "np." not in text and "array(" not in text
     assert "track_id=2" in text and "box_score=0.900" in text and "image=<4x6x3>" in text
     assert "np." not in repr(CropOutput(np.int64(1), np.float32(0.5)))
+
+
+def test_mistyped_flag_or_command_gets_a_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
+    from semapose.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["predict", "v.mp4", "--out", "o", "--detect-evry", "3"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: semapose predict" in err
+    assert "did you mean: --detect-evry -> --detect-every?" in err
+    with pytest.raises(SystemExit):
+        main(["predcit", "v.mp4"])
+    assert "did you mean 'predict'?" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["predict", "v.mp4", "--out", "o", "--zzzzzz"])
+    assert "did you mean" not in capsys.readouterr().err  # nothing close: no guess

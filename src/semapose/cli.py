@@ -15,6 +15,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from semapose.errors import InputError, SemaposeError
 
@@ -30,18 +31,61 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+class Parser(argparse.ArgumentParser):
+    """argparse with a "did you mean" line for a mistyped sub-command or option."""
+
+    #: sub-command name -> its parser (top-level parser only)
+    commands: dict[str, argparse.ArgumentParser]
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        hint = suggestion(message, self)
+        self.exit(2, f"{self.prog}: error: {message}\n" + (f"{hint}\n" if hint else ""))
+
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)")
+_UNRECOGNIZED = re.compile(r"unrecognized arguments: (.*)")
+
+
+def suggestion(message: str, parser: argparse.ArgumentParser) -> str:
+    """``did you mean ...?`` for an argparse error message, or "" (difflib over the known
+    sub-commands, choices or this parser's options)."""
+    import difflib
+
+    found = _INVALID_CHOICE.search(message)
+    if found:
+        choices = re.findall(r"'([^']*)'", found.group(2))
+        close = difflib.get_close_matches(found.group(1), choices, n=1, cutoff=0.5)
+        return f"did you mean {close[0]!r}?" if close else ""
+    found = _UNRECOGNIZED.search(message)
+    if not found:
+        return ""
+    options = [s for a in parser._actions for s in a.option_strings]
+    hints = []
+    for token in found.group(1).split():
+        if not token.startswith("-"):
+            continue
+        flag = token.split("=", 1)[0]
+        close = difflib.get_close_matches(flag, options, n=1, cutoff=0.6)
+        if close:
+            hints.append(f"{flag} -> {close[0]}")
+    return f"did you mean: {', '.join(hints)}? (see {parser.prog} --help)" if hints else ""
+
+
+def build_parser() -> Parser:
     from semapose import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="semapose",
         description="Video human pose estimation robust to occlusion, blur and defocus.",
     )
     parser.add_argument("--version", action="version", version=f"semapose {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.commands = {}
     for name, purpose in COMMANDS.items():
         p = sub.add_parser(name, help=purpose, description=purpose)
+        parser.commands[name] = p
         # SUPPRESS: when absent here, the sub-parser must not reset a `semapose --debug CMD`
         p.add_argument(
             "--debug",
@@ -105,7 +149,11 @@ def path_error(exc: BaseException) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # reported by the sub-command's parser, which knows its own options
+        (parser.commands.get(args.command) or parser).error(
+            f"unrecognized arguments: {' '.join(extra)}"
+        )
     if args.command is None:
         parser.print_help()
         return 2
