@@ -1,6 +1,6 @@
 """Measure a detector the way ``../shared/DETECTORS.md`` did (recall, boxes/frame, ms/frame).
 
-``python -m semapose.inference.detectors.measure --data ../shared/data [--detector ssdlite]
+``python benchmarks/detector_recall.py --data ../shared/data [--detector ssdlite]
 [--score 0.3] [--tiles 3]`` prints one JSON line:
 
 - recall@0.5 / @0.3: share of the PoseTrack18 sample's ground-truth boxes whose
