@@ -10,13 +10,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", default="semapose_demo", help="output folder (default: ./semapose_demo)"
     )
+    from semapose.weights.resolve import DEMO_SINGLE_WEIGHTS, DEMO_WEIGHTS
+
     parser.add_argument(
-        "--weights", default=None, help="temporal model weights (default: bundled synthetic)"
+        "--weights", default=None, help=f"temporal model weights (default: {DEMO_WEIGHTS})"
     )
     parser.add_argument(
         "--single-weights",
         default=None,
-        help="single-frame baseline weights (default: bundled synthetic single-frame)",
+        help=f"single-frame baseline weights (default: {DEMO_SINGLE_WEIGHTS})",
     )
     parser.add_argument("--frames", type=int, default=40, help="length of the generated clip")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")

