@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from semapose.errors import InputError, SemaposeError
+from semapose.errors import InputError, SemaposeError, printable
 
 #: name -> one-line purpose. Order is the order of ``--help``.
 COMMANDS: dict[str, str] = {
@@ -167,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = worker_error(exc) or path_error(exc)
         if args.debug or (message is None and not isinstance(exc, SemaposeError)):
             raise
-        print(f"semapose {args.command}: error: {message or exc}", file=sys.stderr)
+        print(f"semapose {args.command}: error: {printable(message or str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"semapose {args.command}: interrupted", file=sys.stderr)
