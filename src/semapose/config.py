@@ -280,6 +280,9 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     test: TestConfig = field(default_factory=TestConfig)
+    #: where the config came from (a file path, ``<defaults>``), named in every error about
+    #: it, including the model checks at build time; not a key of the file
+    source: str = field(default="<config>", compare=False, repr=False, metadata={"key": False})
 
     @property
     def num_frames(self) -> int:
@@ -341,7 +344,7 @@ def from_dict(cls: type, raw: Any, source: str, prefix: str = "") -> Any:
     if not isinstance(raw, dict):
         raise ConfigError(source, where, "a mapping", type(raw).__name__)
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in _keys(cls)}
     for key in raw:
         if key not in fields:
             known = ", ".join(sorted(fields))
@@ -350,8 +353,22 @@ def from_dict(cls: type, raw: Any, source: str, prefix: str = "") -> Any:
     for name, value in raw.items():
         kwargs[name] = _coerce(hints[name], value, source, _join(prefix, name))
     obj = cls(**kwargs)
+    if isinstance(obj, Config):
+        obj.source = source
     _check_ranges(obj, source, prefix)
     return obj
+
+
+def check_config(cfg: Config) -> None:
+    """Re-check the ranges and choices of every section (a config built or changed in code
+    skips :func:`from_dict`); errors name ``cfg.source``."""
+    for f in _keys(Config):
+        _check_ranges(getattr(cfg, f.name), cfg.source, f.name)
+
+
+def _keys(cls: Any) -> list[dataclasses.Field[Any]]:
+    """The fields of a config dataclass that are keys of the file."""
+    return [f for f in dataclasses.fields(cls) if f.metadata.get("key", True)]
 
 
 def _join(prefix: str, key: str) -> str:
@@ -454,7 +471,7 @@ def _check_ranges(obj: Any, source: str, prefix: str) -> None:
 def to_dict(obj: Any) -> Any:
     """Plain-data form of a config (lists for tuples), suitable for YAML/JSON."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: to_dict(getattr(obj, f.name)) for f in _keys(obj)}
     if isinstance(obj, (list, tuple)):
         return [to_dict(v) for v in obj]
     return obj
@@ -479,6 +496,7 @@ __all__ = [
     "TrainConfig",
     "TestConfig",
     "load_config",
+    "check_config",
     "from_dict",
     "to_dict",
     "dump_config",

@@ -23,6 +23,7 @@ from semapose.models.temporal.tokens import log2_int
 
 __all__ = [
     "build_model",
+    "check_model",
     "build_backbone",
     "make_head_factory",
     "build_temporal",
@@ -36,17 +37,20 @@ def key_index_of(offsets: list[int]) -> int:
     return sum(1 for o in offsets if o < 0)
 
 
-def build_backbone(name: str, image_size: tuple[int, int] = (256, 192)) -> nn.Module:
+def build_backbone(
+    name: str, image_size: tuple[int, int] = (256, 192), source: str = "<config>"
+) -> nn.Module:
     """A randomly initialised backbone by name (``tiny``, ``hrnet_w32``, ..., ``vit_h``).
 
-    ``image_size`` sizes the ViT position embedding (other backbones ignore it).
+    ``image_size`` sizes the ViT position embedding (other backbones ignore it);
+    ``source`` is the config file named in errors.
     """
     try:
         module = importlib.import_module("semapose.models.backbones")
         factory = module.build_backbone
     except (ImportError, AttributeError) as exc:  # pragma: no cover - broken install
         raise ConfigError(
-            "<config>",
+            source,
             "model.backbone",
             "a backbone whose implementation is installed (semapose.models.backbones)",
             f"{name} ({exc})",
@@ -55,24 +59,18 @@ def build_backbone(name: str, image_size: tuple[int, int] = (256, 192)) -> nn.Mo
     try:
         backbone: nn.Module = factory(name, **kwargs)
     except ValueError as exc:
-        raise ConfigError("<config>", "model.backbone", "a known backbone", name) from exc
+        raise ConfigError(source, "model.backbone", "a known backbone", name) from exc
     return backbone
 
 
 def make_head_factory(
     backbone: nn.Module, model_cfg: ModelConfig, heatmap_stride: int
 ) -> Callable[[int], nn.Module]:
-    """``in_channels -> head`` producing heatmaps at ``heatmap_stride`` from backbone features."""
+    """``in_channels -> head`` producing heatmaps at ``heatmap_stride`` from backbone features
+    (the sizes are those :func:`check_model` accepts)."""
     from semapose.models.heads import DeconvHead, FinalLayerHead
 
     stride = int(getattr(backbone, "stride"))  # noqa: B009
-    if stride % heatmap_stride:
-        raise ConfigError(
-            "<config>",
-            "data.heatmap_stride",
-            f"a divisor of the backbone stride {stride}",
-            heatmap_stride,
-        )
     num_deconv = log2_int(stride // heatmap_stride, "backbone stride / heatmap stride")
 
     def make(in_channels: int) -> nn.Module:
@@ -93,7 +91,7 @@ def build_temporal(
     key_index: int,
     make_head: Callable[[int], nn.Module],
 ) -> TemporalModule:
-    """The temporal module named by ``m.temporal`` with the sizes of the config."""
+    """The temporal module named by ``m.temporal`` (sizes checked by :func:`check_model`)."""
     from semapose.models.temporal import (
         MLSMESMML,
         DeformableWarping,
@@ -101,17 +99,11 @@ def build_temporal(
         TemporalDifference,
     )
 
-    if m.temporal == "none":
-        return SingleFrame(num_frames, key_index)
     if m.temporal == "temporal_difference":
         return TemporalDifference(
             in_channels, num_frames, key_index, dim=m.dim, gate_init=m.skip_gate_init
         )
     if m.temporal == "heatmap_warping":
-        if not m.warp_dilations or min(m.warp_dilations) < 1:
-            raise ConfigError(
-                "<config>", "model.warp_dilations", "positive integers", m.warp_dilations
-            )
         return DeformableWarping(
             in_channels,
             num_frames,
@@ -121,59 +113,70 @@ def build_temporal(
             gate_init=m.skip_gate_init,
         )
     if m.temporal == "mlsme_smml":
-        h, w = feat_size
-        if h % m.cube_size or w % m.cube_size:
+        return MLSMESMML(in_channels, feat_size, num_frames, key_index, make_head, m)
+    return SingleFrame(num_frames, key_index)
+
+
+TEMPORAL_MODULES = ("none", "mlsme_smml", "temporal_difference", "heatmap_warping")
+
+
+def check_model(cfg: Config, stride: int) -> tuple[int, int]:
+    """Every constraint between the model sections and the backbone (of output ``stride``),
+    in one place; errors name the config file (``cfg.source``). Returns the feature size.
+
+    Starts with the single-key ranges and choices of :mod:`semapose.config` (again: a
+    config may have been changed in code since it was read).
+    """
+    from semapose.config import check_config
+
+    check_config(cfg)
+    src, m, d = cfg.source, cfg.model, cfg.data
+    h, w = (int(v) for v in d.image_size)
+    if h % stride or w % stride:
+        raise ConfigError(
+            src, "data.image_size", f"sizes divisible by the backbone stride {stride}", [h, w]
+        )
+    up = stride // d.heatmap_stride if stride % d.heatmap_stride == 0 else 0
+    if up < 1 or up & (up - 1):
+        raise ConfigError(
+            src,
+            "data.heatmap_stride",
+            f"the backbone stride {stride} divided by a power of two",
+            d.heatmap_stride,
+        )
+    feat = (h // stride, w // stride)
+    if m.temporal not in TEMPORAL_MODULES:
+        raise ConfigError(
+            src, "model.temporal", "one of " + ", ".join(TEMPORAL_MODULES), m.temporal
+        )
+    if m.temporal == "heatmap_warping" and (not m.warp_dilations or min(m.warp_dilations) < 1):
+        raise ConfigError(src, "model.warp_dilations", "positive integers", m.warp_dilations)
+    if m.temporal == "mlsme_smml":
+        if feat[0] % m.cube_size or feat[1] % m.cube_size:
             raise ConfigError(
-                "<config>",
+                src,
                 "model.cube_size",
-                f"a divisor of the feature map size {h}x{w}",
+                f"a divisor of the feature map size {feat[0]}x{feat[1]}",
                 m.cube_size,
             )
-        if num_frames % m.cube_frames:
+        if cfg.num_frames % m.cube_frames:
             raise ConfigError(
-                "<config>",
+                src,
                 "model.cube_frames",
-                f"a divisor of the clip length {num_frames}",
+                f"a divisor of the clip length {cfg.num_frames}",
                 m.cube_frames,
             )
         if m.dim % m.heads or m.dim % 4:
-            raise ConfigError("<config>", "model.dim", "a multiple of 4 and of model.heads", m.dim)
+            raise ConfigError(src, "model.dim", "a multiple of 4 and of model.heads", m.dim)
         for depth_name, level in (("patch_depth", "patch"), ("frame_depth", "frame")):
             if m.mlsme_levels in ("both", level) and getattr(m, depth_name) < 1:
                 raise ConfigError(
-                    "<config>",
+                    src,
                     f"model.{depth_name}",
                     f">= 1 when mlsme_levels uses the {level} level",
                     getattr(m, depth_name),
                 )
-        return MLSMESMML(
-            in_channels,
-            feat_size,
-            num_frames,
-            key_index,
-            make_head,
-            dim=m.dim,
-            heads=m.heads,
-            mlp_ratio=m.mlp_ratio,
-            drop_path=m.drop_path,
-            cube_size=m.cube_size,
-            cube_frames=m.cube_frames,
-            patch_depth=m.patch_depth,
-            frame_depth=m.frame_depth,
-            decoder_depth=m.decoder_depth,
-            levels=m.mlsme_levels,
-            patch_masking=m.patch_masking,
-            frame_masking=m.frame_masking,
-            patch_mask_ratio=m.patch_mask_ratio,
-            frame_mask_ratio=m.frame_mask_ratio,
-            mask_key_frame=m.mask_key_frame,
-            fusion=m.fusion,
-            smml_rounds=m.smml_rounds,
-            key_skip=m.key_skip,
-            gate_init=m.skip_gate_init,
-            main_pass=m.main_pass,
-        )
-    raise ConfigError("<config>", "model.temporal", "a known temporal module", m.temporal)
+    return feat
 
 
 def build_model(cfg: Config) -> Estimator:
@@ -183,17 +186,9 @@ def build_model(cfg: Config) -> Estimator:
     the single-frame head) when set.
     """
     m = cfg.model
-    backbone = build_backbone(m.backbone, cfg.data.image_size)
-    stride = int(getattr(backbone, "stride"))  # noqa: B009
+    backbone = build_backbone(m.backbone, cfg.data.image_size, cfg.source)
+    feat_size = check_model(cfg, int(getattr(backbone, "stride")))  # noqa: B009
     h, w = cfg.data.image_size
-    if h % stride or w % stride:
-        raise ConfigError(
-            "<config>",
-            "data.image_size",
-            f"sizes divisible by the backbone stride {stride}",
-            list(cfg.data.image_size),
-        )
-    feat_size = (h // stride, w // stride)
     num_frames = cfg.num_frames
     key_index = key_index_of(cfg.data.offsets)
     make_head = make_head_factory(backbone, m, cfg.data.heatmap_stride)

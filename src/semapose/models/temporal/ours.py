@@ -25,16 +25,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from semapose.config import ModelConfig
 from semapose.models.temporal.base import TemporalModule, zero_init_
 from semapose.models.temporal.mlsme import MLSME
 from semapose.models.temporal.smml import SMML, ConcatFusion
 from semapose.models.temporal.tokens import JointBlock, patchify, unpatchify
 
 __all__ = ["MLSMESMML", "ContextDecoder"]
-
-#: initial value of the per-channel gate on the temporal residual (key_skip=True); the
-#: residual itself starts at exactly zero (zero-initialised output projection)
-SKIP_GATE_INIT = 1.0
 
 
 class ContextDecoder(nn.Module):
@@ -62,39 +59,20 @@ class MLSMESMML(TemporalModule):
         num_frames: int,
         key_index: int,
         make_head: Callable[[int], nn.Module] | None,
-        *,
-        dim: int = 64,
-        heads: int = 4,
-        mlp_ratio: float = 4.0,
-        drop_path: float = 0.1,
-        cube_size: int = 2,
-        cube_frames: int = 1,
-        patch_depth: int = 2,
-        frame_depth: int = 1,
-        decoder_depth: int = 1,
-        levels: str = "both",
-        patch_masking: bool = True,
-        frame_masking: bool = True,
-        patch_mask_ratio: float = 0.5,
-        frame_mask_ratio: float = 0.4,
-        mask_key_frame: bool = False,
-        fusion: str = "smml",
-        smml_rounds: int = 1,
-        key_skip: bool = True,
-        gate_init: float = SKIP_GATE_INIT,
-        main_pass: str = "clean",
+        m: ModelConfig,
     ) -> None:
+        """Sizes and switches come from the model section ``m`` of the config (its keys,
+        defaults and ranges are documented in :class:`semapose.config.ModelConfig`; the
+        constraints between them and the feature map in
+        :func:`semapose.models.build.check_model`)."""
         super().__init__(num_frames, key_index)
         h, w = feat_size
-        if h % cube_size or w % cube_size:
-            raise ValueError(f"feature map {h}x{w} is not divisible by cube_size {cube_size}")
+        cube_size, cube_frames, dim, heads = m.cube_size, m.cube_frames, m.dim, m.heads
         self.cube_size = cube_size
         self.cube_frames = cube_frames
         self.grid = (h // cube_size, w // cube_size)
-        self.key_skip = key_skip
-        if main_pass not in ("clean", "masked"):
-            raise ValueError(f"main_pass must be 'clean' or 'masked', got {main_pass!r}")
-        self.main_pass = main_pass
+        self.key_skip = m.key_skip
+        self.main_pass = m.main_pass
         self.mlsme = MLSME(
             in_channels,
             dim,
@@ -103,30 +81,34 @@ class MLSMESMML(TemporalModule):
             key_index,
             cube_size=cube_size,
             cube_frames=cube_frames,
-            patch_depth=patch_depth,
-            frame_depth=frame_depth,
+            patch_depth=m.patch_depth,
+            frame_depth=m.frame_depth,
             heads=heads,
-            mlp_ratio=mlp_ratio,
-            drop_path=drop_path,
-            levels=levels,
-            patch_masking=patch_masking,
-            frame_masking=frame_masking,
-            patch_mask_ratio=patch_mask_ratio,
-            frame_mask_ratio=frame_mask_ratio,
-            mask_key_frame=mask_key_frame,
+            mlp_ratio=m.mlp_ratio,
+            drop_path=m.drop_path,
+            levels=m.mlsme_levels,
+            patch_masking=m.patch_masking,
+            frame_masking=m.frame_masking,
+            patch_mask_ratio=m.patch_mask_ratio,
+            frame_mask_ratio=m.frame_mask_ratio,
+            mask_key_frame=m.mask_key_frame,
         )
         self.key_slot = self.mlsme.key_slot
         flat = in_channels * cube_size * cube_size
         self.spatial_proj = nn.Linear(flat, dim)
         self.fusion: nn.Module
-        if fusion == "smml":
-            self.fusion = SMML(dim, heads, mlp_ratio, smml_rounds)
-        elif fusion == "concat":
-            self.fusion = ConcatFusion(dim)
+        if m.fusion == "smml":
+            self.fusion = SMML(dim, heads, m.mlp_ratio, m.smml_rounds)
         else:
-            raise ValueError(f"fusion must be 'smml' or 'concat', got {fusion!r}")
+            self.fusion = ConcatFusion(dim)
         self.out_norm = nn.LayerNorm(dim)
         self.out = nn.Linear(dim, flat)
+        key_skip, gate_init, mlp_ratio, decoder_depth = (
+            m.key_skip,
+            m.skip_gate_init,
+            m.mlp_ratio,
+            m.decoder_depth,
+        )
         self.gate = nn.Parameter(torch.full((in_channels,), float(gate_init))) if key_skip else None
         # training-only decoders
         self.context_decoder = (
