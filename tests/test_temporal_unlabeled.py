@@ -141,7 +141,8 @@ def _cache(tmp: Path, model, frames: int = 10) -> U.FeatureCache:  # type: ignor
         )
     ]
     choices = [(t, None) for t in U.CROP_DEGRADATIONS]
-    items = list(U.real_items(runs, [0], SIZE, seed=0, choices=choices, rate=0.6))
+    plans = U.plan_runs(runs, [0], seed=0, choices=choices, rate=0.6)
+    items = list(U.real_items(runs, [0], plans, SIZE, seed=0))
     clips = [
         {"name": "v/7", "source": "real", "video": str(video), "track_id": 7, "length": frames}
     ]
@@ -164,7 +165,8 @@ def test_cache_holds_the_backbone_features_and_teacher_targets(tmp_path: Path) -
         )
     ]
     choices = [(t, None) for t in U.CROP_DEGRADATIONS]
-    items = list(U.real_items(runs, [0], SIZE, seed=0, choices=choices, rate=0.6))
+    plans = U.plan_runs(runs, [0], seed=0, choices=choices, rate=0.6)
+    items = list(U.real_items(runs, [0], plans, SIZE, seed=0))
     x = torch.from_numpy(np.stack([normalize_image(it.crop) for it in items]))
     clean = torch.from_numpy(
         np.stack([normalize_image(it.clean if it.clean is not None else it.crop) for it in items])

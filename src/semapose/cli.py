@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "demo": "generate a degraded synthetic clip, run the bundled model, write overlay + JSON",
     "predict": "tracked keypoints (PoseTrack/COCO JSON) and an overlay video for videos or frames",
     "train": "train a model from a YAML config (CPU, GPU, multi-GPU/multi-node via torchrun)",
+    "fit": "fit the temporal module to a folder of your own videos, no labels (CPU or torchrun)",
     "evaluate": "score PoseTrack predictions with poseval-exact mAP (plus COCO AP, tracking)",
     "synth": "generate synthetic degraded multi-person video with exact ground truth",
     "export": "export a model to ONNX (backbone and clip decoder as separate graphs)",

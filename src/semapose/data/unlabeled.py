@@ -27,6 +27,7 @@ pixels, target weights, degradation type/severity, crop centre/scale, image id).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import shutil
@@ -51,6 +52,7 @@ __all__ = [
     "build_cache",
     "degrade_crop",
     "plan_crop_events",
+    "plan_runs",
     "real_items",
     "render_targets",
     "synthetic_items",
@@ -268,34 +270,48 @@ def _crop(
     return T.crop(image, m, size), center, scale, m
 
 
-def real_items(
+def plan_runs(
     runs: Sequence[TrackRun],
     clip_ids: Sequence[int],
-    size: tuple[int, int],
     *,
     seed: int,
     choices: Sequence[tuple[str, int | None]],
     rate: float = 0.5,
-    enlarge: float = 1.25,
     max_length: int = 4,
+) -> dict[int, list[D.Event | None]]:
+    """The event active at each frame of each run (None = clean), seeded per clip id."""
+    plans: dict[int, list[D.Event | None]] = {}
+    for cid, run in zip(clip_ids, runs, strict=True):
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(cid, 0)))
+        active: list[D.Event | None] = [None] * len(run.frames)
+        for event in plan_crop_events(rng, len(run.frames), choices, rate, max_length):
+            for k in range(event.start, event.start + event.length):
+                active[k] = event
+        plans[cid] = active
+    return plans
+
+
+def real_items(
+    runs: Sequence[TrackRun],
+    clip_ids: Sequence[int],
+    plans: dict[int, list[D.Event | None]],
+    size: tuple[int, int],
+    *,
+    seed: int,
+    enlarge: float = 1.25,
 ) -> Iterator[CropItem]:
-    """Crops of tracked people, degraded on spans planned per run (one pass over each video)."""
+    """Crops of tracked people, degraded as ``plans`` says (one pass over each video)."""
     from semapose.io.video import FrameSource
 
     by_video: dict[str, list[tuple[int, TrackRun]]] = {}
     for cid, run in zip(clip_ids, runs, strict=True):
         by_video.setdefault(run.video, []).append((cid, run))
     for video, todo in by_video.items():
-        plans: dict[int, list[D.Event | None]] = {}
         prev: dict[int, np.ndarray] = {}
-        rng_of: dict[int, np.random.Generator] = {}
-        for cid, run in todo:
-            rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(cid,)))
-            active: list[D.Event | None] = [None] * len(run.frames)
-            for event in plan_crop_events(rng, len(run.frames), choices, rate, max_length):
-                for k in range(event.start, event.start + event.length):
-                    active[k] = event
-            plans[cid], rng_of[cid] = active, rng
+        rng_of = {
+            cid: np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(cid, 1)))
+            for cid, _ in todo
+        }
         first = min(r.frames[0] for _, r in todo)
         last = max(r.frames[-1] for _, r in todo)
         for frame in FrameSource(video).frames(first):
@@ -645,3 +661,88 @@ class FeatureCache:
             "heatmaps": heat.unflatten(0, (b, t)),
             "weights": wt.unflatten(0, (b, t)),
         }
+
+
+def make_cache(
+    out: str | Path,
+    model: Any,
+    *,
+    runs: Sequence[TrackRun] = (),
+    run_splits: Sequence[str] | None = None,
+    synthetic: Sequence[tuple[str, Sequence[Path]]] = (),
+    seed: int = 0,
+    degrade: str | Sequence[str] | None = "all",
+    rate: float = 0.5,
+    max_length: int = 4,
+    batch: int = 16,
+    progress: bool = False,
+) -> FeatureCache:
+    """One cache holding synthetic sets (``(split, annotation files)``) and real track runs.
+
+    Each clip records its ``source`` (synthetic/real) and ``split``; real runs are
+    degraded by :func:`plan_runs` (``degrade``: the generator's ``TYPE[:SEV],...``
+    syntax). Items are encoded in the order synthetic, then real.
+    """
+    size = (int(model.image_size[0]), int(model.image_size[1]))
+    clips: list[dict[str, Any]] = []
+    streams: list[Iterable[CropItem]] = []
+    for split, files in synthetic:
+        table, items = synthetic_items(list(files), len(clips), size)
+        for c in table:
+            c["split"] = split
+        clips += table
+        streams.append(items)
+    ids = list(range(len(clips), len(clips) + len(runs)))
+    splits = list(run_splits) if run_splits is not None else ["train"] * len(runs)
+    for run, split in zip(runs, splits, strict=True):
+        clips.append(
+            {
+                "name": f"{Path(run.video).name}/{run.track_id}@{run.frames[0]}",
+                "source": "real",
+                "split": split,
+                "video": run.video,
+                "track_id": run.track_id,
+                "first_frame": run.frames[0],
+                "length": len(run.frames),
+            }
+        )
+    choices = D.parse_degrade(degrade)
+    plans = plan_runs(runs, ids, seed=seed, choices=choices, rate=rate, max_length=max_length)
+    streams.append(real_items(runs, ids, plans, size, seed=seed))
+    num_rows = sum(int(c["length"]) for c in clips)
+    num_clean = sum(ev is not None for p in plans.values() for ev in p)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=num_rows, desc="encode", unit="crop", dynamic_ncols=True)
+    try:
+        build_cache(
+            out,
+            model,
+            clips,
+            itertools.chain(*streams),
+            num_rows=num_rows,
+            num_clean=num_clean,
+            batch=batch,
+            progress=bar.update if bar is not None else None,
+            meta={"seed": seed, "degrade": degrade, "rate": rate, "max_length": max_length},
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    return FeatureCache(out)
+
+
+def save_runs(path: str | Path, runs: Sequence[TrackRun]) -> None:
+    """Track runs as JSON (atomic), so that a rerun can skip detection and tracking."""
+    from dataclasses import asdict
+
+    from semapose.io.atomic import atomic_write_json
+
+    atomic_write_json(path, [asdict(r) for r in runs])
+
+
+def load_runs(path: str | Path) -> list[TrackRun]:
+    data = json.loads(Path(path).read_text())
+    return [TrackRun(**r) for r in data]

@@ -28,9 +28,28 @@ from semapose.engine.seeding import derive_seed
 from semapose.errors import CheckpointError
 from semapose.losses import total_loss
 
-__all__ = ["CacheFitConfig", "fit_on_cache", "STATE_FILE"]
+__all__ = ["CacheFitConfig", "fit_on_cache", "STATE_FILE", "FIT_PRESET"]
 
 STATE_FILE = "fit_state.pt"
+
+#: the model ``semapose fit`` trains and the benchmark measures: our temporal module on
+#: frozen BlazePose features (256 x 256 crops, 48 x 64 x 64 features, 8 x 8 tokens of
+#: 8 x 8 feature pixels per frame), 5 frames; config overrides of the defaults
+FIT_PRESET = [
+    "data.image_size=[256,256]",
+    "data.offsets=[-2,-1,1,2]",
+    "model.backbone=blazepose",
+    "model.backbone_weights=blazepose_full",
+    "model.freeze_backbone=true",
+    "model.temporal=mlsme_smml",
+    "model.dim=32",
+    "model.heads=4",
+    "model.patch_depth=2",
+    "model.frame_depth=1",
+    "model.decoder_depth=1",
+    "model.cube_size=8",
+    "model.drop_path=0.0",
+]
 
 
 @dataclass

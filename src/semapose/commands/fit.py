@@ -1,0 +1,150 @@
+"""``semapose fit VIDEO_FOLDER --out DIR``: fit the temporal module to your own videos.
+
+No labels needed. People are found by ``predict``'s detector and tracker; their
+crops go once through the frozen backbone (BlazePose) into a feature cache; the
+single-frame model on the clean crops is the teacher; the temporal module (and the
+head) learn to recover the teacher's pose from crops degraded on spans of frames
+(blur, defocus, occluders, noise, low light, compression, dropped frames). See
+docs/training.md ("Fitting to your own videos").
+
+Stages, each kept in DIR so an interrupted run continues where it stopped:
+``tracks.json`` (detection + tracking), ``cache/`` (features + teacher targets),
+``fit_state.pt`` (training, checkpointed atomically), then ``temporal.safetensors``
+-- the weights ``semapose predict --weights DIR`` takes (temporal module + head;
+the backbone comes from its own asset).
+
+Several processes: ``torchrun --nproc_per_node=N -m semapose.cli fit VIDEOS --out DIR``
+(rank 0 builds the tracks and the cache, every rank trains on its share of each batch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+WEIGHTS_FILE = "temporal.safetensors"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("videos", help="a folder of videos (and/or frame folders), or one video")
+    parser.add_argument("--out", required=True, help="output folder (resumable work files too)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config overrides of the preset, e.g. --set model.temporal=temporal_difference",
+    )
+    parser.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
+    parser.add_argument("--batch", type=int, default=8, help="clips per step (default 8)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="temporal module learning rate")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--rate", type=float, default=0.5, help="fraction of frames degraded (default 0.5)"
+    )
+    parser.add_argument(
+        "--degrade", default="all", help="degradation types: all or TYPE[:SEVERITY],..."
+    )
+    parser.add_argument("--detector", default=None, help="person detector (default ssdlite)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def video_inputs(folder: Path) -> list[Path]:
+    """Video files and frame folders in ``folder`` (or ``folder`` itself if it is a video)."""
+    from semapose.errors import InputError
+    from semapose.io.video import is_image_file, is_video_file
+
+    if folder.is_file():
+        if not is_video_file(folder):
+            raise InputError(folder, "VIDEOS", "a video file or a folder of videos", "a file")
+        return [folder]
+    if not folder.is_dir():
+        raise InputError(folder, "VIDEOS", "a folder of videos", "no such folder")
+    found = sorted(p for p in folder.iterdir() if p.is_file() and is_video_file(p))
+    found += sorted(
+        p for p in folder.iterdir() if p.is_dir() and any(is_image_file(f) for f in p.iterdir())
+    )
+    if not found and any(is_image_file(f) for f in folder.iterdir()):
+        found = [folder]  # the folder is itself one sequence of frames
+    if not found:
+        raise InputError(folder, "VIDEOS", "video files or frame folders", "none")
+    return found
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from semapose.config import load_config
+    from semapose.data import unlabeled as U
+    from semapose.engine import distributed as du
+    from semapose.engine.cache_fit import FIT_PRESET, CacheFitConfig, fit_on_cache
+    from semapose.errors import InputError
+    from semapose.models.build import build_model
+    from semapose.models.partial import save_partial_weights
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "--out", "a folder (or a path to create one)", "an existing file")
+    for name, value, low in (("--steps", args.steps, 1), ("--batch", args.batch, 1)):
+        if value < low:
+            raise InputError(None, name, f"an integer >= {low}", value)
+    if not 0.0 < args.rate <= 1.0:
+        raise InputError(None, "--rate", "a fraction in (0, 1]", args.rate)
+    from semapose.data.synthetic.degrade import parse_degrade
+
+    parse_degrade(args.degrade)
+    videos = video_inputs(Path(args.videos))
+    cfg = load_config(None, [*FIT_PRESET, *args.overrides, f"train.seed={args.seed}"])
+    info = du.init_distributed(args.device, "--device")
+    progress = not args.no_progress and info.is_main
+    torch.manual_seed(args.seed)
+    model = build_model(cfg).to(info.device).eval()
+    out.mkdir(parents=True, exist_ok=True)
+    tracks, cache_dir = out / "tracks.json", out / "cache"
+    if info.is_main:
+        if not tracks.is_file():
+            runs = []
+            for v in videos:
+                if progress:
+                    print(f"tracking people in {v}", file=sys.stderr)
+                runs += U.track_video(v, detector=args.detector or "ssdlite", min_length=5)
+            U.save_runs(tracks, runs)
+        runs = U.load_runs(tracks)
+        if not runs:
+            raise InputError(Path(args.videos), "VIDEOS", "people tracked over >= 5 frames", "none")
+        if not (cache_dir / "index.json").is_file():
+            U.make_cache(
+                cache_dir,
+                model,
+                runs=runs,
+                seed=args.seed,
+                degrade=args.degrade,
+                rate=args.rate,
+                progress=progress,
+            )
+    if info.distributed:
+        du.barrier()
+    cache = U.FeatureCache(cache_dir)
+    fc = CacheFitConfig(steps=args.steps, batch_size=args.batch, lr=args.lr, seed=args.seed)
+    rows = torch.arange(len(cache)).numpy()
+    log = fit_on_cache(model, cfg, cache, rows, fc, out_dir=out, resume=True, progress=progress)
+    if info.is_main:
+        dest = save_partial_weights(model, cfg, out / WEIGHTS_FILE, step=str(fc.steps))
+        summary = {
+            "weights": str(dest),
+            "videos": len(videos),
+            "tracks": len(cache.clips),
+            "person_frames": len(cache),
+            "steps": fc.steps,
+            "last": log[-1] if log else None,
+            "use": f"semapose predict VIDEO --weights {out}",
+        }
+        print(json.dumps(summary), file=sys.stderr)
+    if info.distributed:
+        du.cleanup()
+    return 0
