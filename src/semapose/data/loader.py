@@ -55,7 +55,7 @@ def build_dataset(cfg: Config, split: str = "train") -> Any:
     ann = d.train_annotations if split == "train" else d.val_annotations
     if not ann:
         raise ConfigError(
-            "<config>", f"data.{split}_annotations", "an annotation file or folder", ""
+            cfg.source, f"data.{split}_annotations", "an annotation file or folder", ""
         )
     records = load_records(d.dataset, ann, d.root or None)
     detections = None

@@ -31,7 +31,7 @@ def prepare_synthetic(cfg: Config, progress: bool = True) -> Config:
     if d.dataset != "synthetic":
         return cfg
     if not d.root:
-        raise ConfigError("<config>", "data.root", "a folder for the synthetic dataset", "")
+        raise ConfigError(cfg.source, "data.root", "a folder for the synthetic dataset", "")
     root = Path(d.root)
     train_dir, val_dir = synthetic_paths(root)
     marker = root / INCOMPLETE
@@ -103,7 +103,7 @@ def train(cfg: Config, resume: bool = False, progress: bool = True) -> dict[str,
         train_set = build_dataset(cfg, "train")
         if len(train_set) == 0:
             raise ConfigError(
-                "<config>",
+                cfg.source,
                 "data.train_annotations",
                 "annotations with labeled people",
                 cfg.data.train_annotations,

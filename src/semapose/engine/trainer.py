@@ -77,7 +77,7 @@ class Trainer:
         self.collate_fn = collate_fn
         if t.batch_size % self.dist.world_size:
             raise ConfigError(
-                "<config>",
+                cfg.source,
                 "train.batch_size",
                 f"a global batch divisible by the {self.dist.world_size} processes",
                 t.batch_size,
@@ -116,7 +116,7 @@ class Trainer:
         self.steps_per_epoch = self.sampler.steps_per_epoch
         if self.steps_per_epoch == 0:
             raise ConfigError(
-                "<config>",
+                cfg.source,
                 "train.batch_size",
                 f"at most the {len(train_set)} training samples per epoch",
                 t.batch_size,
