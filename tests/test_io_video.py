@@ -10,12 +10,8 @@ import numpy as np
 import pytest
 
 from semapose.errors import InputError
-from semapose.io.video import (
-    FrameSource,
-    VideoWriter,
-    synthetic_frames,
-    write_synthetic_video,
-)
+from semapose.io.video import FrameSource, VideoWriter
+from video_helpers import synthetic_frames, write_synthetic_video
 
 
 @pytest.fixture(scope="module")

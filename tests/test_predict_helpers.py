@@ -51,7 +51,7 @@ def save_checkpoint(path: Path, cfg: Any, seed: int = 0) -> Path:
 
 
 def make_video(path: Path, frames: int, width: int = 160, height: int = 120) -> Path:
-    from semapose.io.video import write_synthetic_video
+    from video_helpers import write_synthetic_video
 
     return write_synthetic_video(path, frames, width, height, fps=10)
 

@@ -162,7 +162,8 @@ def test_video_writer_crash_keeps_old_video(tmp_path: Path) -> None:
     pytest.importorskip("av")
     import numpy as np
 
-    from semapose.io.video import FrameSource, VideoWriter, write_synthetic_video
+    from semapose.io.video import FrameSource, VideoWriter
+    from video_helpers import write_synthetic_video
 
     target = write_synthetic_video(tmp_path / "v.mp4", 3, 64, 48, fps=10)
     with pytest.raises(Crash), VideoWriter(target, fps=10) as w:
@@ -216,12 +217,12 @@ def test_predict_killed_by_sigkill_resumes_to_the_uninterrupted_result(tmp_path:
         import json, os, signal, sys
         from semapose.inference.pipeline import TemporalRunner
         from semapose.cli import main
-        push = TemporalRunner.push
+        push = TemporalRunner.push_frame
         def push_then_die(self, index, *a, **k):
             if index == 9:
                 os.kill(os.getpid(), signal.SIGKILL)
             return push(self, index, *a, **k)
-        TemporalRunner.push = push_then_die
+        TemporalRunner.push_frame = push_then_die
         sys.exit(main(json.loads(sys.argv[1])))
     """
     proc = _run(code, json.dumps(argv(killed)))
