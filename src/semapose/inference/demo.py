@@ -89,11 +89,13 @@ def _match(frame: FramePoses, people: list[dict[str, Any]]) -> list[tuple[Any, d
 
 def joint_hits(frame: FramePoses, people: list[dict[str, Any]]) -> dict[tuple[int, int], bool]:
     """(GT track id, joint) -> within half the head size (PCKh@0.5), for annotated joints."""
+    from semapose.evaluation.posetrack_map import DIST_THRESHOLD, HEAD_SIZE_FACTOR
+
     out = {}
     for p, g in _match(frame, people):
         kp = np.asarray(g["keypoints"], dtype=np.float64).reshape(-1, 3)
         hb = g["bbox_head"]
-        thr = 0.5 * 0.6 * float(np.hypot(hb[2], hb[3]))
+        thr = DIST_THRESHOLD * HEAD_SIZE_FACTOR * float(np.hypot(hb[2], hb[3]))
         for j in range(len(kp)):
             if kp[j, 2] > 0:
                 d = float(np.hypot(*(p.keypoints[j] - kp[j, :2])))
