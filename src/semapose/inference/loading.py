@@ -87,6 +87,8 @@ def load_model(weights: str | Path | None = None, device: Any = "cpu") -> Loaded
     else:
         loaded = _load_official(path)
     loaded.bundled = source.kind == "bundled"
+    if source.kind in ("bundled", "asset", "known"):
+        loaded.source = source.value  # a name says more than a path into the package or cache
     if source.synthetic:
         loaded.notes.append(SYNTHETIC_NOTICE)
     model = loaded.model

@@ -67,6 +67,12 @@ BUNDLED: dict[str, Bundled] = {
     b.name: b
     for b in (
         Bundled(
+            "blazepose",
+            "blazepose.json",
+            "BlazePose GHUM full, trained on real people by Google; single-frame; "
+            "fetched once from the mediapipe wheel",
+        ),
+        Bundled(
             "tiny_synthetic",
             "tiny_synthetic.safetensors",
             "tiny CNN + MLSME/SMML trained on synthetic video only (tests, demo)",
