@@ -265,3 +265,49 @@ def test_weights_value_enters_loading_once() -> None:
     assert calls == ["inference/loading.py", "models/build.py", "weights/resolve.py"], calls
     text = (SRC / "inference" / "loading.py").read_text(encoding="utf-8")
     assert text.count("resolve_weights(") == 1
+
+
+# ----------------------------------------------------------------------------- default model
+
+
+def _blazepose_tflite() -> Path:
+    from semapose.weights.assets import cached_asset
+
+    env = os.environ.get("SEMAPOSE_BLAZEPOSE_TFLITE")
+    path = Path(env) if env else cached_asset("blazepose_full")
+    if path is None or not path.is_file():
+        pytest.skip("blazepose_full not cached (run `semapose fetch blazepose_full`)")
+    return path
+
+
+def test_default_is_blazepose_from_the_asset(tmp_path: Path, capsys: Any) -> None:
+    from semapose.inference.loading import load_model
+    from semapose.models.backbones.blazepose import pretrained_parts
+
+    tflite = _blazepose_tflite()
+    if R.DEFAULT_WEIGHTS != "blazepose":
+        pytest.skip("the default is not switched to BlazePose yet")
+    loaded = load_model(None)
+    assert loaded.source == "blazepose" and loaded.cfg.model.backbone == "blazepose"
+    assert not loaded.temporal and not any("synthetic" in n for n in loaded.notes)
+    parts = pretrained_parts(tflite)
+    own = loaded.model.state_dict()
+    for part, sd in parts.items():
+        assert all(torch.equal(own[f"{part}.{k}"], v) for k, v in sd.items()), part
+    # the same model from the .tflite file given as --weights
+    again = load_model(tflite).model.state_dict()
+    assert again.keys() == own.keys() and all(torch.equal(again[k], own[k]) for k in own)
+
+
+def test_default_offline_with_empty_cache_says_what_to_run(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if R.DEFAULT_WEIGHTS != "blazepose":
+        pytest.skip("the default is not switched to BlazePose yet")
+    monkeypatch.setenv("SEMAPOSE_CACHE", str(tmp_path / "empty"))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path))
+    video = make_video(tmp_path / "v.mp4", 2)
+    assert main(["predict", str(video), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "error" in ln]
+    assert len(err) == 1 and "semapose fetch blazepose_full" in err[0], err
