@@ -9,6 +9,7 @@ checkpoints), the train set and the validator, and runs the :class:`Trainer`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -91,34 +92,48 @@ def build_validator(cfg: Config) -> Any:
 
 
 def train(cfg: Config, resume: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Train as configured; returns the run summary (also in ``<output_dir>/summary.json``)."""
+    """Train as configured; returns the run summary (also in ``<output_dir>/summary.json``).
+
+    Rank 0 holds the output folder's lock (:mod:`semapose.io.lock`) for the whole run:
+    a second training in the same folder exits 2 naming this one.
+    """
+    info = du.init_distributed(cfg.train.device)
+    try:
+        with contextlib.ExitStack() as lock:
+            if info.is_main:
+                from semapose.io.lock import lock_file, output_lock
+
+                out = Path(cfg.train.output_dir)
+                lock.enter_context(output_lock(lock_file(out), "a training output folder"))
+            return _train(cfg, info, resume, progress)
+    finally:
+        du.cleanup()
+
+
+def _train(cfg: Config, info: Any, resume: bool, progress: bool) -> dict[str, Any]:
     from semapose.data.loader import build_dataset
     from semapose.engine.seeding import derive_seed, seed_all
     from semapose.engine.trainer import Trainer
     from semapose.models.build import build_model
 
-    info = du.init_distributed(cfg.train.device)
-    try:
-        cfg = prepare_synthetic(cfg, progress=progress and info.is_main)
-        train_set = build_dataset(cfg, "train")
-        if len(train_set) == 0:
-            raise ConfigError(
-                cfg.source,
-                "data.train_annotations",
-                "annotations with labeled people",
-                cfg.data.train_annotations,
-            )
-        validator = build_validator(cfg)
-        seed_all(derive_seed(cfg.train.seed, "init"))  # same initial weights on every rank
-        model = build_model(cfg)
-        trainer = Trainer(
-            cfg,
-            model,
-            train_set,
-            evaluate=validator,
-            dist_info=info,
-            progress=progress and info.is_main,
+    cfg = prepare_synthetic(cfg, progress=progress and info.is_main)
+    train_set = build_dataset(cfg, "train")
+    if len(train_set) == 0:
+        raise ConfigError(
+            cfg.source,
+            "data.train_annotations",
+            "annotations with labeled people",
+            cfg.data.train_annotations,
         )
-        return trainer.fit(resume=resume)
-    finally:
-        du.cleanup()
+    validator = build_validator(cfg)
+    seed_all(derive_seed(cfg.train.seed, "init"))  # same initial weights on every rank
+    model = build_model(cfg)
+    trainer = Trainer(
+        cfg,
+        model,
+        train_set,
+        evaluate=validator,
+        dist_info=info,
+        progress=progress and info.is_main,
+    )
+    return trainer.fit(resume=resume)

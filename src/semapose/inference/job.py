@@ -99,6 +99,27 @@ class JobResult:
 # ----------------------------------------------------------------------------- the job
 
 
+def _one_run_per_output(job: Callable[..., JobResult]) -> Callable[..., JobResult]:
+    """Hold the input's output lock (:mod:`semapose.io.lock`) for the whole job: a second
+    run on the same ``--out`` and input exits 2 naming this one, before touching its files."""
+    import functools
+    import inspect
+
+    signature = inspect.signature(job)
+
+    @functools.wraps(job)
+    def locked(*args: Any, **kwargs: Any) -> JobResult:
+        from semapose.io.lock import lock_file, output_lock
+
+        bound = signature.bind(*args, **kwargs).arguments
+        name = input_name(Path(bound["path"]))
+        with output_lock(lock_file(bound["options"].out_dir, name), f"an output for {name}"):
+            return job(*args, **kwargs)
+
+    return locked
+
+
+@_one_run_per_output
 def predict_source(
     path: Path,
     model: Any,
