@@ -19,7 +19,7 @@ from semapose.data.clips import (
     frame_path,
 )
 from semapose.data.codec import HeatmapCodec
-from semapose.data.loader import build_dataset, build_eval_loader, build_train_loader
+from semapose.data.loader import build_dataset
 from semapose.data.posetrack import load_posetrack18
 from semapose.data.transforms import invert_points
 from semapose.errors import InputError
@@ -283,32 +283,27 @@ def test_detection_mode_and_missing_frames(gen: Path, tmp_path: Path) -> None:
         ds[0]
 
 
-def test_loaders_batch_and_collate(gen: Path) -> None:
+def test_items_batch_and_collate(gen: Path) -> None:
+    from torch.utils.data import DataLoader
+
     cfg = make_cfg()
     cfg.data.train_annotations = str(gen)
-    cfg.data.val_annotations = str(gen)
-    cfg.train.batch_size = 4
     ds = build_dataset(cfg, "train")
-    loader = build_train_loader(cfg, ds, seed=0, pin_memory=False)
-    batch = next(iter(loader))
+    batch = next(iter(DataLoader(ds, batch_size=4)))
     assert batch["images"].shape == (4, 5, 3, 64, 48)
     assert batch["heatmaps"].shape == (4, 5, 17, 16, 12)
     assert batch["meta"]["center"].shape == (4, 2)
-    assert len(loader) == len(ds) // 4
-    ev = build_eval_loader(cfg, build_dataset(cfg, "val"), batch_size=8, pin_memory=False)
-    assert sum(b["images"].shape[0] for b in ev) == len(ds)
-    dist = build_train_loader(cfg, ds, distributed=True, rank=1, world_size=2, pin_memory=False)
-    assert len(dist.sampler) == len(ds) // 2  # type: ignore[arg-type]
 
 
-def test_loader_with_workers(gen: Path) -> None:
+def test_items_load_in_worker_processes(gen: Path) -> None:
+    from torch.utils.data import DataLoader
+
+    from semapose.engine.seeding import worker_init
+
     cfg = make_cfg(num_workers=2)
-    cfg.train.batch_size = 5
     ds = PoseTrackClipDataset(load_posetrack18(gen), cfg, train=True)
-    loader = build_train_loader(cfg, ds, seed=0, pin_memory=False)
-    assert loader.persistent_workers
-    n = sum(b["images"].shape[0] for b in loader)
-    assert n == len(ds)
+    loader = DataLoader(ds, batch_size=5, num_workers=2, worker_init_fn=worker_init)
+    assert sum(b["images"].shape[0] for b in loader) == len(ds)
 
 
 def test_set_rng_makes_items_reproducible(gen: Path) -> None:
