@@ -95,9 +95,11 @@ def test_backbone_undoes_imagenet_normalisation_and_traces():
         torch.testing.assert_close(feats, direct["features"], atol=1e-5, rtol=1e-5)
         assert extras["keypoints"].shape == (1, 17, 2)
         assert extras["keypoint_scores"].shape == (1, 17)
-        # nose slot = BlazePose landmark 0, moved from pixel corners to pixel centres
+        # nose slot = BlazePose landmark 0 refined by its heatmap, moved from pixel
+        # corners to pixel centres
+        refined, _ = bp.refine_landmarks_torch(direct["landmarks"], direct["heatmaps"])
         torch.testing.assert_close(
-            extras["keypoints"][:, 0], direct["landmarks"][:, 0, :2] - 0.5, atol=1e-4, rtol=0
+            extras["keypoints"][:, 0], refined[:, 0] - 0.5, atol=1e-4, rtol=0
         )
         traced = torch.jit.trace(backbone.net, rgb, strict=False)
         again = traced(rgb.expand(3, -1, -1, -1))  # another batch size

@@ -77,7 +77,7 @@ class DataConfig:
 class ModelConfig:
     """Backbone + temporal module + head. See docs/paper_notes.md for the paper preset."""
 
-    #: tiny | hrnet_w32 | hrnet_w48 | vit_s | vit_b | vit_l | vit_h
+    #: tiny | hrnet_w32 | hrnet_w48 | vit_s | vit_b | vit_l | vit_h | blazepose
     backbone: str = "tiny"
     #: checkpoint to initialise the backbone (and single-frame head) from; empty = random
     backbone_weights: str = ""
@@ -139,7 +139,16 @@ class ModelConfig:
         "head_channels": (1, 4096),
     }
     _choices = {
-        "backbone": ("tiny", "hrnet_w32", "hrnet_w48", "vit_s", "vit_b", "vit_l", "vit_h"),
+        "backbone": (
+            "tiny",
+            "hrnet_w32",
+            "hrnet_w48",
+            "vit_s",
+            "vit_b",
+            "vit_l",
+            "vit_h",
+            "blazepose",
+        ),
         "temporal": ("none", "mlsme_smml", "temporal_difference", "heatmap_warping"),
         "fusion": ("smml", "concat"),
         "mlsme_levels": ("both", "patch", "frame"),

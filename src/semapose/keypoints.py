@@ -280,12 +280,13 @@ BLAZEPOSE_SHARED_SLOTS: tuple[int, ...] = tuple(
 _HEAD_PARTS: tuple[tuple[int, ...], ...] = ((0,), (2, 5), (7, 8), (11, 12))
 
 #: head_bottom / head_top as affine combinations (weights sum to 1) of the nose, the
-#: eye centre, the ear centre and the shoulder centre: least squares on the PoseTrack18
-#: sample's annotated heads with BlazePose's own landmarks (benchmarks/blazepose_sample.py
-#: fits and cross-validates them; docs/paper_notes.md).
+#: eye centre, the ear centre and the shoulder centre. The rule: head_bottom halfway
+#: from the ear centre to the shoulder centre; head_top 0.75 of the shoulder-to-ear
+#: vector beyond the ear centre. On the PoseTrack18 sample it beats least-squares fits
+#: scored leave-one-sequence-out (benchmarks/blazepose_sample.py, docs/paper_notes.md).
 BLAZEPOSE_HEAD_WEIGHTS: dict[str, tuple[float, float, float, float]] = {
     "head_bottom": (0.0, 0.0, 0.5, 0.5),
-    "head_top": (0.0, 1.0, 1.0, -1.0),
+    "head_top": (0.0, 0.0, 1.75, -0.75),
 }
 
 

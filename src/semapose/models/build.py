@@ -74,6 +74,10 @@ def make_head_factory(
     num_deconv = log2_int(stride // heatmap_stride, "backbone stride / heatmap stride")
 
     def make(in_channels: int) -> nn.Module:
+        if model_cfg.backbone == "blazepose" and num_deconv == 0:
+            from semapose.models.backbones.blazepose import BlazePoseHead
+
+            return BlazePoseHead(in_channels, model_cfg.num_joints)  # sigmoid: heatmaps 0..1
         if num_deconv == 0:
             return FinalLayerHead(in_channels, model_cfg.num_joints)
         return DeconvHead(

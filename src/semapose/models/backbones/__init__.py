@@ -1,4 +1,5 @@
-"""Backbones by name: ``tiny``, ``hrnet_w32``/``w48``, ``vit_s``/``vit_b``/``vit_l``/``vit_h``.
+"""Backbones by name: ``tiny``, ``hrnet_w32``/``w48``, ``vit_s``/``vit_b``/``vit_l``/``vit_h``,
+``blazepose`` (BlazePose GHUM full, weights from its tflite).
 
 Every backbone maps (N,3,H,W) to features (N,C,h,w) and has ``out_channels`` and
 ``stride`` attributes. Submodules are imported only when a backbone is built.
@@ -20,6 +21,7 @@ BACKBONE_NAMES: tuple[str, ...] = (
     "vit_b",
     "vit_l",
     "vit_h",
+    "blazepose",
 )
 
 
@@ -34,6 +36,10 @@ def build_backbone(name: str, **kwargs: Any) -> nn.Module:
         from semapose.models.backbones.hrnet import HRNet
 
         return HRNet(int(name[-2:]), **kwargs)
+    if name == "blazepose":
+        from semapose.models.backbones.blazepose import BlazePoseBackbone
+
+        return BlazePoseBackbone(**kwargs)
     if name in ("vit_s", "vit_b", "vit_l", "vit_h"):
         from semapose.models.backbones.vit import ViT
 

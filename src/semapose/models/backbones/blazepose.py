@@ -274,10 +274,11 @@ class BlazePoseBackbone(nn.Module):
 
     def forward_with_outputs(self, x: Tensor) -> dict[str, Tensor]:
         """``features`` plus the per-crop extras of the pipeline: ``pose_score`` (N,),
-        ``keypoints`` (N, 17, 2) PoseTrack18 slots in crop pixels (regression output)
-        and ``keypoint_scores`` (N, 17). Needs 256 x 256 crops."""
+        ``keypoints`` (N, 17, 2) PoseTrack18 slots in crop pixels (regression output
+        refined by the heatmaps, as MediaPipe does) and ``keypoint_scores`` (N, 17).
+        Needs 256 x 256 crops."""
         out = self.forward_outputs(x)
-        keypoints, scores = posetrack_keypoints(out["landmarks"], self.mixing)
+        keypoints, scores = posetrack_keypoints(out["landmarks"], self.mixing, out["heatmaps"])
         return {
             "features": out["features"],
             "pose_score": out["pose_score"],
@@ -587,22 +588,198 @@ def load_blazepose(path: str | Path | None = None) -> BlazePose:
     return net.eval()
 
 
-def posetrack_keypoints(landmarks: Tensor, mixing: Tensor) -> tuple[Tensor, Tensor]:
+def refine_landmarks_torch(
+    landmarks: Tensor, heatmaps: Tensor, kernel: int = 7, min_confidence: float = 0.5
+) -> tuple[Tensor, Tensor]:
+    """:func:`refine_landmarks` in torch (same numbers, batched, runs on the model's
+    device): refined (x, y) (N, J, 2) in crop pixels (corner convention), window
+    maxima (N, J)."""
+    n, j, h, w = heatmaps.shape
+    off = (kernel - 1) // 2
+    prob = F.pad(torch.sigmoid(heatmaps), (off, off, off, off))  # zero border
+    col = torch.floor(landmarks[..., 0] / INPUT_SIZE * w).long()
+    row = torch.floor(landmarks[..., 1] / INPUT_SIZE * h).long()
+    inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+    d = torch.arange(-off, off + 1, device=heatmaps.device)
+    rr = row.clamp(0, h - 1)[..., None, None] + d[:, None]  # (n, j, k, 1)
+    cc = col.clamp(0, w - 1)[..., None, None] + d[None, :]  # (n, j, 1, k)
+    ni = torch.arange(n, device=heatmaps.device)[:, None, None, None]
+    ji = torch.arange(j, device=heatmaps.device)[None, :, None, None]
+    window = prob[ni, ji, rr + off, cc + off]  # (n, j, k, k)
+    total = window.sum(dim=(-1, -2))
+    peak = window.amax(dim=(-1, -2))
+    ok = inside & (peak >= min_confidence) & (total > 0)
+    safe = torch.where(total > 0, total, torch.ones_like(total))
+    mean_c = (window * cc.to(window.dtype)).sum(dim=(-1, -2)) / safe
+    mean_r = (window * rr.to(window.dtype)).sum(dim=(-1, -2)) / safe
+    x = torch.where(ok, mean_c / w * INPUT_SIZE, landmarks[..., 0])
+    y = torch.where(ok, mean_r / h * INPUT_SIZE, landmarks[..., 1])
+    return torch.stack([x, y], dim=-1), torch.where(inside, peak, torch.zeros_like(peak))
+
+
+def posetrack_keypoints(
+    landmarks: Tensor, mixing: Tensor, heatmaps: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
     """BlazePose landmarks (N, 39, 5) -> PoseTrack18 keypoints (N, 17, 2) and scores (N, 17).
 
-    Points move from BlazePose's pixel-corner convention (0 = left edge of the crop) to
-    semapose's pixel-centre one (0 = centre of the first pixel): minus half a pixel.
-    ``mixing`` is :func:`semapose.keypoints.blazepose_mixing_matrix` (17, 33). A joint's
-    score is its visibility (sigmoid of the visibility logit); head_bottom/head_top take
-    the lowest visibility of the landmarks their rule reads.
+    With ``heatmaps`` (N, 39, h, w) the landmarks are first refined as MediaPipe does
+    (:func:`refine_landmarks_torch`; the default decoding, measured best on the
+    PoseTrack18 sample). Points move from BlazePose's pixel-corner convention (0 = left
+    edge of the crop) to semapose's pixel-centre one (0 = centre of the first pixel):
+    minus half a pixel. ``mixing`` is :func:`semapose.keypoints.blazepose_mixing_matrix`
+    (17, 33). A joint's score is its visibility (sigmoid of the visibility logit, capped
+    by the refinement window's maximum as MediaPipe does); head_bottom/head_top take the
+    lowest score of the landmarks their rule reads.
     """
     from semapose.keypoints import BLAZEPOSE_HEAD_LANDMARKS, BLAZEPOSE_TO_POSETRACK18
 
     body = landmarks[:, : mixing.shape[1]]
-    points = torch.einsum("kj,njd->nkd", mixing.to(body.dtype), body[..., :2]) - 0.5
+    xy = body[..., :2]
     vis = torch.sigmoid(body[..., 3])
+    if heatmaps is not None:
+        xy, peak = refine_landmarks_torch(body, heatmaps[:, : mixing.shape[1]])
+        vis = torch.minimum(vis, peak)
+    points = torch.einsum("kj,njd->nkd", mixing.to(xy.dtype), xy) - 0.5
     head = vis[:, list(BLAZEPOSE_HEAD_LANDMARKS)].amin(dim=1, keepdim=True)
     idx = [max(j, 0) for j in BLAZEPOSE_TO_POSETRACK18]
     scores = vis[:, idx]
     scores = torch.cat([scores[:, :1], head, head, scores[:, 3:]], dim=1)
     return points, scores
+
+
+def refine_landmarks(
+    landmarks: np.ndarray,
+    heatmaps: np.ndarray,
+    kernel: int = 7,
+    min_confidence: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """MediaPipe's heatmap refinement of the regressed landmarks (its pose graph's
+    ``RefineLandmarksFromHeatmapCalculator``, kernel 7, threshold 0.5).
+
+    ``landmarks`` (N, 39, 5) as the model outputs them (crop pixels, corner convention),
+    ``heatmaps`` (N, 39, h, w) logits. For each landmark, the sigmoid of its heatmap in
+    the ``kernel`` x ``kernel`` window around the landmark's heatmap cell weights the
+    cells' indices; where the window's maximum reaches ``min_confidence`` the landmark
+    moves to that weighted mean (MediaPipe maps cell index ``c`` to ``c / w`` of the
+    crop, i.e. the cell's corner, which this keeps). Returns refined (x, y) (N, 39, 2)
+    in crop pixels (corner convention) and the window maxima (N, 39), which MediaPipe
+    uses to cap visibility and presence.
+    """
+    lm = np.asarray(landmarks, dtype=np.float64)
+    hm = np.asarray(heatmaps, dtype=np.float64)
+    n, j, h, w = hm.shape
+    size = INPUT_SIZE
+    xy = lm[..., :2].copy()
+    col = np.floor(lm[..., 0] / size * w).astype(np.int64)
+    row = np.floor(lm[..., 1] / size * h).astype(np.int64)
+    off = (kernel - 1) // 2
+    d = np.arange(-off, off + 1)
+    rr = row[..., None, None] + d[:, None]  # (n, j, k, 1)
+    cc = col[..., None, None] + d[None, :]  # (n, j, 1, k)
+    valid = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
+    ni = np.arange(n)[:, None, None, None]
+    ji = np.arange(j)[None, :, None, None]
+    prob = 1.0 / (1.0 + np.exp(-hm[ni, ji, np.clip(rr, 0, h - 1), np.clip(cc, 0, w - 1)]))
+    prob = np.where(valid, prob, 0.0)
+    total = prob.sum(axis=(-1, -2))
+    peak = prob.max(axis=(-1, -2))
+    inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+    ok = inside & (peak >= min_confidence) & (total > 0)
+    safe = np.where(total > 0, total, 1.0)
+    mean_c = (prob * cc).sum(axis=(-1, -2)) / safe
+    mean_r = (prob * rr).sum(axis=(-1, -2)) / safe
+    xy[..., 0] = np.where(ok, mean_c / w * size, xy[..., 0])
+    xy[..., 1] = np.where(ok, mean_r / h * size, xy[..., 1])
+    return xy, np.where(inside, peak, 0.0)
+
+
+# ----------------------------------------------------------------------------- PoseTrack head
+
+#: Bundled 1x1 channels for head_bottom/head_top fitted on synthetic video
+#: (benchmarks/blazepose_head_fit.py writes it).
+HEAD_FIT_FILE = "blazepose_head.safetensors"
+#: BlazePose heatmap channels whose mean initialises head_bottom / head_top when the
+#: fitted channels are not available: the mouth corners / the six eye points.
+_HEAD_FALLBACK_CHANNELS = {1: (9, 10), 2: (1, 2, 3, 4, 5, 6)}
+
+
+class BlazePoseHead(nn.Module):
+    """1x1 convolution (``final_layer``, as HRNet's head) + sigmoid: heatmaps in 0..1.
+
+    BlazePose's heatmaps are logits; the sigmoid makes them probabilities, which the
+    codec (argmax + DARK) decodes and which train against the codec's Gaussian targets.
+    """
+
+    def __init__(self, in_channels: int = DECODER_CHANNELS, num_joints: int = 17) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.num_joints = num_joints
+        self.upsample = 1
+        self.final_layer = nn.Conv2d(in_channels, num_joints, 1)
+        nn.init.normal_(self.final_layer.weight, std=0.001)
+        assert self.final_layer.bias is not None
+        nn.init.zeros_(self.final_layer.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.sigmoid(self.final_layer(x))
+
+
+def head_fit_path() -> Path:
+    return Path(__file__).resolve().parents[2] / "weights" / HEAD_FIT_FILE
+
+
+def posetrack_head_state(
+    net_state: dict[str, Tensor], fitted: str | Path | None = None
+) -> dict[str, Tensor]:
+    """``final_layer`` weights of the 17-slot :class:`BlazePoseHead` from BlazePose's.
+
+    The 13 shared joints and the ears copy BlazePose's heatmap channel of their landmark
+    (so the head decodes to BlazePose's own heatmaps). head_bottom/head_top come from
+    the fitted channels file (default: the bundled one, fitted on synthetic video with
+    exact head points; else the mean of the mouth / eye channels, which sits lower).
+    """
+    from safetensors.torch import load_file
+
+    from semapose.keypoints import BLAZEPOSE_TO_POSETRACK18
+
+    w = net_state["heatmap.weight"]  # (39, 48, 1, 1)
+    b = net_state["heatmap.bias"]
+    weight = torch.zeros(17, w.shape[1], 1, 1, dtype=w.dtype)
+    bias = torch.zeros(17, dtype=b.dtype)
+    for slot, j in enumerate(BLAZEPOSE_TO_POSETRACK18):
+        if j >= 0:
+            weight[slot], bias[slot] = w[j], b[j]
+    path = Path(fitted) if fitted is not None else head_fit_path()
+    if path.is_file():
+        fit = load_file(str(path))
+        for slot, name in ((1, "head_bottom"), (2, "head_top")):
+            weight[slot, :, 0, 0] = fit[f"{name}.weight"].to(w.dtype)
+            bias[slot] = fit[f"{name}.bias"].to(b.dtype).reshape(())
+    else:
+        for slot, chans in _HEAD_FALLBACK_CHANNELS.items():
+            weight[slot], bias[slot] = w[list(chans)].mean(0), b[list(chans)].mean()
+    return {"final_layer.weight": weight, "final_layer.bias": bias}
+
+
+def blazepose_posetrack_head(
+    path: str | Path | None = None, fitted: str | Path | None = None
+) -> BlazePoseHead:
+    """The 17-slot PoseTrack18 head initialised from BlazePose (see
+    :func:`posetrack_head_state`); ``path`` as in :func:`load_blazepose`."""
+    if path is None:
+        from semapose.weights.assets import fetch_asset
+
+        path = fetch_asset("blazepose_full")
+    head = BlazePoseHead()
+    head.load_state_dict(posetrack_head_state(load_state(path), fitted))
+    return head
+
+
+def pretrained_parts(path: str | Path) -> dict[str, dict[str, Tensor]]:
+    """``{"backbone": BlazePoseBackbone state, "head": BlazePoseHead state}`` from the
+    ``.tflite`` (or our safetensors conversion) -- what ``models/build.py`` loads."""
+    state = load_state(path)
+    return {
+        "backbone": {f"net.{k}": v for k, v in state.items()},
+        "head": posetrack_head_state(state),
+    }
