@@ -1,0 +1,414 @@
+"""BlazePose GHUM full on the real PoseTrack18 sample with ground-truth boxes.
+
+Usage::
+
+    python benchmarks/blazepose_sample.py [--data ../shared/data/posetrack18_sample]
+        [--weights pose_landmark_full.tflite] [--threads 2] [--repeat 20]
+
+For each crop enlargement (1.25, 1.5 of the GT box, square 256 x 256 crops) and each
+decoding of the 33 body landmarks:
+
+* ``regression`` -- the model's own landmark output;
+* ``regression+refine`` -- MediaPipe's heatmap refinement of it (kernel 7, 0.5);
+* ``heatmap`` -- our codec (argmax + DARK, data/codec.py) on the sigmoid of
+  BlazePose's heatmap logits, i.e. what the 1x1 PoseTrack head initialised from
+  BlazePose's heatmap convolution decodes to;
+
+it maps to the 17 PoseTrack18 slots with a head rule (``hand``: fixed geometric
+constants; ``fitted``: least squares on the sample, scored leave-one-sequence-out so
+that no sequence is scored with constants fitted on it), and reports PCKh@0.5 of the
+13 shared joints, PCKh@0.5 of head_bottom/head_top, and poseval mAP per joint
+(semapose.evaluation). Also ms per crop at batch 1 and 8 (``--threads`` torch
+threads). Saves ``benchmarks/results/blazepose_sample.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    command_line,
+    machine_info,
+    machine_line,
+    md_table,
+    set_threads,
+    time_calls,
+    write_results,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+ENLARGEMENTS = (1.25, 1.5)
+DECODINGS = ("regression", "regression+refine", "heatmap")
+HEAD_PARTS = ("nose", "eye centre", "ear centre", "shoulder centre")
+
+
+def sample_people(data: Path) -> list[dict[str, Any]]:
+    """Every annotated person with a box: image, sequence, GT file, image id, person."""
+    from semapose.data.posetrack import load_posetrack18
+
+    people = []
+    for gt_file in sorted((data / "annotations" / "val").glob("*.json")):
+        for rec in load_posetrack18(gt_file):
+            for k, person in enumerate(rec.persons):
+                if person.best_box() is None or person.head_box is None:
+                    continue
+                people.append(
+                    {
+                        "gt_file": gt_file,
+                        "sequence": rec.sequence,
+                        "image_id": rec.image_id,
+                        "image_path": rec.image_path,
+                        "person": person,
+                        "index": k,
+                    }
+                )
+    return people
+
+
+def make_crops(people: list[dict[str, Any]], enlarge: float) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 256, 256, 3) uint8 RGB crops and their (N, 2, 3) image -> crop matrices."""
+    import cv2
+
+    from semapose.data.transforms import box_to_center_scale, crop, get_affine_matrix
+
+    images: dict[Path, np.ndarray] = {}
+    crops, mats = [], []
+    for p in people:
+        path = p["image_path"]
+        if path not in images:
+            images[path] = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        center, scale = box_to_center_scale(p["person"].best_box(), (256, 256), enlarge)
+        m = get_affine_matrix(center, scale, 0.0, (256, 256))
+        crops.append(crop(images[path], m, (256, 256)))
+        mats.append(m)
+    return np.stack(crops), np.stack(mats)
+
+
+def run_model(net: Any, crops: np.ndarray, batch: int = 8) -> dict[str, np.ndarray]:
+    import torch
+
+    outs: dict[str, list[np.ndarray]] = {}
+    with torch.no_grad():
+        for i in range(0, len(crops), batch):
+            x = torch.from_numpy(crops[i : i + batch]).permute(0, 3, 1, 2).float() / 255
+            for k, v in net(x).items():
+                outs.setdefault(k, []).append(v.numpy())
+    return {k: np.concatenate(v) for k, v in outs.items()}
+
+
+def decode(out: dict[str, np.ndarray], how: str) -> tuple[np.ndarray, np.ndarray]:
+    """33 body points (N, 33, 2) in crop pixels (pixel-centre convention) and scores (N, 33)."""
+    from semapose.data.codec import HeatmapCodec
+    from semapose.models.backbones.blazepose import refine_landmarks
+
+    lm, hm = out["landmarks"][:, :33], out["heatmaps"][:, :33]
+    vis = 1 / (1 + np.exp(-lm[..., 3]))
+    if how == "regression":
+        return lm[..., :2] - 0.5, vis
+    if how == "regression+refine":
+        xy, peak = refine_landmarks(lm, hm)
+        return xy - 0.5, np.minimum(vis, peak)
+    if how == "heatmap":
+        codec = HeatmapCodec((256, 256), stride=4, sigma=2.0, refine="dark")
+        prob = 1 / (1 + np.exp(-hm))
+        # BlazePose's heatmap cell c sits at crop position 4c in its corner convention
+        # (as MediaPipe's refinement maps it; measured: regression - 4c is -0.5 / +1.2 px
+        # in x / y on this sample), i.e. 4c - 0.5 in our pixel-centre convention
+        xy, peak = codec.decode(prob)
+        return xy - 0.5, peak
+    raise ValueError(how)
+
+
+def decode_head(
+    net: Any, out: dict[str, np.ndarray], fitted: Path | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The 17-slot BlazePoseHead on the features, decoded by the codec as the estimator
+    does: (N, 17, 2) crop pixels and scores. ``fitted=None``: head points from the
+    synthetic-fitted channels (bundled); a missing file: the mouth/eye channels."""
+    import torch
+
+    from semapose.data.codec import HeatmapCodec
+    from semapose.models.backbones.blazepose import BlazePoseHead, posetrack_head_state
+
+    head = BlazePoseHead()
+    head.load_state_dict(posetrack_head_state(net.state_dict(), fitted))
+    with torch.no_grad():
+        heatmaps = head(torch.from_numpy(out["features"])).numpy()
+    return HeatmapCodec((256, 256), stride=4, sigma=2.0, refine="dark").decode(heatmaps)
+
+
+def head_parts(points33: np.ndarray) -> np.ndarray:
+    """(N, 4, 2): nose, eye centre, ear centre, shoulder centre."""
+    groups = ((0,), (2, 5), (7, 8), (11, 12))
+    return np.stack([points33[:, list(g)].mean(axis=1) for g in groups], axis=1)
+
+
+def fit_head_weights(
+    parts: np.ndarray, targets: np.ndarray, scale: np.ndarray
+) -> tuple[float, float, float, float]:
+    """Affine weights (sum 1) of the 4 parts that best give ``targets`` (least squares,
+    residuals divided by the person's head size)."""
+    base = parts[:, 3]
+    a = (parts[:, :3] - base[:, None]) / scale[:, None, None]  # (N, 3, 2)
+    b = (targets - base) / scale[:, None]
+    design = a.transpose(0, 2, 1).reshape(-1, 3)
+    w, *_ = np.linalg.lstsq(design, b.reshape(-1), rcond=None)
+    return (float(w[0]), float(w[1]), float(w[2]), float(1 - w.sum()))
+
+
+def fit_axis_weights(
+    parts: np.ndarray, targets: np.ndarray, scale: np.ndarray
+) -> tuple[float, float, float, float]:
+    """One-parameter rule: target = ear centre + t * (ear centre - shoulder centre)."""
+    ear, axis = parts[:, 2], parts[:, 2] - parts[:, 3]
+    a, b = axis / scale[:, None], (targets - ear) / scale[:, None]
+    t = float((a * b).sum() / max((a * a).sum(), 1e-12))
+    return (0.0, 0.0, 1.0 + t, -t)
+
+
+def to_image(points: np.ndarray, mats: np.ndarray) -> np.ndarray:
+    from semapose.data.transforms import invert_affine, transform_points
+
+    return transform_points(points, invert_affine(mats))
+
+
+def head_size(person: Any) -> float:
+    x, y, w, h = person.head_box
+    return 0.6 * float(np.hypot(w, h))
+
+
+def pckh(pred: np.ndarray, people: list[dict[str, Any]], slots: tuple[int, ...]) -> float:
+    hits = total = 0
+    for xy, p in zip(pred, people, strict=True):
+        person = p["person"]
+        for s in slots:
+            if person.visibility[s] > 0:
+                total += 1
+                hits += np.linalg.norm(xy[s] - person.keypoints[s]) <= 0.5 * head_size(person)
+    return 100.0 * hits / max(total, 1)
+
+
+def evaluate_map(
+    people: list[dict[str, Any]], keypoints: np.ndarray, scores: np.ndarray, pose_score: np.ndarray
+) -> dict[str, Any]:
+    from semapose.evaluation import evaluate_posetrack
+    from semapose.io.posetrack_json import gt_images, write_posetrack18_predictions
+
+    with tempfile.TemporaryDirectory() as tmp:
+        gt_files = sorted({p["gt_file"] for p in people})
+        for gt_file in gt_files:
+            images = gt_images(gt_file)
+            per: dict[Any, list[dict[str, Any]]] = {img["id"]: [] for img in images}
+            for i, p in enumerate(people):
+                if p["gt_file"] == gt_file and p["image_id"] in per:
+                    per[p["image_id"]].append(
+                        {
+                            "keypoints": keypoints[i],
+                            "scores": scores[i],
+                            "score": float(pose_score[i]),
+                            "track_id": p["index"],
+                        }
+                    )
+            write_posetrack18_predictions(Path(tmp) / gt_file.name, images, per)
+        return evaluate_posetrack(gt_files, [Path(tmp) / f.name for f in gt_files])
+
+
+def posetrack_points(
+    points33: np.ndarray, scores33: np.ndarray, weights: dict[str, tuple[float, ...]]
+) -> tuple[np.ndarray, np.ndarray]:
+    from semapose.keypoints import blazepose_to_posetrack18
+
+    both = np.concatenate([points33, scores33[..., None]], axis=-1)
+    mapped = blazepose_to_posetrack18(both, weights)  # type: ignore[arg-type]
+    return mapped[..., :2], mapped[..., 2]
+
+
+def timing(net: Any, threads: int, repeat: int) -> dict[str, Any]:
+    import torch
+
+    set_threads(threads)
+    rows = {}
+    for batch in (1, 8):
+        x = torch.rand(batch, 3, 256, 256)
+        with torch.no_grad():
+            t = time_calls(lambda x=x: net(x), repeat=repeat, warmup=2)
+        rows[f"batch_{batch}"] = {
+            "ms_per_crop": round(1000 * t["median_s"] / batch, 2),
+            "ms_per_crop_min": round(1000 * t["min_s"] / batch, 2),
+            "median_s": t["median_s"],
+            "runs_s": t["runs_s"],
+        }
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/posetrack18_sample")
+    parser.add_argument("--weights", type=Path, default=None, help="pose_landmark_full.tflite")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args(argv)
+
+    from semapose.keypoints import BLAZEPOSE_HEAD_WEIGHTS, BLAZEPOSE_SHARED_SLOTS
+    from semapose.models.backbones.blazepose import load_blazepose
+
+    set_threads(args.threads)
+    net = load_blazepose(args.weights)
+    people = sample_people(args.data)
+    sequences = sorted({p["sequence"] for p in people})
+    hand = BLAZEPOSE_HEAD_WEIGHTS
+    results: dict[str, Any] = {
+        "command": command_line(),
+        "machine": machine_info(args.threads),
+        "people": len(people),
+        "frames": len({(p["gt_file"], p["image_id"]) for p in people}),
+        "sequences": sequences,
+        "hand_head_weights": hand,
+        "rows": [],
+    }
+    scale = np.array([head_size(p["person"]) for p in people])
+    seq_of = np.array([sequences.index(p["sequence"]) for p in people])
+    gt = np.stack([p["person"].keypoints for p in people])
+    gt_vis = np.stack([p["person"].visibility for p in people])
+    fitted_all: dict[str, Any] = {}
+    for enlarge in ENLARGEMENTS:
+        crops, mats = make_crops(people, enlarge)
+        out = run_model(net, crops)
+        for how in DECODINGS:
+            pts33, sc33 = decode(out, how)
+            img33 = to_image(pts33, mats)
+            parts = head_parts(img33)
+            # leave-one-sequence-out fits of the head rule (each person scored with
+            # constants fitted on the other sequences only)
+            variants = {"hand": posetrack_points(img33, sc33, hand)}
+            for label, fit in (
+                ("4-weight fit", fit_head_weights),
+                ("1-parameter fit", fit_axis_weights),
+            ):
+                loo_pts = np.zeros((len(people), 17, 2))
+                loo_sc = np.zeros((len(people), 17))
+                for s in range(len(sequences)):
+                    w = {}
+                    for name, slot in (("head_bottom", 1), ("head_top", 2)):
+                        ok = (seq_of != s) & (gt_vis[:, slot] > 0)
+                        w[name] = fit(parts[ok], gt[ok, slot], scale[ok])
+                    sel = seq_of == s
+                    loo_pts[sel], loo_sc[sel] = posetrack_points(img33[sel], sc33[sel], w)
+                variants[f"{label} (leave-one-sequence-out)"] = (loo_pts, loo_sc)
+                fitted_all[f"{enlarge}/{how}/{label}"] = {
+                    name: fit(
+                        parts[gt_vis[:, slot] > 0],
+                        gt[gt_vis[:, slot] > 0, slot],
+                        scale[gt_vis[:, slot] > 0],
+                    )
+                    for name, slot in (("head_bottom", 1), ("head_top", 2))
+                }
+            for rule, (kp, ks) in variants.items():
+                mapped = evaluate_map(people, kp, ks, out["pose_score"])
+                row = {
+                    "enlarge": enlarge,
+                    "decoding": how,
+                    "head_rule": rule,
+                    "pckh_13": round(pckh(kp, people, BLAZEPOSE_SHARED_SLOTS), 1),
+                    "pckh_head_bottom": round(pckh(kp, people, (1,)), 1),
+                    "pckh_head_top": round(pckh(kp, people, (2,)), 1),
+                    "map_mean": mapped.get("Mean"),
+                    "map": mapped,
+                }
+                results["rows"].append(row)
+                print(
+                    f"enlarge {enlarge} {how:18s} {rule:32s} PCKh13 {row['pckh_13']:5.1f} "
+                    f"hb {row['pckh_head_bottom']:5.1f} ht {row['pckh_head_top']:5.1f}",
+                    flush=True,
+                )
+        for label, fitted in (
+            ("head: synthetic-fitted channels", None),
+            ("head: mouth/eye channels", Path("/nonexistent")),
+        ):
+            kp, ks = decode_head(net, out, fitted)
+            kp = to_image(kp, mats)
+            mapped = evaluate_map(people, kp, ks, out["pose_score"])
+            row = {
+                "enlarge": enlarge,
+                "decoding": "heatmap head (17 ch)",
+                "head_rule": label,
+                "pckh_13": round(pckh(kp, people, BLAZEPOSE_SHARED_SLOTS), 1),
+                "pckh_head_bottom": round(pckh(kp, people, (1,)), 1),
+                "pckh_head_top": round(pckh(kp, people, (2,)), 1),
+                "map_mean": mapped.get("Mean"),
+                "map": mapped,
+            }
+            results["rows"].append(row)
+            print(
+                row["enlarge"],
+                row["head_rule"],
+                row["pckh_13"],
+                row["pckh_head_bottom"],
+                row["pckh_head_top"],
+                row["map_mean"],
+                flush=True,
+            )
+    results["fitted_head_weights_all_sequences"] = fitted_all
+    results["timing"] = timing(net, args.threads, args.repeat)
+    print(results["timing"])
+    write_results("blazepose_sample", results, markdown(results))
+    return 0
+
+
+def markdown(r: dict[str, Any]) -> str:
+    def ap(row: dict[str, Any], key: str) -> Any:
+        value = row["map"].get(key)
+        return "" if value is None else round(float(value), 1)
+
+    keys = [k for k in r["rows"][0]["map"] if not isinstance(r["rows"][0]["map"][k], dict)]
+    wanted = [k for k in ("Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "Mean")]
+    cols = [k for k in wanted if k in keys] or keys[:8]
+    rows = [
+        [
+            x["enlarge"],
+            x["decoding"],
+            x["head_rule"],
+            x["pckh_13"],
+            x["pckh_head_bottom"],
+            x["pckh_head_top"],
+            *[ap(x, k) for k in cols],
+        ]
+        for x in r["rows"]
+    ]
+    lines = [
+        f"BlazePose GHUM full on the PoseTrack18 sample ({r['people']} people, {r['frames']} "
+        f"frames, GT boxes). `{r['command']}`",
+        "",
+        md_table(
+            [
+                "enlarge",
+                "decoding",
+                "head rule",
+                "PCKh@0.5 13 joints",
+                "head_bottom",
+                "head_top",
+                *[f"mAP {c}" for c in cols],
+            ],
+            rows,
+        ),
+        "",
+        "ms per crop, batch 1 / batch 8: median "
+        f"{r['timing']['batch_1']['ms_per_crop']} / {r['timing']['batch_8']['ms_per_crop']}, "
+        f"fastest run {r['timing']['batch_1']['ms_per_crop_min']} / "
+        f"{r['timing']['batch_8']['ms_per_crop_min']} "
+        f"on {machine_line(r['machine'])}; the machine is shared with other jobs.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
