@@ -68,9 +68,11 @@ POSETRACK15_FROM_POSETRACK18: tuple[int, ...] = tuple(
     POSETRACK_KEYPOINTS.index(n) for n in POSETRACK15_KEYPOINTS
 )
 
-#: Joint groups of the papers' tables (15-joint indices), in column order.
+#: Joint groups of the papers' tables (15-joint indices), in column order; within a
+#: group in poseval's summation order (head_top, head_bottom, nose), so a group's mean
+#: AP equals poseval's to the last bit.
 POSETRACK15_GROUPS: dict[str, tuple[int, ...]] = {
-    "Head": (12, 13, 14),
+    "Head": (14, 12, 13),
     "Shoulder": (8, 9),
     "Elbow": (7, 10),
     "Wrist": (6, 11),

@@ -30,22 +30,12 @@ import numpy as np
 
 from semapose.errors import InputError
 from semapose.evaluation.poseval_io import NUM_JOINTS, EvalSet, load_eval_set
-from semapose.keypoints import POSETRACK15_KEYPOINTS
+from semapose.keypoints import POSETRACK15_GROUPS, POSETRACK15_KEYPOINTS
 
 #: PCKh threshold: a joint matches within this fraction of the head size
 DIST_THRESHOLD = 0.5
 #: head size = this factor times the diagonal of the GT head box (poseval)
 HEAD_SIZE_FACTOR = 0.6
-#: Table columns (papers' order) -> poseval joint indices, in poseval's summation order.
-GROUP_COLUMNS: dict[str, tuple[int, ...]] = {
-    "Head": (14, 12, 13),
-    "Shoulder": (8, 9),
-    "Elbow": (7, 10),
-    "Wrist": (6, 11),
-    "Hip": (2, 3),
-    "Knee": (1, 4),
-    "Ankle": (0, 5),
-}
 
 
 @dataclass
@@ -74,7 +64,7 @@ class MapResult:
         return _nanmean_like_poseval(self.ap)
 
     def groups(self) -> dict[str, float]:
-        return {name: float(self.ap[list(idx)].mean()) for name, idx in GROUP_COLUMNS.items()}
+        return {name: float(self.ap[list(idx)].mean()) for name, idx in POSETRACK15_GROUPS.items()}
 
     def to_dict(self) -> dict[str, Any]:
         """The RESULT.json layout: per-joint AP, the table's groups and Mean (percent)."""

@@ -26,13 +26,12 @@ import numpy as np
 from semapose.errors import InputError, SemaposeError
 from semapose.evaluation.posetrack_map import (
     DIST_THRESHOLD,
-    GROUP_COLUMNS,
     Matching,
     _json_num,
     match,
 )
 from semapose.evaluation.poseval_io import NUM_JOINTS, EvalSet
-from semapose.keypoints import POSETRACK15_KEYPOINTS
+from semapose.keypoints import POSETRACK15_GROUPS, POSETRACK15_KEYPOINTS
 
 _MID = ["num_misses", "num_switches", "num_false_positives", "num_objects", "num_detections"]
 
@@ -122,7 +121,7 @@ def _final(mid: dict[str, np.ndarray]) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "per_joint": {n: _json_num(v) for n, v in zip(POSETRACK15_KEYPOINTS, vals, strict=True)}
         }
-        for g, idx in GROUP_COLUMNS.items():
+        for g, idx in POSETRACK15_GROUPS.items():
             entry[g] = _json_num(float(vals[list(idx)].mean()))
         entry["Total"] = _json_num(total_v)
         out[name] = entry
