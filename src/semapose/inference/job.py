@@ -32,6 +32,7 @@ import numpy as np
 
 from semapose.errors import InputError
 from semapose.inference.pipeline import RunnerOptions, TemporalRunner
+from semapose.inference.recovery import recovered_state
 from semapose.inference.results import CropOutput, FramePoses, TrackBox
 from semapose.inference.stream import (
     DetectionSchedule,
@@ -149,6 +150,7 @@ def predict_source(
     if state is None:
         shutil.rmtree(paths.partial, ignore_errors=True)
         state = {"next_frame": 0, "next_key": 0, "results_bytes": 0, "detections_bytes": 0}
+    state = recovered_state(state, paths.partial)  # damaged partial files: last intact record
     paths.partial.mkdir(parents=True, exist_ok=True)
     resumed = state["next_frame"] > 0
 

@@ -107,6 +107,7 @@ class Predictor:
             "crop": o.crop,
             "flip": o.flip_test,
             "input_size": list(o.input_size),
+            "batch": o.batch_size,  # batched convolutions round differently
             "boxes": str(Path(boxes).resolve()) if boxes else None,
             "detector": detector,
             "detect_every": self.detect_every,
