@@ -87,16 +87,31 @@ def test_pose_carries_a_person_between_detections() -> None:
 
 
 def test_low_pose_score_ends_output_and_asks_for_detection() -> None:
-    tr = Tracker()
+    tr = Tracker(patience=2)
     tracks = tr.update(0, np.array([det(200), det(600)]))
     tr.observe_crops(0, {0: crop(200), 1: crop(600)})
-    tracks = tr.update(1, None)
-    assert [t.track_id for t in tracks] == [0, 1]
-    tr.observe_crops(1, {0: crop(200), 1: crop(600, score=0.2)})  # person 1 left the crop
-    kept = tr.select([frame_of(1, tracks)])[0]
-    assert [p.track_id for p in kept.persons] == [0]
-    assert tr.needs_detection  # a tracked person was lost
-    assert [t.track_id for t in tr.update(2, None)] == [0]  # lost: no more crops
+    shown = []
+    for f in range(1, 5):  # person 1 left the crop (in the open: nobody hides them)
+        tracks = tr.update(f, None)
+        crops = {0: crop(200), 1: crop(600, score=0.2)}
+        tr.observe_crops(f, {t.track_id: crops[t.track_id] for t in tracks})
+        shown.append([p.track_id for p in tr.select([frame_of(f, tracks)])[0].persons])
+        assert tr.needs_detection or 1 not in [t.track_id for t in tracks]
+    # a short dip (patience: 2 frames) keeps the person on screen, then the track is lost
+    assert shown == [[0, 1], [0, 1], [0], [0]]
+    assert [t.track_id for t in tr.update(5, None)] == [0]  # lost: no more crops
+
+
+def test_person_hidden_behind_another_keeps_id_on_screen() -> None:
+    tr = Tracker(patience=0, max_occluded=5)
+    tr.update(0, np.array([det(200), det(250)]))
+    tr.observe_crops(0, {0: crop(200), 1: crop(250)})
+    shown = []
+    for f in range(1, 9):  # person 1 (behind person 0's box) is not seen by the pose model
+        tracks = tr.update(f, None)
+        tr.observe_crops(f, {0: crop(200), 1: crop(200, score=0.1)})
+        shown.append(len(tr.select([frame_of(f, tracks)])[0].persons))
+    assert shown == [2, 2, 2, 2, 2, 1, 1, 1]  # hidden: kept for max_occluded frames
 
 
 def test_duplicates_removed_by_pose_not_by_box() -> None:
@@ -128,12 +143,12 @@ def test_oks_is_one_for_the_same_pose_and_small_for_neighbours() -> None:
 
 
 def test_lost_person_reidentified_by_position_and_motion() -> None:
-    tr = Tracker()
+    tr = Tracker(patience=0)
     for f in range(6):  # walks right 10 px/frame
         tr.update(f, np.array([det(200 + 10 * f)]) if f == 0 else None)
         tr.observe_crops(f, {0: crop(200 + 10 * f)})
     tr.update(6, None)
-    tr.observe_crops(6, {0: crop(260, score=0.1)})  # occluded: lost
+    tr.observe_crops(6, {0: crop(260, score=0.1)})  # gone from view: lost
     assert tr.update(7, np.zeros((0, 5))) == []
     for f in range(8, 12):
         tr.update(f, None)

@@ -89,6 +89,10 @@ class _State:
     crop_scores: np.ndarray | None = None
     crop_frame: int = -1
     presence: float | None = None
+    pose_ok: bool = False  # this frame's pose is confident and nobody else's: crop from it
+    matched_frame: int = -1  # last frame a detection matched (pose-tracked regime)
+    evidence_frame: int = -1  # last frame with a matching detection or a confident own pose
+    anchor_height: float = 0.0  # height of the last matched detection box
     hits: int = 1
     confirmed: bool = True
     lost_at: int | None = None  # frame the track was lost (kept for re-identification)
@@ -205,6 +209,8 @@ class Tracker:
         duplicate_oks: float = 0.7,
         contain_ratio: float = 0.8,
         reid_frames: int = 30,
+        patience: int = 2,
+        max_occluded: int = 30,
         trust_boxes: bool = False,
     ) -> None:
         self.iou_threshold = iou_threshold
@@ -225,6 +231,8 @@ class Tracker:
         self.duplicate_oks = duplicate_oks
         self.contain_ratio = contain_ratio
         self.reid_frames = reid_frames
+        self.patience = patience
+        self.max_occluded = max_occluded
         self.trust_boxes = trust_boxes
         self.reset()
 
@@ -334,33 +342,55 @@ class Tracker:
             if score is not None:
                 self._pose_scores_seen = True
                 s.presence = float(score)
-        if not self._pose_scores_seen:
-            return
+        if not self._pose_scores_seen or self.trust_boxes:
+            return  # box files: every box is output as given
         shown = self._output.get(frame, set())
         cands = [
             s
             for s in self._tracks.values()
-            if s.lost_at is None and s.track_id >= 0 and s.crop_frame == frame
+            if s.lost_at is None and s.track_id >= 0 and s.track_id in shown
         ]
-        # longer-tracked (confirmed, older) people first: a duplicate loses to them
-        cands.sort(key=lambda s: (not s.confirmed, s.track_id))
+        # who has the better claim on a pose: a person matched to a detection now, then the
+        # longer-tracked; a duplicate pose loses to them
+        cands.sort(key=lambda s: (s.matched_frame != frame, not s.confirmed, s.track_id))
         kept: list[_State] = []
+        doubtful: list[_State] = []
         for s in cands:
-            present = s.presence is not None and s.presence >= self.presence_threshold
-            dup = present and any(self._duplicates(s, k) for k in kept)
-            if present and not dup:
+            confident = (
+                s.crop_frame == frame
+                and s.presence is not None
+                and s.presence >= self.presence_threshold
+            )
+            if confident and not any(self._duplicates(s, k) for k in kept):
                 kept.append(s)
-                s.confirmed = True
-                s.last_detected = max(s.last_detected, frame)  # a confident pose sees the person
-                if s.presence is not None and s.presence < self.redetect_below:
+                s.confirmed, s.evidence_frame = True, frame
+                # follow the pose only while it is sure and plausibly this person's
+                s.pose_ok = (
+                    s.presence is not None
+                    and s.presence >= self.redetect_below
+                    and self._plausible(s, frame)
+                )
+                if not s.pose_ok:
                     self._want_detection = True
+            else:
+                s.pose_ok = False
+                doubtful.append(s)
+        present = [k.box for k in kept] + [s.box for s in doubtful if s.matched_frame == frame]
+        for s in doubtful:
+            if s.evidence_frame < 0:  # never a confident pose of its own: no person for us
+                shown.discard(s.track_id)
+                self._tracks = {k: v for k, v in self._tracks.items() if v is not s}
+                continue
+            self._want_detection = True  # a person we follow is in doubt: look again
+            since = frame - s.evidence_frame
+            if since <= self.patience or (
+                since <= self.max_occluded and (s.matched_frame == frame or _hidden(s.box, present))
+            ):
+                # a short dip; or the detector still boxes the person, or someone hides
+                # them, while the pose model sees the other person: keep the id on screen
                 continue
             shown.discard(s.track_id)
-            if s.confirmed:  # a person we followed is gone or duplicated: look again
-                self._want_detection = True
-                s.lost_at = frame
-            else:  # a new track whose own crop shows no (other) person
-                self._tracks = {k: v for k, v in self._tracks.items() if v is not s}
+            s.lost_at = frame
         # a tracked person without a usable pose cannot be followed without the detector
         if any(self._crop_box(s, frame + 1) is None for s in kept):
             self._want_detection = True
@@ -397,6 +427,7 @@ class Tracker:
             out = self._update_exact(frame_index, dets)
         else:
             dets = nms(dets[dets[:, 4] >= self.min_score], self.nms_iou)
+            dets = suppress_contained(dets, self.contain_ratio)
             out = self._update_live(frame_index, dets, detected)
         out.sort(key=lambda t: t.track_id)
         self._output[frame_index] = {t.track_id for t in out}
@@ -434,13 +465,10 @@ class Tracker:
 
         out: list[Track] = []
         for ti, di in matches:
-            s, cb = active[ti], crop_boxes[ti]
-            if cb is not None:  # followed by its pose: the detection confirms, the pose places
-                out.append(self._follow(s, cb, frame_index, detected=True))
-            else:
-                t = self._match(s, dets[di], frame_index)
-                if t is not None:
-                    out.append(t)
+            # a detection re-anchors the crop (as MediaPipe re-crops from its detector)
+            t = self._match(active[ti], dets[di], frame_index)
+            if t is not None:
+                out.append(t)
 
         taken = np.array([t.box for t in out]).reshape(-1, 4)
         for ti in unmatched_tracks:
@@ -448,8 +476,17 @@ class Tracker:
             if s.track_id < 0:
                 continue
             if cb is not None:  # the detector missed (or skipped) a person the pose still sees
-                out.append(self._follow(s, cb, frame_index, detected=False))
+                out.append(self._follow(s, cb, frame_index))
                 taken = np.vstack([taken, cb[None]])
+                continue
+            if self._pose_scores_seen and s.confirmed:
+                # no usable pose: keep the last box (damped motion); observe_crops decides
+                # whether the person is hidden behind someone (output) or gone (lost)
+                s.velocity = 0.5 * s.velocity
+                box = self._predict(s, frame_index)
+                s.box, s.last_frame = box, frame_index
+                out.append(Track(s.track_id, box.copy(), float(s.score), "motion"))
+                taken = np.vstack([taken, box[None]])
                 continue
             t = self._fill(s, pose_boxes[ti], taken, dets, unmatched_dets, frame_index, detected)
             if t is not None:
@@ -472,14 +509,11 @@ class Tracker:
                 taken = np.vstack([taken, t.box[None]])
         return out
 
-    def _follow(self, s: _State, box: np.ndarray, frame_index: int, detected: bool) -> Track:
+    def _follow(self, s: _State, box: np.ndarray, frame_index: int) -> Track:
         """Continue a pose-tracked person with the box from its keypoints."""
         gap = max(frame_index - s.last_frame, 1)
         s.velocity = 0.5 * s.velocity + 0.5 * (box - s.box) / gap
         s.box, s.last_frame = box, frame_index
-        if detected:
-            s.last_detected = frame_index
-            s.hits += 1
         score = s.presence if s.presence is not None else s.score
         return Track(s.track_id, box.copy(), float(score), "pose")
 
@@ -488,7 +522,8 @@ class Tracker:
         gap = max(frame_index - s.last_frame, 1)
         s.velocity = 0.5 * s.velocity + 0.5 * (box - s.box) / gap
         s.box, s.score = box, float(det[4])
-        s.last_frame = s.last_detected = frame_index
+        s.last_frame = s.last_detected = s.matched_frame = frame_index
+        s.anchor_height = float(box[3] - box[1])
         s.hits += 1
         if s.track_id < 0 and s.hits >= self.min_hits:
             s.track_id, s.confirmed = self._new_id(), True
@@ -585,6 +620,21 @@ class Tracker:
         return best
 
     # ---------------------------------------------------------------- helpers
+    def _plausible(self, s: _State, frame: int) -> bool:
+        """Whether this frame's pose can place the next crop: its box keeps the person's size
+        (x0.7-1.4 of the current box, x0.5-2 of the last detection) and, on a frame where a
+        detection matched, lies mostly inside that detection (else it is someone else's)."""
+        assert s.crop_kp is not None and s.crop_scores is not None
+        pb = keypoint_box(s.crop_kp, s.crop_scores, self.keypoint_min_score)
+        if pb is None:
+            return False
+        h = float(pb[3] - pb[1])
+        if not 0.7 <= h / max(float(s.box[3] - s.box[1]), 1.0) <= 1.4:
+            return False
+        if s.anchor_height > 0 and not 0.5 <= h / s.anchor_height <= 2.0:
+            return False
+        return s.matched_frame != frame or _inside(pb, s.box[None]) >= 0.5
+
     def _duplicates(self, a: _State, b: _State) -> bool:
         if a.crop_kp is None or b.crop_kp is None:
             return False
@@ -596,7 +646,7 @@ class Tracker:
         """Pose-tracked regime: the box of the latest single-frame pose, moved by the motion."""
         if not self._pose_scores_seen or s.crop_kp is None or s.crop_scores is None:
             return None
-        if s.presence is None or s.presence < self.presence_threshold:
+        if not s.pose_ok or s.presence is None or s.presence < self.presence_threshold:
             return None
         if frame_index - s.crop_frame > self.max_keypoint_age:
             return None
@@ -687,6 +737,32 @@ class DetectionSchedule:
         if last < 0 or frame - last >= self.every:
             return True
         return bool(getattr(tracker, "needs_detection", True))
+
+
+def _inside(box: np.ndarray, others: np.ndarray) -> float:
+    """The largest share of ``box``'s area that lies inside one of ``others`` (N, >=4)."""
+    o = np.asarray(others, dtype=np.float64).reshape(-1, np.asarray(others).shape[-1])
+    if len(o) == 0:
+        return 0.0
+    area = max(float((box[2] - box[0]) * (box[3] - box[1])), 1e-9)
+    ix = np.clip(np.minimum(box[2], o[:, 2]) - np.maximum(box[0], o[:, 0]), 0, None)
+    iy = np.clip(np.minimum(box[3], o[:, 3]) - np.maximum(box[1], o[:, 1]), 0, None)
+    return float((ix * iy / area).max())
+
+
+def _hidden(box: np.ndarray, others: list[np.ndarray], share: float = 0.3) -> bool:
+    """Whether more than ``share`` of ``box`` lies inside one of the ``others`` (occluded)."""
+    return bool(others) and _inside(box, np.asarray(others)) > share
+
+
+def suppress_contained(dets: np.ndarray, ratio: float = 0.8) -> np.ndarray:
+    """Drop detections (K, 5) with more than ``ratio`` of their area inside a higher-scored one.
+
+    A weak detector adds half-body or face boxes on a person it already boxed; IoU-based
+    NMS keeps them (their IoU with the full box is small). ``dets`` sorted by score.
+    """
+    keep = [i for i in range(len(dets)) if i == 0 or _inside(dets[i], dets[:i]) <= ratio]
+    return dets[keep]
 
 
 def _mean_confident(scores: np.ndarray | None, threshold: float) -> float:
