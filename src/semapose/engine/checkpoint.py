@@ -25,11 +25,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
 
 from semapose.errors import CheckpointError
 from semapose.io.atomic import atomic_path, atomic_write_json
-from semapose.weights.read import check_finite, read_safetensors, read_torch
+from semapose.weights.read import (
+    check_finite,
+    read_safetensors,
+    read_torch,
+    save_state_dict_file,
+)
 
 LAST = "last.json"
 BEST = "best.json"
@@ -62,8 +66,7 @@ def save_weights(
     path = Path(path)
     meta = {"format": "pt"}
     meta.update(metadata or {})
-    with atomic_path(path) as tmp:
-        save_file(weights_state(model), str(tmp), metadata=meta)
+    save_state_dict_file(path, weights_state(model), meta)
     return path
 
 
@@ -195,8 +198,7 @@ def export_weights(
         meta.update(weights_metadata(json.loads(meta["semapose_config"]), step))
         meta["init_backbone_weights"] = meta["init_backbone_weights"] or init
     dest = Path(dest)
-    with atomic_path(dest) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
+    save_state_dict_file(dest, tensors, meta)
     record: dict[str, Any] = {"config": json.loads(meta.get("semapose_config", "{}"))}
     record["weights_from"] = src.name
     for name in ("best.json", "summary.json"):
