@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from semapose.evaluation.posetrack_map import compute_map, evaluate_posetrack, match
     from semapose.evaluation.poseval_io import load_eval_set
+
     sys.path.insert(0, str(TESTS))
     from posetrack_random import write_random_set
 
