@@ -17,7 +17,7 @@ from typing import Any
 from semapose.config import Config
 from semapose.engine import distributed as du
 from semapose.errors import ConfigError
-from semapose.io.atomic import atomic_write_json
+from semapose.io.atomic import atomic_write_json, remove_stale_temporaries
 
 INCOMPLETE = ".semapose_synth_incomplete"
 
@@ -105,6 +105,7 @@ def train(cfg: Config, resume: bool = False, progress: bool = True) -> dict[str,
 
                 out = Path(cfg.train.output_dir)
                 lock.enter_context(output_lock(lock_file(out), "a training output folder"))
+                remove_stale_temporaries(out, out / "checkpoints", out / "best")
             return _train(cfg, info, resume, progress)
     finally:
         du.cleanup()

@@ -3,31 +3,100 @@
 Write to a temporary file in the same folder, flush and fsync, then
 ``os.replace`` it over the target, so a killed process never leaves a
 truncated checkpoint, prediction or report behind.
+
+Every output goes through :func:`atomic_path`, so it is also the one place that
+turns a full disk into one line (:class:`DiskFullError`: the path, the space
+needed and the space free) and names the target, never the hidden temporary
+file, when the folder cannot be written. A ``kill -9`` cannot remove its
+temporary file; :func:`remove_stale_temporaries` deletes such leftovers (only
+names of this exact form) when the next run starts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from semapose.errors import SemaposeError, shown_path
+
+#: ``.NAME.XXXXXXXX.tmp[.EXT]``: the temporary files :func:`atomic_path` makes (mkstemp's
+#: eight random characters); nothing else is ever removed as a leftover.
+TEMPORARY_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp(\.[^.]+)?")
+
+_DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+#: how writers that do not raise OSError report a full disk: safetensors (Rust io error
+#: 28 / StorageFull) and PyTorch's zip writer ("file write failed")
+_DISK_FULL_TEXT = re.compile(
+    r"code: (28|122)\b|StorageFull|QuotaExceeded|No space left|Disk quota|file write failed"
+)
+
+
+class DiskFullError(SemaposeError):
+    """The disk (or the user's quota) filled up while writing ``path``; nothing was replaced."""
+
+    def __init__(self, path: Path, needed: int, free: int | None) -> None:
+        self.path, self.needed, self.free = path, needed, free
+        free_text = "an unknown amount" if free is None else _size(free)
+        super().__init__(
+            f"{shown_path(path)}: expected free disk space to write it (at least "
+            f"{_size(needed)}), got {free_text} free (no space left on the device; the old "
+            "file is unchanged)"
+        )
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    value = n / 1024
+    for unit in ("KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            break
+        value /= 1024
+    return f"{value:.1f} {unit}"
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` reports a full disk or an exceeded quota."""
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:
+        return True
+    return not isinstance(exc, OSError) and bool(_DISK_FULL_TEXT.search(str(exc)))
+
+
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
 
 @contextlib.contextmanager
-def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]:
+def atomic_path(
+    target: str | Path, suffix: str | None = None, size_hint: int = 0
+) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success it replaces ``target``.
 
     The temporary file keeps the target's suffix so writers that look at the
-    extension (video encoders, safetensors) behave the same.
+    extension (video encoders, safetensors) behave the same. ``size_hint``: the
+    expected size in bytes, shown when the disk fills up.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     if suffix is None:
         suffix = ".tmp" + target.suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    except OSError as exc:  # name the output, not the temporary file it could not make
+        if is_disk_full(exc):
+            raise DiskFullError(target, max(size_hint, 1), _free_bytes(target.parent)) from exc
+        raise type(exc)(exc.errno, exc.strerror, str(target)) from exc
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -39,10 +108,33 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
         os.umask(umask)
         os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, target)
-    except BaseException:
+    except BaseException as exc:
+        written = 0
+        with contextlib.suppress(OSError):
+            written = tmp_path.stat().st_size
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        if isinstance(exc, Exception) and is_disk_full(exc):
+            needed = max(size_hint, written + 1)
+            raise DiskFullError(target, needed, _free_bytes(target.parent)) from exc
+        if isinstance(exc, OSError) and exc.filename == str(tmp_path) and not exc.filename2:
+            raise type(exc)(exc.errno, exc.strerror, str(target)) from exc
         raise
+
+
+def remove_stale_temporaries(*folders: str | Path) -> list[Path]:
+    """Delete the temporary files of :func:`atomic_path` that a killed process left in
+    ``folders`` (not recursive). Call it only while no other process writes there
+    (under the output lock). Returns what was removed."""
+    removed = []
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(folder):
+                if TEMPORARY_NAME.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+                        removed.append(Path(entry.path))
+    return removed
 
 
 @contextlib.contextmanager
@@ -54,7 +146,7 @@ def atomic_text_file(target: str | Path) -> Iterator[TextIO]:
 
 
 def atomic_write_bytes(target: str | Path, data: bytes) -> None:
-    with atomic_path(target) as tmp:
+    with atomic_path(target, size_hint=len(data)) as tmp:
         tmp.write_bytes(data)
 
 
