@@ -231,9 +231,9 @@ def load_pretrained(model: Estimator, backbone: str, weights: str) -> list[str]:
     path = resolve_weights(weights, option="model.backbone_weights").path
     source: dict[str, dict[str, Tensor]] = {}
     if backbone == "blazepose":
-        from semapose.models.backbones import blazepose
+        from semapose.models.backbones.blazepose import pretrained_parts
 
-        source = blazepose.pretrained_parts(path)  # type: ignore[attr-defined]
+        source = pretrained_parts(path)
     elif backbone.startswith(("hrnet_w", "vit_")):
         from semapose.models.single_frame import SingleFrameHRNet, SingleFrameViTPose
 

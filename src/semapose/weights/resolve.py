@@ -47,8 +47,9 @@ BUNDLED_DIR = Path(__file__).resolve().parent
 
 #: Shown wherever weights trained on synthetic video only are used.
 SYNTHETIC_NOTICE = (
-    "note: the bundled weights are trained on synthetic video only; for real footage train "
-    "on PoseTrack with the recipe in docs/training.md and pass --weights runs/<name>"
+    "note: these tiny weights are trained on synthetic video only (for tests and the demo); "
+    "for real footage omit --weights (BlazePose, the default) or pass a model trained on "
+    "PoseTrack (docs/training.md)"
 )
 
 
@@ -87,8 +88,8 @@ BUNDLED: dict[str, Bundled] = {
     )
 }
 
-#: what an empty ``--weights`` means
-DEFAULT_WEIGHTS = "tiny_synthetic"
+#: what an empty ``--weights`` means (predict, export, ``PoseEstimator.from_pretrained()``)
+DEFAULT_WEIGHTS = "blazepose"
 #: ``semapose demo``'s pair: a temporal model and the single-frame model it is compared with
 DEMO_WEIGHTS = "tiny_synthetic"
 DEMO_SINGLE_WEIGHTS = "tiny_synthetic_single"
