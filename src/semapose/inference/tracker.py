@@ -206,7 +206,7 @@ class Tracker:
         max_keypoint_age: int = 5,
         presence_threshold: float = 0.5,
         redetect_below: float = 0.8,
-        duplicate_oks: float = 0.7,
+        duplicate_oks: float = 0.5,
         contain_ratio: float = 0.8,
         reid_frames: int = 30,
         patience: int = 2,
@@ -482,7 +482,9 @@ class Tracker:
             if self._pose_scores_seen and s.confirmed:
                 # no usable pose: keep the last box (damped motion); observe_crops decides
                 # whether the person is hidden behind someone (output) or gone (lost)
-                s.velocity = 0.5 * s.velocity
+                # the box moves with the person's (damped) motion and keeps its size
+                shift = (s.velocity[:2] + s.velocity[2:]) / 2
+                s.velocity = 0.5 * np.concatenate([shift, shift])
                 box = self._predict(s, frame_index)
                 s.box, s.last_frame = box, frame_index
                 out.append(Track(s.track_id, box.copy(), float(s.score), "motion"))
