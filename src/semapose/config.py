@@ -20,6 +20,7 @@ from typing import Any, Union
 import yaml
 
 from semapose.errors import ConfigError, InputError
+from semapose.io.yamlio import load_yaml
 
 # ----------------------------------------------------------------------------- sections
 
@@ -310,7 +311,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if not p.is_file():
             raise ConfigError(p, "", "an existing YAML config file", "no such file")
         try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+            loaded = load_yaml(p.read_text(encoding="utf-8"), p)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}" if mark is not None else ""
@@ -335,7 +336,7 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
     if any(not p for p in parts):
         raise ConfigError("<command line>", key, "a dotted key such as train.lr")
     try:
-        value = yaml.safe_load(text) if text.strip() else ""
+        value = load_yaml(text, "<command line>", key) if text.strip() else ""
     except yaml.YAMLError as exc:
         raise ConfigError("<command line>", key, "a YAML value", text) from exc
     node = raw
