@@ -146,3 +146,21 @@ def test_real_mediapipe_wheel_gives_the_pinned_tflite(tmp_path, monkeypatch) -> 
     monkeypatch.setenv("SEMAPOSE_CACHE", str(tmp_path))
     path = A.extract_asset("blazepose_full", REAL_WHEEL)
     assert path.stat().st_size == 6440512 and A.cached_asset("blazepose_full") == path
+
+
+def test_an_installed_package_is_looked_at_first(fake: A.Asset, tmp_path: Path, monkeypatch):
+    """The ssdlite way: a package that ships the file is used as is (if its checksum fits)."""
+    import importlib.machinery
+    import importlib.util
+
+    pkg = tmp_path / "site" / "fakeasset"
+    pkg.mkdir(parents=True)
+    (pkg / "model.bin").write_bytes(PAYLOAD)
+    spec = importlib.machinery.ModuleSpec("fakeasset", None, is_package=True)
+    spec.submodule_search_locations = [str(pkg)]
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec if name == "x" else None)
+    installed = A.Asset(**{**vars(fake), "installed": ("x", "model.bin")})
+    monkeypatch.setitem(A.ASSETS, "fake", installed)
+    assert A.fetch_asset("fake", progress=False) == pkg / "model.bin"
+    (pkg / "model.bin").write_bytes(b"another version")  # not the pinned file: not used
+    assert A.cached_asset("fake") is None

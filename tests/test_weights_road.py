@@ -220,6 +220,10 @@ def test_device_errors_name_the_option_typed(tmp_path: Path, capsys: Any) -> Non
         assert main([*argv, "--device", "cuda"]) == 2
         err = capsys.readouterr().err
         assert "--device" in err and "train.device" not in err and "no CUDA GPU" in err
+        config = SRC.parents[1] / "configs" / "synthetic_cpu_tiny.yaml"
+        assert main(["train", str(config), "--device", "cuda:0", "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert "--device" in err and "train.device" not in err
 
 
 # ----------------------------------------------------------------------------- layering
