@@ -30,7 +30,7 @@ from typing import Any
 
 from semapose.config import Config
 from semapose.errors import CheckpointError
-from semapose.weights.resolve import SYNTHETIC_NOTICE, WeightsSource, resolve_weights
+from semapose.weights.resolve import SYNTHETIC_NOTICE, bundled_path, resolve_weights
 
 
 class SingleFrameWarning(UserWarning):
@@ -82,7 +82,7 @@ def load_model(weights: str | Path | None = None, device: Any = "cpu") -> Loaded
     if path.suffix in (".safetensors", ".json") and _has_config(path):
         loaded = _load_semapose(path)
     elif path.suffix == ".tflite":
-        loaded = _load_semapose(_bundled_config("blazepose"), backbone_weights=str(path))
+        loaded = _load_semapose(bundled_path("blazepose"), backbone_weights=str(path))
         loaded.source = str(path)
     else:
         loaded = _load_official(path)
@@ -118,12 +118,6 @@ def _has_config(path: Path) -> bool:
 
     meta = safetensors_metadata(path)
     return "semapose_config" in meta or "config" in meta
-
-
-def _bundled_config(name: str) -> Path:
-    from semapose.weights.resolve import bundled_path
-
-    return bundled_path(name)
 
 
 def _load_semapose(path: Path, backbone_weights: str | None = None) -> LoadedModel:
@@ -220,7 +214,6 @@ __all__ = [
     "LoadedModel",
     "SingleFrameAdapter",
     "SingleFrameWarning",
-    "WeightsSource",
     "load_model",
     "warn_notes",
 ]
