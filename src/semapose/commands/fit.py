@@ -20,9 +20,11 @@ Several processes: ``torchrun --nproc_per_node=N -m semapose.cli fit VIDEOS --ou
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 WEIGHTS_FILE = "temporal.safetensors"
 
@@ -80,12 +82,10 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from semapose.config import load_config
-    from semapose.data import unlabeled as U
     from semapose.engine import distributed as du
-    from semapose.engine.cache_fit import FIT_PRESET, CacheFitConfig, fit_on_cache
+    from semapose.engine.cache_fit import FIT_PRESET
     from semapose.errors import InputError
     from semapose.models.build import build_model
-    from semapose.models.partial import save_partial_weights
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -105,6 +105,33 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     model = build_model(cfg).to(info.device).eval()
     out.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        if info.is_main:  # one fit per output folder; leftovers of a killed run go
+            from semapose.io.atomic import remove_stale_temporaries
+            from semapose.io.lock import lock_file, output_lock
+
+            stack.enter_context(output_lock(lock_file(out), "a fit output folder"))
+            remove_stale_temporaries(out)
+        return _fit(args, cfg, model, info, videos, out, progress)
+
+
+def _fit(
+    args: argparse.Namespace,
+    cfg: Any,
+    model: Any,
+    info: Any,
+    videos: list[Path],
+    out: Path,
+    progress: bool,
+) -> int:
+    import torch
+
+    from semapose.data import unlabeled as U
+    from semapose.engine import distributed as du
+    from semapose.engine.cache_fit import CacheFitConfig, fit_on_cache
+    from semapose.errors import InputError
+    from semapose.models.partial import save_partial_weights
+
     tracks, cache_dir = out / "tracks.json", out / "cache"
     if info.is_main:
         if not tracks.is_file():
@@ -125,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 degrade=args.degrade,
                 rate=args.rate,
+                enlarge=cfg.data.bbox_enlarge,
                 progress=progress,
             )
     if info.distributed:

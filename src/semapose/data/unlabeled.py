@@ -674,6 +674,7 @@ def make_cache(
     degrade: str | Sequence[str] | None = "all",
     rate: float = 0.5,
     max_length: int = 4,
+    enlarge: float = 1.25,
     batch: int = 16,
     progress: bool = False,
 ) -> FeatureCache:
@@ -687,7 +688,7 @@ def make_cache(
     clips: list[dict[str, Any]] = []
     streams: list[Iterable[CropItem]] = []
     for split, files in synthetic:
-        table, items = synthetic_items(list(files), len(clips), size)
+        table, items = synthetic_items(list(files), len(clips), size, enlarge)
         for c in table:
             c["split"] = split
         clips += table
@@ -708,7 +709,7 @@ def make_cache(
         )
     choices = D.parse_degrade(degrade)
     plans = plan_runs(runs, ids, seed=seed, choices=choices, rate=rate, max_length=max_length)
-    streams.append(real_items(runs, ids, plans, size, seed=seed))
+    streams.append(real_items(runs, ids, plans, size, seed=seed, enlarge=enlarge))
     num_rows = sum(int(c["length"]) for c in clips)
     num_clean = sum(ev is not None for p in plans.values() for ev in p)
     bar = None
@@ -726,7 +727,13 @@ def make_cache(
             num_clean=num_clean,
             batch=batch,
             progress=bar.update if bar is not None else None,
-            meta={"seed": seed, "degrade": degrade, "rate": rate, "max_length": max_length},
+            meta={
+                "seed": seed,
+                "degrade": degrade,
+                "rate": rate,
+                "max_length": max_length,
+                "bbox_enlarge": enlarge,
+            },
         )
     finally:
         if bar is not None:

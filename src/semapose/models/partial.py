@@ -51,9 +51,7 @@ def deploy_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 def save_partial_weights(model: nn.Module, cfg: Any, path: str | Path, **extra: str) -> Path:
     """Write the deploy tensors of ``temporal`` and ``head`` with the rebuilding config."""
-    from safetensors.torch import save_file
-
-    from semapose.io.atomic import atomic_path
+    from semapose.weights.read import save_state_dict_file
 
     path = Path(path)
     raw = dataclasses.asdict(cfg) if not isinstance(cfg, dict) else dict(cfg)
@@ -63,8 +61,7 @@ def save_partial_weights(model: nn.Module, cfg: Any, path: str | Path, **extra: 
         "semapose_parts": ",".join(PARTS),
         **extra,
     }
-    with atomic_path(path) as tmp:
-        save_file(deploy_state(model), str(tmp), metadata=meta)
+    save_state_dict_file(path, deploy_state(model), meta)
     return path
 
 
@@ -79,16 +76,11 @@ def load_partial_weights(model: nn.Module, path: str | Path) -> dict[str, str]:
     Every tensor of the file must exist in the model with the same shape, and every
     deploy tensor of the model's temporal module and head must be in the file.
     """
-    from safetensors import SafetensorError, safe_open
-    from safetensors.torch import load_file
+    from semapose.weights.read import check_finite, read_safetensors
 
     path = Path(path)
-    try:
-        tensors = load_file(str(path))
-        with safe_open(str(path), framework="pt") as fh:
-            meta = dict(fh.metadata() or {})
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: expected a safetensors weights file, got {exc}") from exc
+    tensors, meta = read_safetensors(path)
+    check_finite(tensors, path)
     if not is_partial(meta):
         raise CheckpointError(f"{path}: semapose_parts: expected 'temporal,head', got nothing")
     own = model.state_dict()
