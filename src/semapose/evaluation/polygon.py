@@ -5,8 +5,9 @@ poseval drops keypoints that lie inside a frame's ignore regions using shapely
 contained, a point inside is contained when the number of edges crossed by a ray
 to its right is odd (so self-intersecting rings behave even-odd). The orientation
 test is exact (a floating-point filter, then exact rational arithmetic for the
-rare near-collinear cases), as GEOS's robust predicate is. Vectorised over all
-(point, edge) pairs of a frame.
+rare near-collinear cases), as GEOS's robust predicate is. Vectorised over
+(point, edge) pairs, in chunks of points so that memory stays bounded (about
+``MAX_PAIRS`` pairs, tens of MB) whatever the number of people in a frame.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 import numpy as np
+
+#: (point, edge) pairs tested at once (at most ~100 bytes of temporaries each)
+MAX_PAIRS = 1 << 19
 
 #: Shewchuk's error bound for the float orientation filter, (3 + 16 eps) eps.
 _CCW_ERRBOUND = (3.0 + 16.0 * np.finfo(np.float64).eps) * np.finfo(np.float64).eps
@@ -60,6 +64,14 @@ def points_in_polygons(px: np.ndarray, py: np.ndarray, polys: Sequence[np.ndarra
     if n == 0 or sum(sizes) == 0:
         return np.zeros(n, dtype=bool)
     edges = np.concatenate(edge_list, axis=0)
+    step = max(1, MAX_PAIRS // len(edges))
+    return np.concatenate(
+        [_inside(px[i : i + step], py[i : i + step], edges, sizes) for i in range(0, n, step)]
+    )
+
+
+def _inside(px: np.ndarray, py: np.ndarray, edges: np.ndarray, sizes: list[int]) -> np.ndarray:
+    """:func:`points_in_polygons` for points (N, 1) and the rings' concatenated edges."""
     x1, y1, x2, y2 = (edges[:, k][None, :] for k in range(4))
     skip = (x1 < px) & (x2 < px)  # segment strictly left of the point
     vertex = ~skip & (px == x2) & (py == y2)

@@ -8,6 +8,7 @@ bulk (one numpy array per file) so that PoseTrack18-val-size sets load in second
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from semapose.data._parse import MAX_PIXEL
 from semapose.errors import InputError
 from semapose.io.jsonio import read_json
 from semapose.keypoints import POSETRACK15_KEYPOINTS, POSETRACK_KEYPOINTS
@@ -26,6 +28,8 @@ NUM_JOINTS = 15
 MIN_SCORE = -9999.0
 #: poseval offsets track ids by ``file_index * MAX_TRACK_ID``; ids must stay below it.
 MAX_TRACK_ID = 10000
+#: Largest evaluation input file (JSON costs about 10x its size in memory once parsed).
+MAX_FILE_BYTES = 256 * 2**20
 
 
 @dataclass
@@ -100,12 +104,19 @@ def _first(value: Any, path: Path, where: str) -> Any:
     return value
 
 
-def _num(value: Any, path: Path, where: str) -> float:
+def _num(value: Any, path: Path, where: str, max_abs: float = math.inf) -> float:
     if isinstance(value, bool):
         return float(value)
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not isinstance(value, (int, float)):
         raise InputError(path, where, "a finite number", value)
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float range
+        number = math.inf
+    if not abs(number) <= max_abs:  # NaN, inf and absurd values
+        expected = "a finite number" if max_abs == math.inf else f"a number within +-{max_abs:.0e}"
+        raise InputError(path, where, expected, value)
+    return number
 
 
 def _track(value: Any, path: Path, where: str) -> int | None:
@@ -121,7 +132,10 @@ def _track(value: Any, path: Path, where: str) -> int | None:
 
 def _polygon(xs: Sequence[Any], ys: Sequence[Any], path: Path, where: str) -> np.ndarray:
     pts = [
-        (_num(_first(x, path, where), path, where), _num(_first(y, path, where), path, where))
+        (
+            _num(_first(x, path, where), path, where, MAX_PIXEL),
+            _num(_first(y, path, where), path, where, MAX_PIXEL),
+        )
         for x, y in zip(xs, ys, strict=False)  # poseval: zip truncates
     ]
     if 0 < len(pts) < 3:
@@ -150,21 +164,40 @@ def _video_key(file_name: Any) -> str:
     return os.path.basename(os.path.dirname(str(file_name))).split("_")[0]
 
 
-def _float_rows(rows: list[Any], width: int, path: Path, where: list[str], what: str) -> np.ndarray:
-    """``rows`` (lists of ``width`` numbers) as one float array; bad rows are named."""
+def _float_rows(
+    rows: list[Any],
+    width: int,
+    path: Path,
+    where: list[str],
+    what: str,
+    max_abs: float = math.inf,
+) -> np.ndarray:
+    """``rows`` (lists of ``width`` JSON numbers) as one float array; bad rows are named.
+
+    Strings such as ``"1.0"`` are refused as the training readers refuse them
+    (numpy would convert them), and so are NaN, inf and values beyond ``max_abs``.
+    """
     try:
-        arr = np.array(rows, dtype=np.float64)
-        ok = arr.shape == (len(rows), width) and bool(np.isfinite(arr).all())
-    except (TypeError, ValueError):
+        arr = np.array(rows)  # numbers only -> an int/float array; a string -> a str array
+        ok = arr.shape == (len(rows), width) and arr.dtype.kind in "iuf"
+        arr = arr.astype(np.float64)
+        ok = ok and bool((np.abs(arr) <= max_abs).all())  # False for NaN and inf too
+    except (TypeError, ValueError, OverflowError):
         ok = False
     if not ok:
         for i, row in enumerate(rows):
+            good = isinstance(row, list) and len(row) == width
             try:
-                good = len(row) == width and bool(np.isfinite(np.array(row, np.float64)).all())
-            except (TypeError, ValueError):
+                for v in row if good else ():
+                    _num(v, path, where[i], max_abs)
+                    good = good and not isinstance(v, bool)
+            except InputError:
                 good = False
             if not good:
-                raise InputError(path, where[i], f"{width} finite numbers ({what})", row)
+                expected = f"{width} finite numbers ({what})"
+                if max_abs < math.inf:
+                    expected = f"{width} numbers within +-{max_abs:.0e} ({what})"
+                raise InputError(path, where[i], expected, row)
     return arr.reshape(len(rows), width)
 
 
@@ -240,7 +273,7 @@ def _add_people(
     where = [f"annotations[{k}]" for k in order]
     n = len(anns)
     kps = [a.get("keypoints") for a in anns]
-    arr = _float_rows(kps, 3 * n_kp, path, [w + ".keypoints" for w in where], "x, y, v")
+    arr = _float_rows(kps, 3 * n_kp, path, [w + ".keypoints" for w in where], "x, y, v", MAX_PIXEL)
     arr = arr.reshape(n, n_kp, 3)
     sc = np.full((n, n_kp), MIN_SCORE)
     with_scores = []
@@ -272,7 +305,12 @@ def _add_people(
                     raise InputError(path, where[bad[0]] + "." + key, "[x, y, w, h]")
             if have:
                 b = _float_rows(
-                    [r[:4] for r in rows], 4, path, [where[i] + "." + key for i in have], key
+                    [r[:4] for r in rows],
+                    4,
+                    path,
+                    [where[i] + "." + key for i in have],
+                    key,
+                    MAX_PIXEL,
                 )
                 if key == "bbox_head":  # poseval: x2 = x + w first (x2 - x1 is not always w)
                     b = np.stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]], axis=1)
@@ -360,6 +398,11 @@ def _parse_pt17(
 
 
 def parse_file(path: Path, side: _Side, frame0: int, protocol: str) -> list[_Frame]:
+    with contextlib.suppress(OSError):
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            limit = f"a file of at most {MAX_FILE_BYTES // 2**20} MiB (one file per sequence)"
+            raise InputError(path, "", limit, f"{size / 2**20:.0f} MiB")
     data = read_json(path)
     if not isinstance(data, dict):
         raise InputError(path, "", "a PoseTrack JSON object", type(data).__name__)
