@@ -315,3 +315,13 @@ def test_default_offline_with_empty_cache_says_what_to_run(
     assert main(["predict", str(video), "--out", str(tmp_path / "o"), "--quiet"]) == 2
     err = [ln for ln in capsys.readouterr().err.splitlines() if "error" in ln]
     assert len(err) == 1 and "semapose fetch blazepose_full" in err[0], err
+
+
+def test_single_frame_flag_picks_the_single_frame_weights(capsys: Any) -> None:
+    from semapose.cli import build_parser
+
+    args = build_parser().parse_args(["predict", "v.mp4", "--out", "o", "--single-frame"])
+    assert args.weights == R.SINGLE_FRAME_WEIGHTS and R.SINGLE_FRAME_WEIGHTS in R.BUNDLED
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["predict", "v", "--out", "o", "--single-frame", "--weights=x"])
+    assert "not allowed with" in capsys.readouterr().err

@@ -18,9 +18,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a video file, a folder of frames, or a folder of videos / frame folders",
     )
     parser.add_argument("--out", required=True, help="output folder")
-    from semapose.weights.resolve import WEIGHTS_HELP
+    from semapose.weights.resolve import SINGLE_FRAME_WEIGHTS, WEIGHTS_HELP
 
-    parser.add_argument("--weights", default=None, help=WEIGHTS_HELP)
+    weights = parser.add_mutually_exclusive_group()
+    weights.add_argument("--weights", default=None, help=WEIGHTS_HELP)
+    weights.add_argument(
+        "--single-frame",
+        dest="weights",
+        action="store_const",
+        const=SINGLE_FRAME_WEIGHTS,
+        help="the single-frame model, no temporal module "
+        f"(same as --weights {SINGLE_FRAME_WEIGHTS})",
+    )
     boxes = parser.add_mutually_exclusive_group()
     boxes.add_argument(
         "--boxes",

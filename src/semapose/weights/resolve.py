@@ -34,6 +34,7 @@ __all__ = [
     "DEMO_SINGLE_WEIGHTS",
     "DEMO_WEIGHTS",
     "Bundled",
+    "SINGLE_FRAME_WEIGHTS",
     "SYNTHETIC_NOTICE",
     "WEIGHTS_HELP",
     "WeightsSource",
@@ -90,6 +91,8 @@ BUNDLED: dict[str, Bundled] = {
 
 #: what an empty ``--weights`` means (predict, export, ``PoseEstimator.from_pretrained()``)
 DEFAULT_WEIGHTS = "blazepose"
+#: ``--single-frame``: the default's single-frame path (the backbone and its own head)
+SINGLE_FRAME_WEIGHTS = "blazepose"
 #: ``semapose demo``'s pair: a temporal model and the single-frame model it is compared with
 DEMO_WEIGHTS = "tiny_synthetic"
 DEMO_SINGLE_WEIGHTS = "tiny_synthetic_single"
