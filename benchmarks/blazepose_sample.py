@@ -40,7 +40,6 @@ from common import (  # noqa: E402
     machine_line,
     md_table,
     set_threads,
-    time_calls,
     write_results,
 )
 
@@ -231,29 +230,59 @@ def posetrack_points(
     return mapped[..., :2], mapped[..., 2]
 
 
-def timing(net: Any, threads: int, repeat: int) -> dict[str, Any]:
+def timing(net: Any, weights: Path | None, threads: int, repeat: int) -> dict[str, Any]:
+    """ms per crop of the module at batch 1 and 8 and, as a reference measured in the
+    same rounds, Google's runtime (ai-edge-litert, batch 1) when it is installed. The
+    three are interleaved round by round so that load from other jobs hits all alike."""
+    import statistics
+    import time
+
     import torch
 
-    set_threads(threads)
-    rows = {}
+    torch.set_num_threads(threads)
+    calls: dict[str, Any] = {}
     for batch in (1, 8):
         x = torch.rand(batch, 3, 256, 256)
-        with torch.no_grad():
-            t = time_calls(lambda x=x: net(x), repeat=repeat, warmup=2)
-        rows[f"batch_{batch}"] = {
-            "ms_per_crop": round(1000 * t["median_s"] / batch, 2),
-            "ms_per_crop_min": round(1000 * t["min_s"] / batch, 2),
-            "median_s": t["median_s"],
-            "runs_s": t["runs_s"],
+        calls[f"torch_batch_{batch}_threads_{threads}"] = (lambda x=x: net(x), batch)
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        from semapose.weights.assets import fetch_asset
+
+        path = weights if weights is not None and weights.suffix == ".tflite" else None
+        it = Interpreter(model_path=str(path or fetch_asset("blazepose_full")), num_threads=threads)
+        it.allocate_tensors()
+        index = it.get_input_details()[0]["index"]
+        it.set_tensor(index, np.random.default_rng(0).random((1, 256, 256, 3), dtype=np.float32))
+        calls[f"litert_batch_1_threads_{threads}"] = (it.invoke, 1)
+    except ImportError:
+        pass
+    runs: dict[str, list[float]] = {k: [] for k in calls}
+    with torch.no_grad():
+        for r in range(repeat + 2):
+            for name, (fn, _) in calls.items():
+                start = time.perf_counter()
+                fn()
+                if r >= 2:  # two warm-up rounds
+                    runs[name].append(time.perf_counter() - start)
+    return {
+        name: {
+            "ms_per_crop": round(1000 * statistics.median(runs[name]) / batch, 2),
+            "ms_per_crop_min": round(1000 * min(runs[name]) / batch, 2),
+            "runs_s": [round(v, 5) for v in runs[name]],
         }
-    return rows
+        for name, (_, batch) in calls.items()
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/posetrack18_sample")
     parser.add_argument("--weights", type=Path, default=None, help="pose_landmark_full.tflite")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (accuracy part)")
+    parser.add_argument(
+        "--timing-threads", default="1,2", help="thread counts of the timing (comma-separated)"
+    )
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args(argv)
 
@@ -357,7 +386,9 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     results["fitted_head_weights_all_sequences"] = fitted_all
-    results["timing"] = timing(net, args.threads, args.repeat)
+    results["timing"] = {}
+    for threads in (int(t) for t in args.timing_threads.split(",")):
+        results["timing"].update(timing(net, args.weights, threads, args.repeat))
     print(results["timing"])
     write_results("blazepose_sample", results, markdown(results))
     return 0
@@ -400,11 +431,17 @@ def markdown(r: dict[str, Any]) -> str:
             rows,
         ),
         "",
-        "ms per crop, batch 1 / batch 8: median "
-        f"{r['timing']['batch_1']['ms_per_crop']} / {r['timing']['batch_8']['ms_per_crop']}, "
-        f"fastest run {r['timing']['batch_1']['ms_per_crop_min']} / "
-        f"{r['timing']['batch_8']['ms_per_crop_min']} "
-        f"on {machine_line(r['machine'])}; the machine is shared with other jobs.",
+        md_table(
+            ["ms per crop", "median", "fastest run"],
+            [
+                [k.replace("_", " "), v["ms_per_crop"], v["ms_per_crop_min"]]
+                for k, v in r["timing"].items()
+            ],
+        ),
+        "",
+        f"Timing on {machine_line(r['machine'])}; the machine was shared with other jobs "
+        "(within one thread count the timings alternate round by round; with 2 threads on "
+        "2 loaded cores torch's threads wait on each other, hence the long medians).",
         "",
     ]
     return "\n".join(lines)
