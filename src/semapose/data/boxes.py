@@ -25,6 +25,10 @@ from semapose.data.records import FrameRecord
 from semapose.errors import InputError
 from semapose.io.jsonio import finite_number, read_json
 
+#: Largest detection score accepted: beyond it float32 gives inf (and inf scores drop
+#: every other person); real detectors give [0, 1] or logits.
+MAX_SCORE = 1e30
+
 
 @dataclass
 class Detection:
@@ -32,6 +36,8 @@ class Detection:
     score: float
     image_id: int = -1
     image_name: str = ""
+    #: index of the entry in the file's list (for messages)
+    position: int = -1
 
 
 def load_boxes(path: str | Path, score_threshold: float = 0.0) -> list[Detection]:
@@ -54,6 +60,8 @@ def load_boxes(path: str | Path, score_threshold: float = 0.0) -> list[Detection
             raise InputError(p, f"{where}.bbox", "this field to be present")
         box = box_xywh(d["bbox"], p, f"{where}.bbox")
         score = finite_number(d.get("score", 1.0), p, f"{where}.score")
+        if abs(score) > MAX_SCORE:  # float32 (the detector's type) would make it inf
+            raise InputError(p, f"{where}.score", f"a score within +-{MAX_SCORE:.0e}", score)
         if score < score_threshold:
             continue
         name = d.get("image_name", "")
@@ -65,7 +73,7 @@ def load_boxes(path: str | Path, score_threshold: float = 0.0) -> list[Detection
             image_id = get_int(d, "frame_id", p, where, default=-1)
         if image_id == -1 and not name:
             raise InputError(p, where, "an image_id (mmpose) or image_name (PoseWarper)", d)
-        out.append(Detection(box, score, image_id, _norm(name)))
+        out.append(Detection(box, score, image_id, _norm(name), i))
     return out
 
 

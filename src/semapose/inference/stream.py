@@ -226,7 +226,7 @@ def make_detector(
     """
     if boxes is not None and str(boxes) != "":
         from semapose.inference.detectors.boxfile import BoxFileDetector
-        from semapose.io.video import frame_names
+        from semapose.io.video import FrameSource, frame_names
 
         box_path = Path(boxes)
         if box_path.is_dir():  # one box file per input, named after it
@@ -236,10 +236,13 @@ def make_detector(
             multi = False
             if not box_path.is_file():
                 raise InputError(box_path, "", f"a box file for {source.name}", "no such file")
+        video = source if source is not None and source.is_file() else None
         return BoxFileDetector.from_file(
             box_path,
             frame_names=frame_names(source) if source is not None else None,
             sequence=input_name(source) if multi and source is not None else None,
+            num_frames=FrameSource(video).num_frames if video is not None else None,
+            input_name=input_name(source) if source is not None else None,
         )
     if detector is None or isinstance(detector, str):
         from semapose.inference.detectors import DEFAULT_DETECTOR, build_detector
