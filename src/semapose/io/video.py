@@ -48,6 +48,9 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp", "
 
 #: Frame rate assumed for a frame folder when the caller gives none.
 DEFAULT_FOLDER_FPS = 25.0
+#: Highest frame rate accepted (high-speed cameras reach a few thousand; the MP4
+#: writer's time base overflows far beyond).
+MAX_FPS = 100_000.0
 
 
 def is_video_file(path: str | Path) -> bool:
@@ -92,8 +95,8 @@ class FrameSource:
     def __init__(self, path: str | Path, fps: float | None = None, strict: bool = True) -> None:
         self.path = Path(path)
         self.strict = strict
-        if fps is not None and not (np.isfinite(fps) and fps >= 0):  # 0 = the default
-            raise InputError(self.path, "fps", "a positive frame rate", fps)
+        if fps is not None and not (np.isfinite(fps) and 0 <= fps <= MAX_FPS):  # 0 = default
+            raise InputError(self.path, "fps", f"a positive frame rate up to {MAX_FPS:g}", fps)
         if not self.path.exists():
             raise InputError(self.path, "", "an existing video file or frame folder", "missing")
         self._files: list[Path] = []
@@ -248,8 +251,14 @@ def _read_image(path: Path, index: int) -> np.ndarray:
     """Read an image file as RGB uint8 (H, W, 3)."""
     import cv2
 
+    from semapose.io.image_header import check_image_size
+
+    check_image_size(path, f"frame {index}")  # before decoding: a header can claim 40000x40000
     data = np.fromfile(str(path), dtype=np.uint8) if path.stat().st_size else None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None else None
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None else None
+    except cv2.error as exc:  # e.g. beyond OpenCV's own size limits (formats without a check)
+        raise InputError(path, f"frame {index}", "a readable image", str(exc).strip()) from None
     if image is None:
         raise InputError(path, f"frame {index}", "a readable image", "an unreadable or empty file")
     return np.ascontiguousarray(image[:, :, ::-1])
