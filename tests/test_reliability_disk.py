@@ -256,3 +256,77 @@ def test_training_start_removes_leftovers_of_killed_checkpoint_writes(tmp_path: 
     assert main(argv) == 0
     assert not any(p.exists() for p in stale)
     assert mine.exists()
+
+
+# ----------------------------------------------------------------------------- append-only writes
+
+
+def test_full_disk_while_appending_partial_results_names_the_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """The appended JSONL of ``predict`` fails with an OSError that names no file."""
+    pytest.importorskip("torch")
+    from semapose.inference import job
+    from test_predict_helpers import (
+        make_video,
+        moving_boxes,
+        save_checkpoint,
+        tiny_cfg,
+        write_box_file,
+    )
+
+    video = make_video(tmp_path / "walk.mp4", 6)
+    boxes = write_box_file(tmp_path / "b.json", moving_boxes(6, 1))
+    ckpt = save_checkpoint(tmp_path / "tiny.safetensors", tiny_cfg())
+    out = tmp_path / "out"
+    argv = ["predict", str(video), "--out", str(out), "--weights", str(ckpt), "--boxes"]
+    argv += [str(boxes), "--quiet", "--no-video", "--checkpoint-every", "2"]
+    calls = {"n": 0}
+    real = job._fsync
+
+    def fsync(fh: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] > 2:
+            _enospc()
+        real(fh)
+
+    monkeypatch.setattr(job, "_fsync", fsync)
+    rc = main(argv)
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert f"{out}: expected free disk space to write its outputs" in err
+    assert "--resume" in err
+    monkeypatch.undo()
+    assert main([*argv, "--resume"]) == 0  # the saved state was kept
+
+
+def test_full_disk_while_appending_the_training_log_names_the_run_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    pytest.importorskip("torch")
+    from semapose.data.synthetic import generate_dataset
+    from semapose.engine.logging import RunLogger
+
+    ds = tmp_path / "ds"
+    generate_dataset(ds, 1, 4, 0, size=(96, 96), people=(1, 1), degrade="none", split="train")
+    run = tmp_path / "run"
+    monkeypatch.setattr(RunLogger, "log", _enospc)
+    argv = [
+        "train",
+        str(Path(__file__).resolve().parents[1] / "configs" / "synthetic_cpu_tiny.yaml"),
+        "data.dataset=posetrack18",
+        f"data.root={ds}",
+        f"data.train_annotations={ds / 'annotations' / 'train'}",
+        "data.num_workers=0",
+        "train.val_every_epochs=0",
+        "train.max_steps=1",
+        "train.batch_size=2",
+        "--no-progress",
+        "--output-dir",
+        str(run),
+    ]
+    rc = main(argv)
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert f"{run}: expected free disk space to write its outputs" in err, err

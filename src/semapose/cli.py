@@ -148,6 +148,32 @@ def path_error(exc: BaseException) -> str | None:
     return str(InputError(name, "", "a path that can be read or written", exc.strerror or exc))
 
 
+def disk_full_error(exc: BaseException, args: argparse.Namespace) -> str | None:
+    """One line for a full disk met by an append-only write (partial results, logs),
+    whose error names no file: the command's output folder is named instead."""
+    from pathlib import Path
+
+    from semapose.io.atomic import DiskFullError, is_disk_full
+
+    if not is_disk_full(exc):
+        return None
+    out = getattr(args, "out", None) or getattr(args, "output_dir", None) or "."
+    return str(DiskFullError(Path(out), 0, _free(Path(out))))
+
+
+def _free(path: object) -> int | None:
+    import shutil
+    from pathlib import Path
+
+    folder = Path(str(path))
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -165,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(module.run(args) or 0)
     except Exception as exc:
-        message = worker_error(exc) or path_error(exc)
+        message = worker_error(exc) or path_error(exc) or disk_full_error(exc, args)
         if args.debug or (message is None and not isinstance(exc, SemaposeError)):
             raise
         print(f"semapose {args.command}: error: {printable(message or str(exc))}", file=sys.stderr)

@@ -43,12 +43,17 @@ class DiskFullError(SemaposeError):
     """The disk (or the user's quota) filled up while writing ``path``; nothing was replaced."""
 
     def __init__(self, path: Path, needed: int, free: int | None) -> None:
+        """``needed``: bytes the write needed at least (0: unknown, an append to ``path``'s
+        files: the job's saved state is kept and resumes)."""
         self.path, self.needed, self.free = path, needed, free
         free_text = "an unknown amount" if free is None else _size(free)
+        if needed > 0:
+            what, after = f"to write it (at least {_size(needed)})", "the old file is unchanged"
+        else:
+            what, after = "to write its outputs", "run again with --resume when there is room"
         super().__init__(
-            f"{shown_path(path)}: expected free disk space to write it (at least "
-            f"{_size(needed)}), got {free_text} free (no space left on the device; the old "
-            "file is unchanged)"
+            f"{shown_path(path)}: expected free disk space {what}, got {free_text} free "
+            f"(no space left on the device; {after})"
         )
 
 
