@@ -107,11 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import torch
-    from safetensors.torch import save_file
 
     from semapose.data.codec import HeatmapCodec
-    from semapose.io.atomic import atomic_path
     from semapose.models.backbones import blazepose as bp
+    from semapose.weights.read import save_state_dict_file
 
     set_threads(args.threads)
     torch.manual_seed(0)
@@ -158,8 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "people": str(len(crops)),
         "enlarge": str(args.enlarge),
     }
-    with atomic_path(out) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
+    save_state_dict_file(out, tensors, meta)
     results = {
         "command": command_line(),
         "machine": machine_info(args.threads),

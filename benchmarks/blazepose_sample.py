@@ -66,6 +66,31 @@ def sample_people(data: Path) -> list[dict[str, Any]]:
                         "image_id": rec.image_id,
                         "image_path": rec.image_path,
                         "person": person,
+                        "box": person.best_box(),
+                        "index": k,
+                    }
+                )
+    return people
+
+
+def detected_people(data: Path, threshold: float) -> list[dict[str, Any]]:
+    """The sample's detection file: one entry per box with ``score >= threshold``."""
+    from semapose.data.boxes import load_boxes
+    from semapose.data.posetrack import load_posetrack18
+
+    boxes = load_boxes(data / "annotations" / "test_posetrack18_human_detections.json", threshold)
+    people = []
+    for gt_file in sorted((data / "annotations" / "val").glob("*.json")):
+        for rec in load_posetrack18(gt_file):
+            mine = [d for d in boxes if d.image_id == rec.image_id]
+            for k, det in enumerate(mine):
+                people.append(
+                    {
+                        "gt_file": gt_file,
+                        "image_id": rec.image_id,
+                        "image_path": rec.image_path,
+                        "box": det.box,
+                        "det_score": det.score,
                         "index": k,
                     }
                 )
@@ -84,7 +109,7 @@ def make_crops(people: list[dict[str, Any]], enlarge: float) -> tuple[np.ndarray
         path = p["image_path"]
         if path not in images:
             images[path] = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-        center, scale = box_to_center_scale(p["person"].best_box(), (256, 256), enlarge)
+        center, scale = box_to_center_scale(p["box"], (256, 256), enlarge)
         m = get_affine_matrix(center, scale, 0.0, (256, 256))
         crops.append(crop(images[path], m, (256, 256)))
         mats.append(m)
@@ -127,11 +152,15 @@ def decode(out: dict[str, np.ndarray], how: str) -> tuple[np.ndarray, np.ndarray
 
 
 def decode_head(
-    net: Any, out: dict[str, np.ndarray], fitted: Path | None
+    net: Any,
+    out: dict[str, np.ndarray],
+    fitted: Path | None,
+    flipped: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The 17-slot BlazePoseHead on the features, decoded by the codec as the estimator
     does: (N, 17, 2) crop pixels and scores. ``fitted=None``: head points from the
-    synthetic-fitted channels (bundled); a missing file: the mouth/eye channels."""
+    synthetic-fitted channels (bundled); a missing file: the mouth/eye channels.
+    ``flipped``: the outputs of the mirrored crops, averaged in (flip test)."""
     import torch
 
     from semapose.data.codec import HeatmapCodec
@@ -139,8 +168,13 @@ def decode_head(
 
     head = BlazePoseHead()
     head.load_state_dict(posetrack_head_state(net.state_dict(), fitted))
+    from semapose.data.transforms import flip_back_heatmaps
+
     with torch.no_grad():
         heatmaps = head(torch.from_numpy(out["features"])).numpy()
+        if flipped is not None:
+            mirrored = head(torch.from_numpy(flipped["features"])).numpy()
+            heatmaps = 0.5 * (heatmaps + flip_back_heatmaps(mirrored))
     return HeatmapCodec((256, 256), stride=4, sigma=2.0, refine="dark").decode(heatmaps)
 
 
@@ -196,13 +230,17 @@ def pckh(pred: np.ndarray, people: list[dict[str, Any]], slots: tuple[int, ...])
 
 
 def evaluate_map(
-    people: list[dict[str, Any]], keypoints: np.ndarray, scores: np.ndarray, pose_score: np.ndarray
+    people: list[dict[str, Any]],
+    keypoints: np.ndarray,
+    scores: np.ndarray,
+    pose_score: np.ndarray,
+    gt_files: list[Path] | None = None,
 ) -> dict[str, Any]:
     from semapose.evaluation import evaluate_posetrack
     from semapose.io.posetrack_json import gt_images, write_posetrack18_predictions
 
     with tempfile.TemporaryDirectory() as tmp:
-        gt_files = sorted({p["gt_file"] for p in people})
+        gt_files = gt_files or sorted({p["gt_file"] for p in people})
         for gt_file in gt_files:
             images = gt_images(gt_file)
             per: dict[Any, list[dict[str, Any]]] = {img["id"]: [] for img in images}
@@ -273,6 +311,49 @@ def timing(net: Any, weights: Path | None, threads: int, repeat: int) -> dict[st
         }
         for name, (_, batch) in calls.items()
     }
+
+
+def detection_rows(net: Any, data: Path, gt_files: list[Path]) -> list[dict[str, Any]]:
+    """poseval mAP with the sample's detection file instead of GT boxes (the default
+    decoding: 17-channel head at enlargement 1.5), for a few ways of using BlazePose's
+    pose-present score. No duplicate removal here (that is the tracker's)."""
+    rows = []
+    for threshold in (0.5, 0.0):
+        people = detected_people(data, threshold)
+        crops, mats = make_crops(people, 1.5)
+        out = run_model(net, crops)
+        kp, peak = decode_head(net, out, None)
+        kp = to_image(kp, mats)
+        pose = out["pose_score"]
+        det = np.array([p["det_score"] for p in people])
+        variants = {
+            "joint score = heatmap peak": (peak, det, np.ones(len(people), bool)),
+            "x pose score": (peak * pose[:, None], det * pose, np.ones(len(people), bool)),
+            "x pose score, crops with pose score < 0.5 dropped": (
+                peak * pose[:, None],
+                det * pose,
+                pose >= 0.5,
+            ),
+        }
+        for label, (scores, person_score, keep) in variants.items():
+            kept = [p for p, k in zip(people, keep, strict=True) if k]
+            mapped = evaluate_map(kept, kp[keep], scores[keep], person_score[keep], gt_files)
+            rows.append(
+                {
+                    "box_threshold": threshold,
+                    "boxes": len(people),
+                    "kept": len(kept),
+                    "scores": label,
+                    "map_mean": mapped.get("Mean"),
+                    "map": mapped,
+                }
+            )
+            print(
+                f"detections >= {threshold}: {len(kept)}/{len(people)} {label}: "
+                f"mAP {mapped.get('Mean')}",
+                flush=True,
+            )
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -358,11 +439,13 @@ def main(argv: list[str] | None = None) -> int:
                     f"hb {row['pckh_head_bottom']:5.1f} ht {row['pckh_head_top']:5.1f}",
                     flush=True,
                 )
-        for label, fitted in (
-            ("head: synthetic-fitted channels", None),
-            ("head: mouth/eye channels", Path("/nonexistent")),
+        out_flipped = run_model(net, np.ascontiguousarray(crops[:, :, ::-1]))
+        for label, fitted, flipped in (
+            ("head: synthetic-fitted channels", None, None),
+            ("head: synthetic-fitted channels, flip test", None, out_flipped),
+            ("head: mouth/eye channels", Path("/nonexistent"), None),
         ):
-            kp, ks = decode_head(net, out, fitted)
+            kp, ks = decode_head(net, out, fitted, flipped)
             kp = to_image(kp, mats)
             mapped = evaluate_map(people, kp, ks, out["pose_score"])
             row = {
@@ -386,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     results["fitted_head_weights_all_sequences"] = fitted_all
+    results["detections"] = detection_rows(net, args.data, sorted({p["gt_file"] for p in people}))
     results["timing"] = {}
     for threads in (int(t) for t in args.timing_threads.split(",")):
         results["timing"].update(timing(net, args.weights, threads, args.repeat))
@@ -429,6 +513,22 @@ def markdown(r: dict[str, Any]) -> str:
                 *[f"mAP {c}" for c in cols],
             ],
             rows,
+        ),
+        "",
+        "With the sample's detection file (17-channel head, enlargement 1.5, no duplicate "
+        "removal):",
+        "",
+        md_table(
+            ["box score >=", "crops used", "scores", *[f"mAP {c}" for c in cols]],
+            [
+                [
+                    d["box_threshold"],
+                    f"{d['kept']}/{d['boxes']}",
+                    d["scores"],
+                    *[ap(d, k) for k in cols],
+                ]
+                for d in r.get("detections", [])
+            ],
         ),
         "",
         md_table(

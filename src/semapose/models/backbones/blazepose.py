@@ -559,27 +559,26 @@ def converted_path(tflite: str | Path) -> Path:
 def load_state(path: str | Path) -> dict[str, Tensor]:
     """BlazePose's state dict from a ``.tflite`` (converted once, cached) or a
     ``.safetensors`` file written by this module."""
-    from safetensors.torch import load_file, save_file
-
-    from semapose.io.atomic import atomic_path
+    from semapose.weights.read import check_finite, read_safetensors, save_state_dict_file
 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: BlazePose weights not found")
     if path.suffix == ".safetensors":
-        try:
-            return load_file(str(path))
-        except Exception as exc:  # safetensors raises its own error types
-            raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
+        state = read_safetensors(path)[0]
+        check_finite(state, path)
+        return state
     cached = converted_path(path)
     if cached.is_file():
         try:
-            return load_file(str(cached))
-        except Exception:  # a damaged cache entry is rebuilt
+            state = read_safetensors(cached)[0]
+            check_finite(state, cached)
+            return state
+        except CheckpointError:  # a damaged cache entry is rebuilt
             pass
     state = convert_tflite(path)
-    with atomic_path(cached) as tmp:
-        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp))
+    check_finite(state, path)
+    save_state_dict_file(cached, state, {"converted_from_sha256": file_sha256(path)})
     return state
 
 
@@ -751,9 +750,8 @@ def posetrack_head_state(
     the fitted channels file (default: the bundled one, fitted on synthetic video with
     exact head points; else the mean of the mouth / eye channels, which sits lower).
     """
-    from safetensors.torch import load_file
-
     from semapose.keypoints import BLAZEPOSE_TO_POSETRACK18
+    from semapose.weights.read import read_safetensors
 
     w = net_state["heatmap.weight"]  # (39, 48, 1, 1)
     b = net_state["heatmap.bias"]
@@ -764,7 +762,7 @@ def posetrack_head_state(
             weight[slot], bias[slot] = w[j], b[j]
     path = Path(fitted) if fitted is not None else head_fit_path()
     if path.is_file():
-        fit = load_file(str(path))
+        fit = read_safetensors(path)[0]
         for slot, name in ((1, "head_bottom"), (2, "head_top")):
             weight[slot, :, 0, 0] = fit[f"{name}.weight"].to(w.dtype)
             bias[slot] = fit[f"{name}.bias"].to(b.dtype).reshape(())
