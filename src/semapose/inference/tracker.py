@@ -91,8 +91,10 @@ class _State:
     presence: float | None = None
     pose_ok: bool = False  # this frame's pose is confident and nobody else's: crop from it
     matched_frame: int = -1  # last frame a detection matched (pose-tracked regime)
-    evidence_frame: int = -1  # last frame with a matching detection or a confident own pose
+    evidence_frame: int = -1  # last frame with a confident own pose (confirmed tracks)
+    pose_hits: int = 0  # frames with a confident own pose
     anchor_height: float = 0.0  # height of the last matched detection box
+    ref_box: np.ndarray | None = None  # last box known to be this person's (re-identification)
     hits: int = 1
     confirmed: bool = True
     lost_at: int | None = None  # frame the track was lost (kept for re-identification)
@@ -211,6 +213,9 @@ class Tracker:
         reid_frames: int = 30,
         patience: int = 2,
         max_occluded: int = 30,
+        reid_radius: float = 0.5,
+        reid_size: float = 1.5,
+        confirm_frames: int = 2,
         trust_boxes: bool = False,
     ) -> None:
         self.iou_threshold = iou_threshold
@@ -232,6 +237,9 @@ class Tracker:
         self.contain_ratio = contain_ratio
         self.reid_frames = reid_frames
         self.patience = patience
+        self.reid_radius = reid_radius
+        self.reid_size = reid_size
+        self.confirm_frames = confirm_frames
         self.max_occluded = max_occluded
         self.trust_boxes = trust_boxes
         self.reset()
@@ -363,7 +371,11 @@ class Tracker:
             )
             if confident and not any(self._duplicates(s, k) for k in kept):
                 kept.append(s)
-                s.confirmed, s.evidence_frame = True, frame
+                s.pose_hits += 1
+                if not s.confirmed and s.pose_hits < self.confirm_frames:
+                    shown.discard(s.track_id)  # a new person: shown once seen again
+                else:
+                    s.confirmed, s.evidence_frame = True, frame
                 # follow the pose only while it is sure and plausibly this person's
                 s.pose_ok = (
                     s.presence is not None
@@ -372,6 +384,8 @@ class Tracker:
                 )
                 if not s.pose_ok:
                     self._want_detection = True
+                elif s.crop_kp is not None and s.crop_scores is not None:
+                    s.ref_box = keypoint_box(s.crop_kp, s.crop_scores, self.keypoint_min_score)
             else:
                 s.pose_ok = False
                 doubtful.append(s)
@@ -526,6 +540,7 @@ class Tracker:
         s.box, s.score = box, float(det[4])
         s.last_frame = s.last_detected = s.matched_frame = frame_index
         s.anchor_height = float(box[3] - box[1])
+        s.ref_box = box.copy()
         s.hits += 1
         if s.track_id < 0 and s.hits >= self.min_hits:
             s.track_id, s.confirmed = self._new_id(), True
@@ -599,7 +614,7 @@ class Tracker:
         The reference is where the person should be now: the box of its last
         keypoints (or its last box) moved by its velocity, for at most 10 frames
         of motion; the detection's centre must lie within half that box's height
-        (growing with the gap) and its height within a factor 1.5.
+        (growing with the gap) and its height within a factor ``reid_size``.
         """
         best, best_cost = None, np.inf
         cx, cy = (det[0] + det[2]) / 2, (det[1] + det[3]) / 2
@@ -608,13 +623,13 @@ class Tracker:
             if s.track_id < 0 or not s.confirmed:
                 continue
             gap = frame_index - s.last_frame
-            ref = self._last_pose_box(s)
+            ref = s.ref_box if s.ref_box is not None else self._last_pose_box(s)
             ref = (ref if ref is not None else s.box) + s.velocity * min(gap, 10)
             rh = max(float(ref[3] - ref[1]), 1.0)
-            if not 1 / 1.5 <= h / rh <= 1.5:
+            if not 1 / self.reid_size <= h / rh <= self.reid_size:
                 continue
             dist = np.hypot(cx - (ref[0] + ref[2]) / 2, cy - (ref[1] + ref[3]) / 2) / rh
-            if dist > 0.5 * (1 + gap / self.reid_frames):
+            if dist > self.reid_radius * (1 + gap / self.reid_frames):
                 continue
             cost = dist + abs(np.log(h / rh))
             if cost < best_cost:
