@@ -75,6 +75,9 @@ VARIANTS: dict[str, list[str]] = {
         "model.warp_dilations=[3]",
     ],
     "ours_full": ["model.temporal=mlsme_smml"],
+    # changes within the paper's description (docs/paper_notes.md §7), seed 0 first
+    "ours_pixel": ["model.temporal=mlsme_smml", "model.pixel_decoder=32"],
+    "ours_pixel_pose01": ["model.temporal=mlsme_smml", "model.pixel_decoder=32", "loss.pose=0.1"],
     "ours_no_masking": [
         "model.temporal=mlsme_smml",
         "model.patch_masking=false",
@@ -519,10 +522,11 @@ def markdown(result: dict[str, Any]) -> str:
     order = [v for v in VARIANTS if v in agg]
     lines.append(
         md_table(
-            ["variant", "all", "clean", "degraded"],
+            ["variant", "seeds", "all", "clean", "degraded"],
             [
                 [
                     v,
+                    len(result["runs"][v]),
                     _f(agg[v]["synthetic.mAP"]),
                     _f(agg[v]["synthetic.clean"]),
                     _f(agg[v]["synthetic.degraded"]),
@@ -720,9 +724,15 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [("zero_shot", 0)] + [(v, s) for s in seeds for v in variants]
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
         results = list(pool.map(lambda j: launch(args.profile, j[0], j[1], work), jobs))
+    # every finished run of the work folder counts (a variant may have fewer seeds than
+    # another when the CPU budget ran out; the tables say how many)
     runs: dict[str, list[dict[str, Any]]] = {}
-    for r in results:
-        runs.setdefault(r["variant"], []).append(r)
+    for v in VARIANTS:
+        for path in sorted((work / "runs").glob(f"{v}_s*/result.json")):
+            r = json.loads(path.read_text())
+            if r["variant"] == v:
+                runs.setdefault(v, []).append(r)
+    results = [r for rs in runs.values() for r in rs]
     from semapose.data.unlabeled import FeatureCache
 
     fc = FeatureCache(cache)

@@ -36,6 +36,7 @@ VARIANTS = {
     "ours_concat": ["model.fusion=concat"],
     "ours_no_key_skip": ["model.key_skip=false", "model.smml_rounds=2"],
     "ours_masked_main_pass": ["model.main_pass=masked"],
+    "ours_pixel_decoder": ["model.pixel_decoder=8"],
 }
 
 

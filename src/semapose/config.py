@@ -117,6 +117,10 @@ class ModelConfig:
     #: training: the key-frame heatmap loss reads a separate unmasked MLSME pass (clean)
     #: or the masked pass that also feeds the reconstruction decoders (masked)
     main_pass: str = "clean"
+    #: ours: channels of a full-resolution decoder where SMML's output re-enters the key
+    #: frame's features (3x3 conv on [key features; unpatchified SMML output]); 0 = the
+    #: unpatchified output is the residual itself
+    pixel_decoder: int = 0
     #: dilations of the deformable sampling in the heatmap_warping baseline
     warp_dilations: list[int] = field(default_factory=lambda: [1, 3, 6])
     #: channels of the deconvolution head
@@ -138,6 +142,7 @@ class ModelConfig:
         "smml_rounds": (1, 16),
         "skip_gate_init": (0.0, 10.0),
         "head_channels": (1, 4096),
+        "pixel_decoder": (0, 4096),
     }
     _choices = {
         "backbone": (

@@ -110,6 +110,16 @@ class MLSMESMML(TemporalModule):
             m.decoder_depth,
         )
         self.gate = nn.Parameter(torch.full((in_channels,), float(gate_init))) if key_skip else None
+        # SMML's output re-enters at full resolution through a conv on [key; output]
+        self.pixel: nn.Sequential | None = None
+        if m.pixel_decoder > 0:
+            p = m.pixel_decoder
+            self.pixel = nn.Sequential(
+                nn.Conv2d(2 * in_channels, p, 3, padding=1, bias=False),
+                nn.BatchNorm2d(p),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(p, in_channels, 1),
+            )
         # training-only decoders
         self.context_decoder = (
             ContextDecoder(dim, self.mlsme.tokenizer.cube_dim, decoder_depth, heads, mlp_ratio)
@@ -125,7 +135,7 @@ class MLSMESMML(TemporalModule):
             self.pose_head = make_head(in_channels)
         self.apply(_init_linear)
         if key_skip:  # zero residual at the start: untrained == single-frame, bit for bit
-            zero_init_(self.out)
+            zero_init_(self.out if self.pixel is None else self.pixel[-1])
 
     def set_mask_ratio_scale(self, scale: float) -> None:
         if not 0.0 <= scale <= 1.0:
@@ -139,6 +149,8 @@ class MLSMESMML(TemporalModule):
         fused = self.fusion(spatial, motion[:, self.key_slot])
         y = self.out(self.out_norm(fused))[:, None]
         y = unpatchify(y, self.grid, self.cube_size, 1)[:, 0]
+        if self.pixel is not None:
+            y = self.pixel(torch.cat([key, y], dim=1))
         if self.gate is not None:
             return key + self.gate.view(1, -1, 1, 1).to(y.dtype) * y
         return y
