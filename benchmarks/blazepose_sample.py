@@ -313,6 +313,36 @@ def timing(net: Any, weights: Path | None, threads: int, repeat: int) -> dict[st
     }
 
 
+def sample_figure(
+    crops: np.ndarray, keypoints: np.ndarray, people: list[dict[str, Any]], mats: np.ndarray
+) -> bytes:
+    """PNG sheet of the first 8 crops: predicted skeleton (green, head points red) and the
+    annotated joints (white rings)."""
+    import cv2
+
+    from semapose.data.transforms import transform_points
+    from semapose.keypoints import POSETRACK_SKELETON
+
+    tiles = []
+    for i in range(min(8, len(crops))):
+        im = cv2.cvtColor(crops[i], cv2.COLOR_RGB2BGR).copy()
+        gt = transform_points(people[i]["person"].keypoints, mats[i])
+        for j in np.flatnonzero(people[i]["person"].visibility > 0):
+            cv2.circle(im, (int(gt[j, 0]), int(gt[j, 1])), 5, (255, 255, 255), 1)
+        pts = keypoints[i].astype(int)
+        for a, b in POSETRACK_SKELETON:
+            cv2.line(im, tuple(pts[a]), tuple(pts[b]), (0, 255, 0), 1)
+        for j, (x, y) in enumerate(pts):
+            cv2.circle(im, (int(x), int(y)), 3, (0, 0, 255) if j in (1, 2) else (255, 255, 0), -1)
+        tiles.append(im)
+    while len(tiles) < 8:
+        tiles.append(np.zeros_like(tiles[0]))
+    sheet = np.concatenate([np.concatenate(tiles[:4], 1), np.concatenate(tiles[4:], 1)], 0)
+    ok, png = cv2.imencode(".png", sheet)
+    assert ok
+    return png.tobytes()
+
+
 def detection_rows(net: Any, data: Path, gt_files: list[Path]) -> list[dict[str, Any]]:
     """poseval mAP with the sample's detection file instead of GT boxes (the default
     decoding: 17-channel head at enlargement 1.5), for a few ways of using BlazePose's
@@ -365,6 +395,12 @@ def main(argv: list[str] | None = None) -> int:
         "--timing-threads", default="1,2", help="thread counts of the timing (comma-separated)"
     )
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument(
+        "--figure",
+        type=Path,
+        default=ROOT / "docs" / "figures" / "blazepose_sample.png",
+        help="PNG sheet of the 1.5 crops with the default decoding",
+    )
     args = parser.parse_args(argv)
 
     from semapose.keypoints import BLAZEPOSE_HEAD_WEIGHTS, BLAZEPOSE_SHARED_SLOTS
@@ -439,6 +475,11 @@ def main(argv: list[str] | None = None) -> int:
                     f"hb {row['pckh_head_bottom']:5.1f} ht {row['pckh_head_top']:5.1f}",
                     flush=True,
                 )
+        if args.figure is not None and enlarge == 1.5:
+            from semapose.io.atomic import atomic_write_bytes
+
+            crop_kp, _ = decode_head(net, out, None)
+            atomic_write_bytes(args.figure, sample_figure(crops, crop_kp, people, mats))
         out_flipped = run_model(net, np.ascontiguousarray(crops[:, :, ::-1]))
         for label, fitted, flipped in (
             ("head: synthetic-fitted channels", None, None),
