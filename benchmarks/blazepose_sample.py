@@ -398,8 +398,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--figure",
         type=Path,
-        default=ROOT / "docs" / "figures" / "blazepose_sample.png",
-        help="PNG sheet of the 1.5 crops with the default decoding",
+        default=ROOT / "runs" / "figures" / "blazepose_sample.png",
+        help="PNG sheet of the 1.5 crops with the default decoding (PoseTrack images: keep it "
+        "out of the repository)",
     )
     args = parser.parse_args(argv)
 
