@@ -433,6 +433,17 @@ def _get(d: dict[str, Any], path: str) -> Any:
     return d
 
 
+def _train_seconds(run: dict[str, Any]) -> float:
+    """Training wall time from the run's log, summed over resumed sessions (a session that
+    restarted its clock shows as a drop in ``seconds``)."""
+    total, last = 0.0, 0.0
+    for rec in run["log"]:
+        if rec["seconds"] < last:
+            total += last
+        last = rec["seconds"]
+    return total + last
+
+
 def aggregate(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     keys = [
         "synthetic.mAP",
@@ -449,7 +460,7 @@ def aggregate(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         for group in ("synthetic.by_type", "synthetic.by_severity", "real.degraded_input.by_type"):
             names = sorted({n for r in rs for n in (_get(r, group) or {})})
             a[group] = {n: _mean_sd([(_get(r, group) or {}).get(n) for r in rs])[0] for n in names}
-        a["train_seconds"] = statistics.fmean(r["train_seconds"] for r in rs)
+        a["train_seconds"] = statistics.fmean(_train_seconds(r) for r in rs)
         a["train_cpu_seconds"] = sum(r["train_cpu_seconds"] for r in rs)
         a["params"] = rs[0]["params"]
         a["gate"] = (

@@ -145,7 +145,8 @@ def fit_on_cache(
         net = _LossModule(model)
     offsets = list(cfg.data.offsets)
     bar = _bar(fc.steps, start) if progress and rank == 0 else None
-    t0 = time.perf_counter()
+    # "seconds" in the log is training wall time summed over resumed sessions
+    t0 = time.perf_counter() - (float(log[-1]["seconds"]) if log else 0.0)
     run: dict[str, float] = {}
     for step in range(start, fc.steps):
         rng = np.random.default_rng([fc.seed, step])
