@@ -26,7 +26,7 @@ import numpy as np
 
 #: defaults (see docs/predict.md, "Steady keypoints", for the measurement behind them)
 MIN_CUTOFF_HZ = 1.0
-BETA = 1.0
+BETA = 4.0
 D_CUTOFF_HZ = 1.0
 
 
