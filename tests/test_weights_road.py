@@ -325,3 +325,31 @@ def test_single_frame_flag_picks_the_single_frame_weights(capsys: Any) -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["predict", "v", "--out", "o", "--single-frame", "--weights=x"])
     assert "not allowed with" in capsys.readouterr().err
+
+
+def test_fit_folder_with_temporal_parts_loads_over_its_backbone(tmp_path: Path) -> None:
+    """``semapose fit``'s output (temporal + head only, ``semapose_parts``) by folder: the
+    backbone comes from the config's initial weights, the rest from the file."""
+    from semapose.inference.loading import load_model
+    from semapose.models.partial import deploy_state, save_partial_weights
+    from test_predict_helpers import tiny_model
+
+    cfg = tiny_cfg()
+    donor = tiny_model(cfg, seed=5)
+    save_state_dict_file(
+        tmp_path / "bb.safetensors",
+        {f"backbone.{k}": v for k, v in donor.backbone.state_dict().items()},
+    )
+    cfg.model.backbone_weights = str(tmp_path / "bb.safetensors")
+    trained = tiny_model(cfg, seed=6)
+    trained.backbone.load_state_dict(donor.backbone.state_dict())
+    fit_dir = tmp_path / "fit"
+    save_partial_weights(trained, cfg, fit_dir / "temporal.safetensors")
+    loaded = load_model(fit_dir)
+    assert loaded.temporal
+    got = loaded.model.state_dict()
+    want = {
+        **deploy_state(trained),
+        **{f"backbone.{k}": v for k, v in donor.backbone.state_dict().items()},
+    }
+    assert all(torch.equal(got[k], v) for k, v in want.items())

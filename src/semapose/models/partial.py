@@ -11,7 +11,6 @@ the file's tensors over it.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -54,7 +53,9 @@ def save_partial_weights(model: nn.Module, cfg: Any, path: str | Path, **extra: 
     from semapose.weights.read import save_state_dict_file
 
     path = Path(path)
-    raw = dataclasses.asdict(cfg) if not isinstance(cfg, dict) else dict(cfg)
+    from semapose.config import to_dict
+
+    raw = to_dict(cfg) if not isinstance(cfg, dict) else dict(cfg)  # file keys only (no .source)
     meta = {
         "format": "pt",
         "semapose_config": json.dumps(raw),
