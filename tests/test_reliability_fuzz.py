@@ -288,3 +288,128 @@ def test_box_beyond_float32_range_is_refused(tmp_path: Path) -> None:
         raise AssertionError("a box at x = 3.4e38 was accepted")
     doc[0]["bbox"] = [-500.0, -20.0, 30.0, 60.0]  # negative positions stay valid
     _check_detector(_write(tmp_path / "ok.json", doc))
+
+
+# ----------------------------------------------------------------------------- CLI surfaces
+# File names and option values as a user (or a script) may type them: every run ends in
+# exit 0 or 2, and an error is exactly one printable line (paths escaped).
+
+names = st.text(
+    st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)),
+    min_size=1,
+    max_size=30,
+).filter(lambda n: n not in (".", ".."))
+CLI_SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def _cli(argv: list[str], capsys: Any) -> tuple[int, str]:
+    from semapose.cli import main
+
+    try:
+        rc = main(argv)
+    except SystemExit as exc:  # argparse: bad type / choice, always status 2
+        rc = int(exc.code or 0)
+    err = capsys.readouterr().err
+    assert rc in (0, 2), (argv, rc, err)
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    assert "Traceback" not in err
+    if rc == 2:
+        assert len(errors) == 1, err
+        assert errors[0].isprintable(), repr(errors[0])
+    return rc, err
+
+
+@CLI_SETTINGS
+@given(name=names, content=st.sampled_from([b"", b"[{", b"{}", b"\xff\xfe", b"[]"]))
+def test_cli_hostile_file_names_give_one_printable_line(
+    tmp_path: Path, capsys: Any, name: str, content: bytes
+) -> None:
+    from semapose.errors import shown_path
+
+    folder = tmp_path / "gt"
+    folder.mkdir(exist_ok=True)
+    for old in folder.iterdir():
+        old.unlink()
+    try:
+        path = folder / name
+        path.write_bytes(content)
+    except (OSError, ValueError):  # a name the file system refuses (too long, encoding)
+        return
+    rc, err = _cli(["evaluate", "--gt", str(path), "--pred", str(path)], capsys)
+    assert rc == 2
+    assert shown_path(path) in err or shown_path(folder) in err, err
+
+
+option_text = st.one_of(
+    st.text(max_size=12),
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.floats().map(repr),
+    st.sampled_from(
+        ["1e308", "-0", "0x10", "1_000", "inf", "nan", "9" * 400, "1e-320", "9" * 20, "100000"]
+    ),
+)
+
+
+@CLI_SETTINGS
+@given(
+    flag=st.sampled_from(["--batch", "--max-frames", "--checkpoint-every", "--threads", "--fps"]),
+    value=option_text,
+)
+def test_cli_predict_numeric_options(tmp_path: Path, capsys: Any, flag: str, value: str) -> None:
+    """Any value of a numeric option of ``predict`` (the input is missing, so nothing runs
+    after the options are checked)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        _cli(
+            ["predict", str(tmp_path / "missing.mp4"), "--out", str(tmp_path), flag, value], capsys
+        )
+    finally:
+        torch.set_num_threads(threads)
+
+
+@CLI_SETTINGS
+@given(value=option_text)
+def test_cli_fps_values_reach_the_frame_source_safely(tmp_path: Path, value: str) -> None:
+    """``--fps`` as argparse parses it, then as the frame source checks it."""
+    import argparse
+
+    import cv2
+
+    from semapose.cli import build_parser
+    from semapose.io.video import FrameSource
+
+    folder = tmp_path / "frames"
+    if not folder.is_dir():
+        folder.mkdir()
+        cv2.imwrite(str(folder / "000000.png"), np.zeros((8, 8, 3), np.uint8))
+    try:
+        args = build_parser().parse_args(["predict", "x", "--out", "o", "--fps", value])
+    except SystemExit:
+        return
+    assert isinstance(args, argparse.Namespace)
+    try:
+        src = FrameSource(folder, fps=args.fps)
+    except SemaposeError as exc:
+        assert "fps" in str(exc)
+        return
+    assert 0 < src.fps <= 100_000 and math.isfinite(src.fps)
+    from fractions import Fraction
+
+    rate = Fraction(src.fps).limit_denominator(1001)  # what the MP4 writer does with it
+    assert rate.numerator < 2**31
+
+
+@CLI_SETTINGS
+@given(key=st.sampled_from(["train.lr", "train.max_steps", "data.offsets", "model.temporal",
+                            "train", "x.y", "data.image_size"]),  # fmt: skip
+       value=st.one_of(option_text, st.sampled_from(["[[[[", "&a [*a]", "{a: *b}", "!!python/none",
+                                                      "[" * 200, "- - -"])))  # fmt: skip
+def test_cli_config_overrides(key: str, value: str) -> None:
+    from semapose.config import load_config
+
+    with contextlib.suppress(SemaposeError):
+        load_config(None, [f"{key}={value}"])

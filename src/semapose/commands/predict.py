@@ -108,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, "--max-frames", "a non-negative integer", args.max_frames)
     if args.detect_every < 1:
         raise InputError(None, "--detect-every", "a positive integer", args.detect_every)
-    if args.threads < 0:
-        raise InputError(None, "--threads", "a non-negative integer", args.threads)
+    if not 0 <= args.threads <= 1024:
+        raise InputError(None, "--threads", "an integer in [0, 1024]", args.threads)
     if args.threads:
         import torch
 
