@@ -82,3 +82,28 @@ def test_cli_prints_one_escaped_line_for_a_hostile_file_name(
     assert len(lines) == 1, err
     assert lines[0].isprintable(), repr(lines[0])
     assert "\x1b" not in err
+
+
+def test_predict_prints_hostile_input_names_escaped(tmp_path: Path, capsys: Any) -> None:
+    """A folder of inputs, one named with a newline and an ANSI escape: every line that
+    names it (progress on stdout, the failure list on stderr) shows it escaped."""
+    pytest.importorskip("torch")
+    from test_predict_helpers import make_video, save_checkpoint, tiny_cfg
+
+    folder = tmp_path / "in"
+    make_video(folder / "ok\x1b[2J.mp4", 2)
+    (folder / "bad\nname.mp4").write_bytes(b"not a video")
+    ckpt = save_checkpoint(tmp_path / "tiny.safetensors", tiny_cfg())
+    items = '[{"image_id": 0, "bbox": [1, 1, 10, 20], "score": 0.9}]'
+    boxes = tmp_path / "boxes"
+    boxes.mkdir()
+    for name in ("ok\x1b[2J", "bad\nname"):
+        (boxes / f"{name}.json").write_text(items)
+    argv = ["predict", str(folder), "--out", str(tmp_path / "out"), "--weights", str(ckpt)]
+    rc = main([*argv, "--boxes", str(boxes), "--quiet", "--no-video"])
+    cap = capsys.readouterr()
+    assert rc == 2
+    for text in (cap.out, cap.err):
+        assert "\x1b" not in text
+        assert all(line.isprintable() for line in text.splitlines()), text
+    assert "ok\\x1b[2J" in cap.out and "bad\\nname" in cap.err

@@ -98,7 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from semapose.errors import InputError, SemaposeError
+    from semapose.errors import InputError, SemaposeError, shown_path
     from semapose.inference.distributed import rank_info, shard
     from semapose.inference.predictor import Predictor, list_inputs
 
@@ -157,23 +157,24 @@ def run(args: argparse.Namespace) -> int:
             continue
         p = result.paths
         if result.status == "skipped":
-            print(f"{tag}{path}: already done ({p.posetrack})")
+            print(f"{tag}{shown_path(path)}: already done ({shown_path(p.posetrack)})")
         elif result.status == "stopped":
             print(
-                f"{tag}{path}: stopped after frame {result.frames} (--max-frames); "
+                f"{tag}{shown_path(path)}: stopped after frame {result.frames} (--max-frames); "
                 "run again with --resume to continue"
             )
         else:
             fps = result.frames / result.seconds if result.seconds > 0 else 0.0
-            print(f"{tag}{path}: {result.frames} frames, {fps:.1f} frames/s")
-            print(f"  PoseTrack JSON: {p.posetrack}")
-            print(f"  COCO results:   {p.coco}")
-            print(f"  CSV (per joint): {p.csv}")
+            print(f"{tag}{shown_path(path)}: {result.frames} frames, {fps:.1f} frames/s")
+            print(f"  PoseTrack JSON: {shown_path(p.posetrack)}")
+            print(f"  COCO results:   {shown_path(p.coco)}")
+            print(f"  CSV (per joint): {shown_path(p.csv)}")
             if not args.no_video:
-                print(f"  overlay video:  {p.video}")
+                print(f"  overlay video:  {shown_path(p.video)}")
     if failures:
         print(f"semapose predict: {tag}{len(failures)} input(s) failed:", file=sys.stderr)
         for path, msg in failures:
-            print(f"  {msg}" if str(path) in msg else f"  {path}: {msg}", file=sys.stderr)
+            shown = shown_path(path)
+            print(f"  {msg}" if shown in msg else f"  {shown}: {msg}", file=sys.stderr)
         return 2
     return 0
