@@ -37,8 +37,9 @@ HEAD_SLOTS = {"head_bottom": 1, "head_top": 2}
 
 def synthetic_crops(
     seed: int, videos: int, frames: int, step: int, enlarge: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Crops (N, 256, 256, 3) RGB, keypoints in crop pixels (N, 17, 2), visibility (N, 17)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Crops (N, 256, 256, 3) RGB, keypoints in crop pixels (N, 17, 2), visibility (N, 17),
+    head sizes in crop pixels (N,) (poseval's 0.6 x head-box diagonal)."""
     import cv2
 
     from semapose.data.synthetic import iter_video
@@ -49,7 +50,7 @@ def synthetic_crops(
         transform_points,
     )
 
-    crops, points, vis = [], [], []
+    crops, points, vis, heads = [], [], [], []
     for v in range(videos):
         for frame in iter_video(seed, "train", v, frames, (512, 512), (1, 3), None):
             if frame.t % step:
@@ -62,7 +63,9 @@ def synthetic_crops(
                 crops.append(crop(image, m, (256, 256)))
                 points.append(transform_points(kp[:, :2], m))
                 vis.append(kp[:, 2])
-    return np.stack(crops), np.stack(points), np.stack(vis)
+                hw = np.asarray(person["bbox_head"], dtype=np.float64)[2:]
+                heads.append(0.6 * float(np.hypot(*hw)) * float(np.hypot(*m[0, :2])))
+    return np.stack(crops), np.stack(points), np.stack(vis), np.array(heads)
 
 
 def fit_channel(
@@ -115,18 +118,17 @@ def main(argv: list[str] | None = None) -> int:
     set_threads(args.threads)
     torch.manual_seed(0)
     net = bp.load_blazepose(args.weights)
-    crops, points, vis = synthetic_crops(
+    crops, points, vis, head_sizes = synthetic_crops(
         args.seed, args.videos, args.frames, args.step, args.enlarge
     )
     with torch.no_grad():
-        feats = torch.cat(
-            [
-                net(torch.from_numpy(crops[i : i + 16]).permute(0, 3, 1, 2).float() / 255)[
-                    "features"
-                ]
-                for i in range(0, len(crops), 16)
-            ]
-        )
+        outs = [
+            net(torch.from_numpy(crops[i : i + 16]).permute(0, 3, 1, 2).float() / 255)
+            for i in range(0, len(crops), 16)
+        ]
+    feats = torch.cat([o["features"] for o in outs])
+    landmarks = torch.cat([o["landmarks"] for o in outs]).numpy()
+    heatmaps = torch.cat([o["heatmaps"] for o in outs]).numpy()
     codec = HeatmapCodec((256, 256), stride=4, sigma=2.0)
     w_all = net.heatmap.weight.detach()[:, :, 0, 0]
     b_all = net.heatmap.bias.detach()
@@ -148,6 +150,19 @@ def main(argv: list[str] | None = None) -> int:
         tensors[f"{name}.weight"], tensors[f"{name}.bias"] = w.contiguous(), b.contiguous()
         rows.append([name, int(ok.sum()), round(initial, 6), round(loss, 6)])
         print(f"{name}: {int(ok.sum())} people, mean squared error {initial:.6f} -> {loss:.6f}")
+    # the head rule's constants fitted on the same people, from BlazePose's refined
+    # regression (the sample benchmark scores them against the hand rule)
+    from blazepose_sample import fit_axis_weights, fit_head_weights, head_parts
+
+    xy, _ = bp.refine_landmarks(landmarks, heatmaps)
+    parts = head_parts(xy[:, :33] - 0.5)
+    rules: dict[str, dict[str, tuple[float, ...]]] = {"4-weight": {}, "1-parameter": {}}
+    for name, slot in HEAD_SLOTS.items():
+        ok = vis[:, slot] > 0
+        target = points[ok, slot]
+        rules["4-weight"][name] = fit_head_weights(parts[ok], target, head_sizes[ok])
+        rules["1-parameter"][name] = fit_axis_weights(parts[ok], target, head_sizes[ok])
+    print("head rules fitted on synthetic people:", rules)
     out = args.out or bp.head_fit_path()
     meta = {
         "what": "BlazePose head_bottom/head_top 1x1 channels (48 weights + bias, sigmoid)",
@@ -163,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(args.threads),
         "people": len(crops),
         "file": str(out),
+        "rule_weights": rules,
         "rows": [
             dict(zip(["point", "people", "mse_initial", "mse"], r, strict=True)) for r in rows
         ],

@@ -207,6 +207,17 @@ def fit_axis_weights(
     return (0.0, 0.0, 1.0 + t, -t)
 
 
+def synthetic_rules() -> dict[str, dict[str, tuple[float, ...]]]:
+    """Head rules fitted on synthetic people by benchmarks/blazepose_head_fit.py (if run)."""
+    import json
+
+    path = ROOT / "benchmarks" / "results" / "blazepose_head_fit.json"
+    if not path.is_file():
+        return {}
+    rules = json.loads(path.read_text(encoding="utf-8")).get("rule_weights", {})
+    return {k: {n: tuple(w) for n, w in v.items()} for k, v in rules.items()}
+
+
 def to_image(points: np.ndarray, mats: np.ndarray) -> np.ndarray:
     from semapose.data.transforms import invert_affine, transform_points
 
@@ -436,6 +447,10 @@ def main(argv: list[str] | None = None) -> int:
             # leave-one-sequence-out fits of the head rule (each person scored with
             # constants fitted on the other sequences only)
             variants = {"hand": posetrack_points(img33, sc33, hand)}
+            for label, weights in synthetic_rules().items():
+                variants[f"{label} fit on synthetic people"] = posetrack_points(
+                    img33, sc33, weights
+                )
             for label, fit in (
                 ("4-weight fit", fit_head_weights),
                 ("1-parameter fit", fit_axis_weights),
