@@ -254,6 +254,7 @@ NON_ATOMIC_OK = {
     "weights/download.py": "downloads into a temporary name, checked, then os.replace",
     "inference/detectors/ssd_textgraph.py": "writes into a TemporaryDirectory of its caller",
     "data/synthetic/writer.py": "writes into a temporary folder renamed when complete",
+    "data/unlabeled.py": "feature cache written inside <cache>.partial/, renamed when complete",
 }
 WRITES = re.compile(
     r"\.write_text\(|\.write_bytes\(|open\([^)]*[\"'][wa]b?[\"']|torch\.save\(|save_file\("
