@@ -202,3 +202,13 @@ def test_schedule_runs_every_k_and_when_asked() -> None:
         tr2.observe_crops(f, {t.track_id: Crop(None, None, None) for t in tracks})
     with pytest.raises(ValueError):
         DetectionSchedule(every=0)
+    # requests wait min_gap frames after the last detection when asked to
+    tr3 = Tracker()
+    slow = DetectionSchedule(every=10, min_gap=3)
+    tracks = tr3.update(0, np.array([det(200)]))
+    tr3.observe_crops(0, {0: crop(200)})
+    tr3.update(1, None)
+    tr3.observe_crops(1, {0: crop(200, score=0.6)})  # unsure: asks for a detection
+    assert tr3.needs_detection
+    assert [slow.should_detect(f, tr3) for f in (1, 2, 3)] == [False, False, True]
+    assert DetectionSchedule(every=10).should_detect(2, tr3)

@@ -79,6 +79,10 @@ class TrackerAdapter:
     def needs_detection(self) -> bool:
         return self.tracker.needs_detection
 
+    @property
+    def pose_tracked(self) -> bool:
+        return self.tracker.pose_tracked
+
     def update(self, frame: int, detections: np.ndarray | None) -> list[TrackBox]:
         tracks = self.tracker.update(frame, detections)
         return [TrackBox(t.track_id, t.box_xywh, t.score) for t in tracks]

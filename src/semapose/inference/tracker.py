@@ -282,8 +282,9 @@ class Tracker:
 
     @property
     def pose_tracked(self) -> bool:
-        """True once the model has reported pose-present scores (the pose-tracked regime)."""
-        return self._pose_scores_seen
+        """True once the model has reported pose-present scores (the pose-tracked regime;
+        never for box files)."""
+        return self._pose_scores_seen and not self.trust_boxes
 
     @property
     def needs_detection(self) -> bool:
@@ -744,16 +745,23 @@ class DetectionSchedule:
     person is found within ``every`` frames of appearing.
     """
 
-    def __init__(self, every: int = 1) -> None:
+    def __init__(self, every: int = 1, min_gap: int | None = None) -> None:
         if int(every) < 1:
             raise ValueError(f"detect every must be a positive integer, got {every}")
         self.every = int(every)
+        #: frames a tracker's request waits after the last detection (default 1: at once)
+        self.min_gap = 1 if min_gap is None else max(1, int(min_gap))
 
     def should_detect(self, frame: int, tracker: Any) -> bool:
         last = int(getattr(tracker, "last_detection_frame", -1))
         if last < 0 or frame - last >= self.every:
             return True
-        return bool(getattr(tracker, "needs_detection", True))
+        if not getattr(tracker, "pose_tracked", False):
+            return True  # people are followed by the detector alone
+        # ``min_gap`` > 1 makes a request wait (with many people someone is always in doubt;
+        # measured on the basketball clip: 58 instead of 167 detector calls at min_gap 3, for
+        # 5 ids instead of 4)
+        return bool(tracker.needs_detection) and frame - last >= self.min_gap
 
 
 def _inside(box: np.ndarray, others: np.ndarray) -> float:
