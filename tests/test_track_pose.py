@@ -110,7 +110,10 @@ def test_person_hidden_behind_another_keeps_id_on_screen() -> None:
     for f in range(1, 9):  # person 1 (behind person 0's box) is not seen by the pose model
         tracks = tr.update(f, None)
         tr.observe_crops(f, {0: crop(200), 1: crop(200, score=0.1)})
-        shown.append(len(tr.select([frame_of(f, tracks)])[0].persons))
+        persons = tr.select([frame_of(f, tracks)])[0].persons
+        shown.append(len(persons))
+        # the hidden person is shown (id, box) without a pose: its crop shows person 0
+        assert [float(p.scores.max()) for p in persons] == [0.9, 0.0][: len(persons)]
     assert shown == [2, 2, 2, 2, 2, 1, 1, 1]  # hidden: kept for max_occluded frames
 
 

@@ -270,6 +270,8 @@ class Tracker:
         self._want_detection = True
         #: frame -> ids output in that frame (decided by update/observe_crops), for select()
         self._output: dict[int, set[int]] = {}
+        #: frame -> ids shown without a pose of their own (joint scores set to 0 by select())
+        self._blind: dict[int, set[int]] = {}
 
     @property
     def active_ids(self) -> list[int]:
@@ -402,7 +404,9 @@ class Tracker:
                 since <= self.max_occluded and (s.matched_frame == frame or _hidden(s.box, present))
             ):
                 # a short dip; or the detector still boxes the person, or someone hides
-                # them, while the pose model sees the other person: keep the id on screen
+                # them, while the pose model sees the other person: keep the id on screen,
+                # but not the pose (it is someone else's or no one's): joint scores 0
+                self._blind.setdefault(frame, set()).add(s.track_id)
                 continue
             shown.discard(s.track_id)
             s.lost_at = frame
@@ -412,12 +416,21 @@ class Tracker:
         self._output[frame] = shown
 
     def select(self, frames: list[Any]) -> list[Any]:
-        """The frames with the persons the tracker decided not to output removed (ids unchanged)."""
+        """The frames with the persons the tracker decided not to output removed (ids unchanged);
+        persons kept on screen without a pose of their own get joint scores 0."""
         out = []
         for f in frames:
             keep = self._output.get(f.index)
             if keep is not None:
-                f = replace(f, persons=[p for p in f.persons if p.track_id in keep])
+                blind = self._blind.get(f.index, set())
+                f = replace(
+                    f,
+                    persons=[
+                        replace(p, scores=np.zeros_like(p.scores)) if p.track_id in blind else p
+                        for p in f.persons
+                        if p.track_id in keep
+                    ],
+                )
             out.append(f)
         return out
 
@@ -433,6 +446,7 @@ class Tracker:
         self._frame = frame_index
         for f in [f for f in self._output if f < frame_index - 256]:
             del self._output[f]
+            self._blind.pop(f, None)
         detected = detections is not None
         dets = np.asarray(detections if detected else [], dtype=np.float32).reshape(-1, 5)
         dets = dets[np.isfinite(dets).all(axis=1)]
