@@ -200,3 +200,17 @@ def test_predict_high_but_real_fps_works(work: dict[str, Path], tmp_path: Path) 
     argv.remove("--no-video")
     assert main(argv) == 0
     assert (tmp_path / "out" / "video" / "clip.mp4").is_file()
+
+
+def test_video_stream_beyond_the_frame_limits_is_refused(
+    work: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same limits for a video's declared frame size (checked at probing, before decoding);
+    the limit is lowered here so that a real small video exceeds it."""
+    from semapose.io import image_header
+    from semapose.io.video import FrameSource
+
+    assert FrameSource(work["video"]).width == 160
+    monkeypatch.setattr(image_header, "MAX_IMAGE_SIDE", 100)
+    with pytest.raises(InputError, match=r"walk\.mp4: video stream: expected an image of at most"):
+        FrameSource(work["video"])

@@ -103,21 +103,30 @@ def image_size(path: str | Path) -> tuple[int, int] | None:
         return None
 
 
-def check_image_size(path: str | Path, where: str) -> None:
-    """Raise :class:`InputError` when the header of ``path`` declares a frame larger
-    than the limits (nothing is decoded)."""
-    size = image_size(path)
-    if size is None:
-        return
-    w, h = size
-    if w > MAX_IMAGE_SIDE or h > MAX_IMAGE_SIDE or w * h > MAX_IMAGE_PIXELS:
+def check_frame_size(width: int, height: int, path: str | Path, where: str) -> None:
+    """Raise :class:`InputError` when a ``width`` x ``height`` frame exceeds the limits."""
+    if width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
         raise InputError(
             path,
             where,
             f"an image of at most {MAX_IMAGE_SIDE} pixels per side and {MAX_IMAGE_PIXELS:,} "
             "pixels (from its header)",
-            f"{w}x{h}",
+            f"{width}x{height}",
         )
 
 
-__all__ = ["MAX_IMAGE_PIXELS", "MAX_IMAGE_SIDE", "check_image_size", "image_size"]
+def check_image_size(path: str | Path, where: str) -> None:
+    """Raise :class:`InputError` when the header of ``path`` declares a frame larger
+    than the limits (nothing is decoded)."""
+    size = image_size(path)
+    if size is not None:
+        check_frame_size(size[0], size[1], path, where)
+
+
+__all__ = [
+    "MAX_IMAGE_PIXELS",
+    "MAX_IMAGE_SIDE",
+    "check_frame_size",
+    "check_image_size",
+    "image_size",
+]

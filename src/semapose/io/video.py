@@ -29,6 +29,7 @@ import numpy as np
 
 from semapose.errors import InputError
 from semapose.io.atomic import atomic_path
+from semapose.io.image_header import check_frame_size, check_image_size
 
 #: File name endings read as videos / as frames of a frame folder.
 VIDEO_EXTENSIONS: tuple[str, ...] = (
@@ -130,6 +131,7 @@ class FrameSource:
                 raise InputError(
                     self.path, "video stream", "a positive frame size", (cc.width, cc.height)
                 )
+            check_frame_size(self.width, self.height, self.path, "video stream")
             declared = int(stream.frames or 0)
             self.num_frames = declared if declared > 0 else None
             rate = stream.average_rate or stream.guessed_rate
@@ -250,8 +252,6 @@ def _natural_key(path: Path) -> list[Any]:
 def _read_image(path: Path, index: int) -> np.ndarray:
     """Read an image file as RGB uint8 (H, W, 3)."""
     import cv2
-
-    from semapose.io.image_header import check_image_size
 
     check_image_size(path, f"frame {index}")  # before decoding: a header can claim 40000x40000
     data = np.fromfile(str(path), dtype=np.uint8) if path.stat().st_size else None
