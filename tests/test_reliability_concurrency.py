@@ -231,3 +231,17 @@ def test_training_in_a_folder_in_use_exits_2_and_leaves_its_log(
     assert time.perf_counter() - t0 < 120
     assert len((run / "log.jsonl").read_text().splitlines()) >= 1
     assert not lock_file(run).exists()
+
+
+def test_an_unwritable_output_names_the_folder_not_the_lock_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    def refuse(path: Any, *args: Any) -> int:
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(PermissionError) as info, output_lock(lock_file(tmp_path / "out", "x")):
+        pass
+    assert info.value.filename == str(tmp_path / "out")

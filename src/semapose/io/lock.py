@@ -42,7 +42,7 @@ class FolderInUseError(SemaposeError):
 
 
 def _holder_text(fd: int) -> str:
-    """"pid N (command)" of the process that wrote the lock file, as far as it can be read."""
+    """ "pid N (command)" of the process that wrote the lock file, as far as it can be read."""
     try:
         os.lseek(fd, 0, os.SEEK_SET)
         info = json.loads(os.read(fd, 4096).decode("utf-8", "replace"))
@@ -70,7 +70,10 @@ def _acquire(path: Path, what: str) -> int | None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(20):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # name the output folder, not our hidden lock file
+            raise type(exc)(exc.errno, exc.strerror, str(path.parent)) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -114,5 +117,6 @@ def output_lock(path: str | Path, what: str = "an output folder") -> Iterator[Pa
             with contextlib.suppress(OSError):
                 path.unlink()  # still locked: a waiting opener re-checks the inode
             os.close(fd)
+
 
 __all__ = ["FolderInUseError", "lock_file", "output_lock"]
