@@ -251,6 +251,11 @@ def run_one(profile_name: str, variant: str, seed: int, work: Path) -> dict[str,
     done = out / "result.json"
     if done.is_file():
         result: dict[str, Any] = json.loads(done.read_text())
+        if "key_only" not in result:  # added later: eval only, from the saved weights
+            result["key_only"] = key_only_eval(profile, variant, seed, work, out)
+            from semapose.io.atomic import atomic_write_json
+
+            atomic_write_json(done, result, indent=1)
         return result
     out.mkdir(parents=True, exist_ok=True)
     cache = FeatureCache(work / "cache")
@@ -278,11 +283,45 @@ def run_one(profile_name: str, variant: str, seed: int, work: Path) -> dict[str,
     }
     if variant != "zero_shot":
         save_partial_weights(model, cfg, out / "temporal.safetensors")
+    result["key_only"] = key_only_eval(profile, variant, seed, work, out)
     from semapose.io.atomic import atomic_write_json
 
     atomic_write_json(done, result, indent=1)
     del np
     return result
+
+
+def key_only_eval(
+    profile: dict[str, Any], variant: str, seed: int, work: Path, out: Path
+) -> dict[str, Any]:
+    """The trained model with every supporting frame replaced by the key frame.
+
+    What is left of a variant's gain without any temporal information: the part its
+    extra capacity on the key frame's features explains.
+    """
+    from semapose.data.unlabeled import FeatureCache
+    from semapose.models.partial import load_partial_weights
+
+    cache = FeatureCache(work / "cache")
+    cfg, model = build(profile, variant, seed)
+    if (out / "temporal.safetensors").is_file():
+        load_partial_weights(model, out / "temporal.safetensors")
+    model.eval()
+    k = model.key_index
+    decode = model.decode_clip
+    model.decode_clip = lambda f: decode(f[:, k : k + 1].expand_as(f).contiguous())
+    syn = eval_synthetic(model, cfg, cache, out / "key_only")
+    real = eval_real(model, cfg, cache)
+    return {
+        "synthetic": {key: syn.get(key) for key in ("mAP", "clean", "degraded")},
+        "real": {
+            "clean_input": real.get("clean_input", {}),
+            "degraded_input": {
+                key: real.get("degraded_input", {}).get(key)
+                for key in ("all", "clean_frames", "degraded_frames")
+            },
+        },
+    }
 
 
 def rows_of(cache: Any, splits: tuple[str, ...]) -> Any:
@@ -453,6 +492,9 @@ def aggregate(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         "real.degraded_input.all",
         "real.degraded_input.clean_frames",
         "real.degraded_input.degraded_frames",
+        "key_only.synthetic.degraded",
+        "key_only.synthetic.clean",
+        "key_only.real.degraded_input.degraded_frames",
     ]
     agg: dict[str, Any] = {}
     for variant, rs in runs.items():
@@ -654,24 +696,29 @@ def plot(result: dict[str, Any], path: Path) -> None:
     from semapose.io.atomic import atomic_path
 
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+    base = {
+        r["seed"]: {x["step"]: x["heatmap"] for x in r["log"]}
+        for r in result["runs"].get("single_frame", [])
+    }
     for i, (variant, rs) in enumerate(result["runs"].items()):
         for r in rs:
             if not r["log"]:
                 continue
             steps = [x["step"] for x in r["log"]]
+            label = variant if r["seed"] == rs[0]["seed"] else None
             ax[0].plot(
-                steps,
-                [x["heatmap"] * 1e3 for x in r["log"]],
-                color=f"C{i}",
-                alpha=0.8,
-                label=variant if r["seed"] == rs[0]["seed"] else None,
+                steps, [x["total"] * 1e3 for x in r["log"]], color=f"C{i}", alpha=0.8, label=label
             )
-            ax[1].plot(steps, [x["total"] * 1e3 for x in r["log"]], color=f"C{i}", alpha=0.8)
-    ax[0].set_title("key-frame heatmap loss (x1e-3), training batches")
-    ax[1].set_title("total loss (x1e-3)")
+            ref = base.get(r["seed"])
+            if ref:
+                ratio = [x["heatmap"] / ref[x["step"]] for x in r["log"] if x["step"] in ref]
+                ax[1].plot(steps[: len(ratio)], ratio, color=f"C{i}", alpha=0.8, label=label)
+    ax[0].set_yscale("log")
+    ax[0].set_title("total training loss (x1e-3, log scale)")
+    ax[1].set_title("key-frame heatmap loss / single-frame's, same batches")
     for a in ax:
         a.set_xlabel("step")
-    ax[0].legend(fontsize=7)
+    ax[1].legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
@@ -681,7 +728,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 def launch(profile: str, variant: str, seed: int, work: Path) -> dict[str, Any]:
     done = work / "runs" / f"{variant}_s{seed}" / "result.json"
-    if not done.is_file():
+    if not done.is_file() or "key_only" not in json.loads(done.read_text()):
         proc = subprocess.run(
             [
                 sys.executable,

@@ -259,3 +259,19 @@ def test_partial_weights_round_trip_and_refusals(tmp_path: Path) -> None:
     (tmp_path / "bad.safetensors").write_bytes(b"nope")
     with pytest.raises(CheckpointError, match="bad.safetensors"):
         load_partial_weights(fresh, tmp_path / "bad.safetensors")
+
+
+def test_partial_weights_load_through_the_predict_loader(tmp_path: Path) -> None:
+    """A ``fit`` output file is what ``predict --weights`` takes (config in the metadata)."""
+    from semapose.inference.loading import load_model
+
+    cfg, model = _tiny_model()
+    with torch.no_grad():
+        for p in model.temporal.parameters():
+            p.add_(0.01)
+    path = save_partial_weights(model, cfg, tmp_path / "temporal.safetensors")
+    loaded = load_model(str(path))
+    assert loaded.temporal
+    got = loaded.model.state_dict()
+    for k, v in deploy_state(model).items():
+        assert torch.equal(got[k].cpu(), v)
