@@ -24,7 +24,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from semapose.errors import InputError, SemaposeError, shown_value
+from semapose.errors import InputError, SemaposeError, printable
 
 _WARNED: set[str] = set()
 
@@ -49,7 +49,9 @@ def _holder_text(fd: int) -> str:
         pid, command = int(info["pid"]), str(info["command"])
     except (OSError, ValueError, KeyError, TypeError):
         return "another process (it has not written its pid yet)"
-    return f"process {pid} ({shown_value(command, 120)[1:-1]})"
+    if len(command) > 120:
+        command = command[:117] + "..."
+    return f"process {pid} ({printable(command)})"
 
 
 def _warn_once(reason: str) -> None:

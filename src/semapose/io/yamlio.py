@@ -5,7 +5,10 @@
 expanded size grows exponentially ("billion laughs"), 50,000 nested ``[`` end in
 a ``RecursionError``, and a 5000-digit integer in a ``ValueError``. A config is a
 few hundred values, so :func:`load_yaml` refuses, with a :class:`ConfigError`
-naming the line, any document beyond these limits:
+naming the line, any document beyond these limits: at most :data:`MAX_NODES`
+(100,000) values with every alias expanded, :data:`MAX_DEPTH` (64) levels of
+nesting, integers of :data:`MAX_INT_DIGITS` (100) digits and :data:`MAX_BYTES`
+(4 MiB) of text.
 """
 
 from __future__ import annotations
@@ -25,13 +28,6 @@ MAX_DEPTH = 64
 MAX_INT_DIGITS = 100
 #: size of a config file or override, in bytes
 MAX_BYTES = 4 * 1024 * 1024
-
-__doc__ += (
-    f"\n* at most {MAX_NODES:,} values with aliases expanded;\n"
-    f"* at most {MAX_DEPTH} levels of nesting;\n"
-    f"* integers of at most {MAX_INT_DIGITS} digits;\n"
-    f"* at most {MAX_BYTES // 2**20} MiB of text.\n"
-)
 
 
 class _Refused(yaml.YAMLError):
