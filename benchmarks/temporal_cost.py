@@ -31,7 +31,7 @@ from common import (  # noqa: E402
     write_results,
 )
 
-VARIANTS = ("single_frame", "temporal_difference", "heatmap_warping", "ours_full")
+VARIANTS = ("single_frame", "temporal_difference", "heatmap_warping", "ours_full", "ours_pixel")
 
 
 def measure(variant: str, people: int, repeat: int) -> dict[str, Any]:

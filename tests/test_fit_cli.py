@@ -58,6 +58,10 @@ def test_fit_writes_weights_that_load_and_resumes(
     model = build_model(cfg)
     meta = load_partial_weights(model, weights)
     assert json.loads(meta["semapose_config"])["model"]["temporal"] == "mlsme_smml"
+    from semapose.inference.loading import load_model
+
+    loaded = load_model(str(out))  # what `predict --weights DIR` does
+    assert loaded.temporal and loaded.cfg.model.temporal == "mlsme_smml"
     from safetensors.torch import load_file
 
     before = load_file(str(weights))
