@@ -325,8 +325,10 @@ class Tracker:
     def observe(self, frames: Any) -> None:
         """Final poses of emitted frames (``FramePoses`` with ``persons``), possibly late."""
         for f in frames:
+            blind = self._blind.get(f.index, set())
             for p in f.persons:
-                self.observe_keypoints(p.track_id, p.keypoints, p.scores, frame_index=f.index)
+                if p.track_id not in blind:  # shown without a pose of their own: nothing to learn
+                    self.observe_keypoints(p.track_id, p.keypoints, p.scores, frame_index=f.index)
 
     def observe_crops(self, frame_index: int, crops: Mapping[int, Any]) -> None:
         """Single-frame outputs of this frame's crops, ``{track_id: CropOutput}``.
