@@ -275,3 +275,26 @@ def test_partial_weights_load_through_the_predict_loader(tmp_path: Path) -> None
     got = loaded.model.state_dict()
     for k, v in deploy_state(model).items():
         assert torch.equal(got[k].cpu(), v)
+
+
+def test_shipped_temporal_weights_load_over_blazepose() -> None:
+    """src/semapose/weights/blazepose_temporal.safetensors: temporal + head over the asset."""
+    from semapose.weights.assets import cached_asset
+
+    if cached_asset("blazepose_full") is None:
+        pytest.skip("the blazepose_full asset is not cached here (semapose fetch blazepose_full)")
+    from semapose.inference.loading import load_model
+    from semapose.models.partial import is_partial
+    from semapose.weights.read import safetensors_metadata
+
+    path = (
+        Path(__file__).resolve().parents[1] / "src/semapose/weights/blazepose_temporal.safetensors"
+    )
+    assert is_partial(safetensors_metadata(path))
+    loaded = load_model(str(path))
+    cfg, model = loaded.cfg, loaded.model
+    assert loaded.temporal and cfg.model.backbone == "blazepose"
+    assert cfg.model.temporal == "mlsme_smml" and cfg.data.offsets == [-2, -1, 1, 2]
+    feats = torch.randn(1, 5, 48, 64, 64)
+    with torch.no_grad():  # trained: the residual is not zero any more
+        assert not torch.equal(model.temporal(feats), feats[:, 2])
