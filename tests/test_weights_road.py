@@ -285,13 +285,13 @@ def _blazepose_tflite() -> Path:
 
 
 def test_default_is_blazepose_from_the_asset(tmp_path: Path, capsys: Any) -> None:
+    """The single-frame entry: every parameter from the asset; ``--weights X.tflite`` the same;
+    the default: our temporal module + head over that same backbone."""
     from semapose.inference.loading import load_model
     from semapose.models.backbones.blazepose import pretrained_parts
 
     tflite = _blazepose_tflite()
-    if R.DEFAULT_WEIGHTS != "blazepose":
-        pytest.skip("the default is not switched to BlazePose yet")
-    loaded = load_model(None)
+    loaded = load_model(R.SINGLE_FRAME_WEIGHTS)
     assert loaded.source == "blazepose" and loaded.cfg.model.backbone == "blazepose"
     assert not loaded.temporal and not any("synthetic" in n for n in loaded.notes)
     parts = pretrained_parts(tflite)
@@ -301,13 +301,16 @@ def test_default_is_blazepose_from_the_asset(tmp_path: Path, capsys: Any) -> Non
     # the same model from the .tflite file given as --weights
     again = load_model(tflite).model.state_dict()
     assert again.keys() == own.keys() and all(torch.equal(again[k], own[k]) for k in own)
+    default = load_model(None)
+    assert default.source == R.DEFAULT_WEIGHTS == "blazepose_temporal" and default.temporal
+    assert not default.notes
+    theirs = default.model.state_dict()
+    assert all(torch.equal(theirs[f"backbone.{k}"], v) for k, v in parts["backbone"].items())
 
 
 def test_default_offline_with_empty_cache_says_what_to_run(
     tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if R.DEFAULT_WEIGHTS != "blazepose":
-        pytest.skip("the default is not switched to BlazePose yet")
     monkeypatch.setenv("SEMAPOSE_CACHE", str(tmp_path / "empty"))
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path))

@@ -48,9 +48,9 @@ BUNDLED_DIR = Path(__file__).resolve().parent
 
 #: Shown wherever weights trained on synthetic video only are used.
 SYNTHETIC_NOTICE = (
-    "note: these tiny weights are trained on synthetic video only (for tests and the demo); "
-    "for real footage omit --weights (BlazePose, the default) or pass a model trained on "
-    "PoseTrack (docs/training.md)"
+    "note: these tiny weights are trained on synthetic video only (for tests); for real "
+    "footage omit --weights (the default: BlazePose + our temporal module) or pass a model "
+    "trained on PoseTrack (docs/training.md)"
 )
 
 
@@ -68,6 +68,12 @@ class Bundled:
 BUNDLED: dict[str, Bundled] = {
     b.name: b
     for b in (
+        Bundled(
+            "blazepose_temporal",
+            "blazepose_temporal.safetensors",
+            "our temporal module (MLSME + SMML, T = 5) and head over BlazePose GHUM full, "
+            "trained without labels; BlazePose fetched once from the mediapipe wheel",
+        ),
         Bundled(
             "blazepose",
             "blazepose.json",
@@ -90,12 +96,12 @@ BUNDLED: dict[str, Bundled] = {
 }
 
 #: what an empty ``--weights`` means (predict, export, ``PoseEstimator.from_pretrained()``)
-DEFAULT_WEIGHTS = "blazepose"
+DEFAULT_WEIGHTS = "blazepose_temporal"
 #: ``--single-frame``: the default's single-frame path (the backbone and its own head)
 SINGLE_FRAME_WEIGHTS = "blazepose"
 #: ``semapose demo``'s pair: a temporal model and the single-frame model it is compared with
-DEMO_WEIGHTS = "tiny_synthetic"
-DEMO_SINGLE_WEIGHTS = "tiny_synthetic_single"
+DEMO_WEIGHTS = "blazepose_temporal"
+DEMO_SINGLE_WEIGHTS = "blazepose"
 
 
 def _weights_help() -> str:
