@@ -1,7 +1,7 @@
 """The Python API: ``PoseEstimator``.
 
 >>> from semapose import PoseEstimator                          # doctest: +SKIP
->>> est = PoseEstimator.from_pretrained()                         # BlazePose (fetched once)
+>>> est = PoseEstimator.from_pretrained()                         # BlazePose + temporal
 >>> for frame in est.predict("video.mp4"):                        # doctest: +SKIP
 ...     for person in frame.persons:
 ...         print(frame.index, person.track_id, person.keypoints.shape, person.box)
@@ -43,8 +43,8 @@ class PoseEstimator:
         flip: bool | None = None,
         batch: int | None = None,
     ) -> PoseEstimator:
-        """Load weights: ``None`` (the default, BlazePose; its weights are fetched once from
-        PyPI), any value ``--weights`` takes (:mod:`semapose.weights.resolve`): a name such as
+        """Load weights: ``None`` (the default: our temporal module over BlazePose, whose weights
+        are fetched once from PyPI; ``"blazepose"`` for BlazePose alone), any value ``--weights`` takes (:mod:`semapose.weights.resolve`): a name such as
         ``"tiny_synthetic"`` (synthetic video only), a semapose checkpoint or training folder,
         an official HRNet/ViTPose/mmpose file, a ``.tflite``, a URL with ``#sha256=``."""
         from semapose.inference.loading import warn_notes
