@@ -78,6 +78,9 @@ VARIANTS: dict[str, list[str]] = {
     # changes within the paper's description (docs/paper_notes.md §7), seed 0 first
     "ours_pixel": ["model.temporal=mlsme_smml", "model.pixel_decoder=32"],
     "ours_pixel_pose01": ["model.temporal=mlsme_smml", "model.pixel_decoder=32", "loss.pose=0.1"],
+    # MLSME pre-trained alone on its masked context reconstruction (PRETRAIN_STEPS), then
+    # the same training as every variant
+    "ours_pixel_pretrain": ["model.temporal=mlsme_smml", "model.pixel_decoder=32"],
     "ours_no_masking": [
         "model.temporal=mlsme_smml",
         "model.patch_masking=false",
@@ -122,6 +125,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
 }
 PCK_FRACTION = 0.1  # of the person's height
+PRETRAIN_STEPS = 150
 TEACHER_MIN_SCORE = 0.2
 
 
@@ -269,6 +273,17 @@ def run_one(profile_name: str, variant: str, seed: int, work: Path) -> dict[str,
     if variant == "zero_shot":
         log: list[dict[str, Any]] = []
     else:
+        if variant.endswith("_pretrain"):  # MLSME first: masked context reconstruction only
+            import dataclasses
+
+            only_context = dataclasses.replace(cfg.loss, heatmap=0.0, pose=0.0, context=1.0)
+            pre_cfg = dataclasses.replace(cfg, loss=only_context)
+            pre = dataclasses.replace(fc, steps=PRETRAIN_STEPS, head_lr=0.0)
+            fit_on_cache(
+                model, pre_cfg, cache, train_rows, pre, out_dir=out / "pretrain", resume=True
+            )
+            for p in model.head.parameters():  # the pre-training froze the head; unfreeze
+                p.requires_grad_(True)
         log = fit_on_cache(model, cfg, cache, train_rows, fc, out_dir=out, resume=True)
     train_s, train_cpu = time.perf_counter() - t0, time.process_time() - cpu0
     model.eval()
