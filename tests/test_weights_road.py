@@ -304,6 +304,11 @@ def test_default_is_blazepose_from_the_asset(tmp_path: Path, capsys: Any) -> Non
     default = load_model(None)
     assert default.source == R.DEFAULT_WEIGHTS == "blazepose_temporal" and default.temporal
     assert not default.notes
+    # flip test off by default for both BlazePose entries (2x the backbone; --flip turns it on)
+    from semapose.inference.predictor import Predictor
+
+    for name in ("blazepose", "blazepose_temporal"):
+        assert "flip=False" in Predictor.from_loaded(load_model(name)).describe(), name
     theirs = default.model.state_dict()
     assert all(torch.equal(theirs[f"backbone.{k}"], v) for k, v in parts["backbone"].items())
 
