@@ -83,12 +83,25 @@ class TimedModel:
 
 
 class TimedDetector:
-    def __init__(self, detector: Any, timer: StageTimer) -> None:
+    """``near=False``: no ``detect_near`` (the tracker's requests run the full tiled detector)."""
+
+    def __init__(self, detector: Any, timer: StageTimer, near: bool = True) -> None:
         self.detector, self.timer = detector, timer
+        self.calls = {"full": 0, "near": 0}
+        if near and hasattr(detector, "detect_near"):
+            self.detect_near = self._detect_near
 
     def detect(self, frame: np.ndarray, frame_index: int | None = None) -> np.ndarray:
+        self.calls["full"] += 1
         with self.timer("detect"):
             return self.detector.detect(frame, frame_index)  # type: ignore[no-any-return]
+
+    def _detect_near(
+        self, frame: np.ndarray, boxes: np.ndarray, frame_index: int | None = None
+    ) -> np.ndarray:
+        self.calls["near"] += 1
+        with self.timer("detect"):
+            return self.detector.detect_near(frame, boxes, frame_index)  # type: ignore[no-any-return]
 
 
 class TimedWriter:
@@ -189,12 +202,13 @@ def options(cfg: Any, crop: str, flip: bool = True) -> Any:
 # ----------------------------------------------------------------------------- predict
 
 
-#: (label, detector period, overlay video)
+#: (label, detector period, overlay video, requests answered by ``detect_near``)
 SETTINGS = (
-    ("previous: detector every frame", 1, False),
-    ("previous: detector every frame", 1, True),
-    ("now: --detect-every 10", 10, False),
-    ("now: --detect-every 10", 10, True),
+    ("previous: detector every frame", 1, False, False),
+    ("previous: detector every frame", 1, True, False),
+    ("previous: --detect-every 10, requests tiled", 10, False, False),
+    ("now: --detect-every 10", 10, False, True),
+    ("now: --detect-every 10", 10, True, True),
 )
 STAGES = ("decode", "detect", "crop", "backbone", "temporal", "keypoints", "write", "other")
 
@@ -215,17 +229,18 @@ def section_predict(weights: str | None, videos: list[str], repeat: int) -> dict
     out: dict[str, Any] = {"model": predictor.describe(), "videos": {}}
     for video in paths:
         res: dict[str, Any] = {}
-        for label, every, overlay in SETTINGS:
+        for label, every, overlay, near in SETTINGS:
             runs: list[dict[str, Any]] = []
             for _ in range(repeat):
                 timer = StageTimer()
+                timed = TimedDetector(detector, timer, near)
                 with tempfile.TemporaryDirectory() as tmp, instrumented(timer):
                     job = JobOptions(out_dir=Path(tmp), write_video=overlay, progress=False)
                     r = predict_source(
                         video,
                         TimedModel(predictor.loaded.model, timer),
                         predictor.options,
-                        TimedDetector(detector, timer),
+                        timed,
                         job,
                         schedule=DetectionSchedule(every),
                     )
@@ -238,14 +253,17 @@ def section_predict(weights: str | None, videos: list[str], repeat: int) -> dict
                         "seconds": r.seconds,
                         "ms_per_frame": {k: 1e3 * stages.get(k, 0.0) / r.frames for k in STAGES},
                         "people_per_frame": people / max(1, r.frames),
+                        "detector_calls": dict(timed.calls),
                     }
                 )
             key = f"{label}, {'overlay' if overlay else 'no overlay'}"
             res[key] = {
                 "detect_every": every,
                 "overlay": overlay,
+                "near": near,
                 "frames": runs[0]["frames"],
                 "people_per_frame": runs[0]["people_per_frame"],
+                "detector_calls": runs[0]["detector_calls"],
                 "fps_median": float(np.median([x["frames"] / x["seconds"] for x in runs])),
                 "fps_runs": [x["frames"] / x["seconds"] for x in runs],
                 "ms_per_frame_median": {
@@ -276,6 +294,11 @@ def _people(out: Path, name: str) -> int:
         return 0
 
 
+def _calls(x: dict[str, Any]) -> str:
+    c = x.get("detector_calls")
+    return f"{c['full']}+{c['near']}" if c else "-"
+
+
 def md_predict(s: dict[str, Any]) -> str:
     if "skipped" in s:
         return f"### predict on real clips\n\nSkipped: {s['skipped']}."
@@ -284,22 +307,32 @@ def md_predict(s: dict[str, Any]) -> str:
     for v, r in s["videos"].items():
         for key, x in r.items():
             rows.append(
-                [v, key, x["frames"], f"{x['people_per_frame']:.1f}", f"{x['fps_median']:.2f}"]
+                [
+                    v,
+                    key,
+                    x["frames"],
+                    f"{x['people_per_frame']:.1f}",
+                    _calls(x),
+                    f"{x['fps_median']:.2f}",
+                ]
                 + [f"{x['ms_per_frame_median'][k]:.1f}" for k in STAGES]
             )
-        by = {(x["detect_every"], x["overlay"]): x["fps_median"] for x in r.values()}
-        for every in sorted({e for e, _ in by}):
-            if (every, False) in by and (every, True) in by:
-                extra = by[(every, False)] / by[(every, True)] - 1
+        by = {
+            (x["detect_every"], x["overlay"], x.get("near", False)): x["fps_median"]
+            for x in r.values()
+        }
+        for every, _, near in sorted(k for k in by if not k[1]):
+            if (every, True, near) in by:
+                extra = by[(every, False, near)] / by[(every, True, near)] - 1
                 notes.append(
                     f"* {v}, detector every {every}: the overlay costs {100 * extra:.0f}% more time"
                 )
-        if (1, False) in by and (10, False) in by:
-            notes.append(
-                f"* {v}: {by[(10, False)] / by[(1, False)]:.2f}x the previous loop's frames/s "
-                "(no overlay)"
-            )
-    head = ["video", "setting", "frames", "people/frame", "frames/s (median)"]
+        now = by.get((10, False, True))
+        for ref, what in (((1, False, False), "loop"), ((10, False, False), "requests tiled")):
+            if now is not None and ref in by:
+                notes.append(f"* {v}: now {now / by[ref]:.2f}x the frames/s of the previous {what}")
+    head = ["video", "setting", "frames", "people/frame", "detector calls (tiled+near)"]
+    head += ["frames/s (median)"]
     head += [f"{k} ms/frame" for k in STAGES]
     return "\n".join(
         [

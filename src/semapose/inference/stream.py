@@ -6,9 +6,11 @@ Every caller that turns frames into poses goes through :class:`PoseStream`:
 validation (:mod:`semapose.engine.validate`, ground-truth boxes as a box file).
 Per frame, in this order:
 
-1. ``schedule.should_detect(frame, tracker)`` (every frame without a schedule);
+1. ``schedule.reason(frame, tracker)`` (or ``should_detect``; every frame without a
+   schedule);
 2. ``detector.detect(image, frame)`` -> (K, 5) x1, y1, x2, y2, score, rounded to
-   3 decimals (as a resumed run reads them back);
+   3 decimals (as a resumed run reads them back); a tracker's "request" goes to
+   ``detector.detect_near(image, tracker.followed_boxes, frame)`` when both exist;
 3. ``tracker.update(frame, detections | None)`` -> the frame's :class:`TrackBox` list
    (``None``: the detector did not run this frame);
 4. ``runner.push_frame`` encodes the crops and returns this frame's single-frame
@@ -83,6 +85,10 @@ class TrackerAdapter:
     def pose_tracked(self) -> bool:
         return self.tracker.pose_tracked
 
+    @property
+    def followed_boxes(self) -> np.ndarray:
+        return self.tracker.followed_boxes
+
     def update(self, frame: int, detections: np.ndarray | None) -> list[TrackBox]:
         tracks = self.tracker.update(frame, detections)
         return [TrackBox(t.track_id, t.box_xywh, t.score) for t in tracks]
@@ -137,8 +143,9 @@ class PoseStream:
         """Process frame ``index`` (the runner's next frame)."""
         image = self._checked(index, image)
         detections = None
-        if self.schedule is None or self.schedule.should_detect(index, self.tracker):
-            raw = np.asarray(self.detector.detect(image, index), dtype=np.float64).reshape(-1, 5)
+        why = self._why(index)
+        if why is not None:
+            raw = np.asarray(self._detect(image, index, why), dtype=np.float64).reshape(-1, 5)
             rounded = [[round(float(v), 3) for v in d] for d in raw]
             detections = np.asarray(rounded, dtype=np.float64).reshape(-1, 5)
         tracks = self.tracker.update(index, detections)
@@ -147,6 +154,24 @@ class PoseStream:
         ready = self._select(ready)
         self.tracker.observe(ready)
         return StreamStep(index, detections, crops, ready)
+
+    def _why(self, index: int) -> str | None:
+        """The schedule's reason to detect on ``index`` ("full", "request") or None."""
+        if self.schedule is None:
+            return "full"
+        reason = getattr(self.schedule, "reason", None)
+        if reason is not None:
+            return reason(index, self.tracker)  # type: ignore[no-any-return]
+        return "full" if self.schedule.should_detect(index, self.tracker) else None
+
+    def _detect(self, image: np.ndarray, index: int, why: str) -> Any:
+        """The detector's boxes; a tracker's request (re-anchoring) is answered near the
+        people it holds when both can (``detect_near``: a fraction of the tiled cost)."""
+        near = getattr(self.detector, "detect_near", None)
+        boxes = getattr(self.tracker, "followed_boxes", None)
+        if why == "request" and near is not None and boxes is not None and len(boxes):
+            return near(image, boxes, index)
+        return self.detector.detect(image, index)
 
     def finish(self) -> StreamStep:
         """The key frames still waiting for future frames (end of the stream)."""

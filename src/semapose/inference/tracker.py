@@ -299,6 +299,13 @@ class Tracker:
         """
         return self.trust_boxes or not self._pose_scores_seen or self._want_detection
 
+    @property
+    def followed_boxes(self) -> np.ndarray:
+        """(N, 4) x1, y1, x2, y2: the last boxes of the people held (lost ones kept for
+        re-identification too): where a re-anchoring detection looks."""
+        boxes = [s.box[:4] for s in self._tracks.values()]
+        return np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+
     def observe_keypoints(
         self,
         track_id: int,
@@ -769,15 +776,24 @@ class DetectionSchedule:
         self.min_gap = 1 if min_gap is None else max(1, int(min_gap))
 
     def should_detect(self, frame: int, tracker: Any) -> bool:
+        return self.reason(frame, tracker) is not None
+
+    def reason(self, frame: int, tracker: Any) -> str | None:
+        """Why the detector runs on ``frame``: "full" (first or periodic detection, or
+        people followed by the detector alone), "request" (a pose-tracked person is in
+        doubt: re-anchoring, which a detector may answer near the followed people only),
+        or None (it does not run)."""
         last = int(getattr(tracker, "last_detection_frame", -1))
         if last < 0 or frame - last >= self.every:
-            return True
+            return "full"
         if not getattr(tracker, "pose_tracked", False):
-            return True  # people are followed by the detector alone
+            return "full"  # people are followed by the detector alone
         # ``min_gap`` > 1 makes a request wait (with many people someone is always in doubt;
         # measured on the basketball clip: 58 instead of 167 detector calls at min_gap 3, for
         # 5 ids instead of 4)
-        return bool(tracker.needs_detection) and frame - last >= self.min_gap
+        if bool(tracker.needs_detection) and frame - last >= self.min_gap:
+            return "request"
+        return None
 
 
 def _inside(box: np.ndarray, others: np.ndarray) -> float:

@@ -14,6 +14,11 @@ Tiling helps (measured in ``docs/detection_tracking.md``): the full frame plus
 ``tiles`` square crops along the long side, run as one batch, boxes merged by
 NMS. It is a weak detector; in video the tracker's pose-derived boxes fill
 many of its misses, and ``--boxes`` / the YOLOX extra are better options.
+
+``detect_near`` answers the tracker's requests (a followed person's pose is in
+doubt) at a quarter of the cost at 1080p: the full-frame pass alone, plus a tile
+only for a followed person too small for it (measured in
+``benchmarks/results/speed_pipeline.md``).
 """
 
 from __future__ import annotations
@@ -72,8 +77,11 @@ class SSDLitePersonDetector:
         nms_iou: float = 0.5,
         input_size: int = 300,
         min_size: float = 8.0,
+        small: float = 0.25,
     ) -> None:
         self.score_threshold = score_threshold
+        #: detect_near: people shorter than this share of the frame height also get their tile
+        self.small = small
         self.tiles = tiles
         self.nms_iou = nms_iou
         self.input_size = input_size
@@ -99,11 +107,39 @@ class SSDLitePersonDetector:
         return self
 
     def detect(self, frame_rgb: np.ndarray, frame_index: int | None = None) -> np.ndarray:
+        h, w = frame_rgb.shape[:2]
+        return self._detect(frame_rgb, tile_windows(w, h, self.tiles))
+
+    def detect_near(
+        self, frame_rgb: np.ndarray, boxes: np.ndarray, frame_index: int | None = None
+    ) -> np.ndarray:
+        """Detections for re-anchoring followed people (``boxes``: (N, >=4) x1, y1, x2, y2).
+
+        The full frame, plus for each person shorter than ``small`` of the frame
+        height the tile that holds most of their box; no person outside those
+        windows is looked for (the schedule's periodic :meth:`detect` finds new
+        people).
+        """
+        h, w = frame_rgb.shape[:2]
+        windows = tile_windows(w, h, self.tiles)
+        b = np.asarray(boxes, dtype=np.float64).reshape(-1, np.asarray(boxes).shape[-1])
+        keep = [windows[0]]
+        for x0, y0, x1, y1 in b[(b[:, 3] - b[:, 1]) < self.small * h, :4] if len(b) else []:
+            overlap = [
+                max(0.0, min(x1, t[2]) - max(x0, t[0])) * max(0.0, min(y1, t[3]) - max(y0, t[1]))
+                for t in windows[1:]
+            ]
+            if overlap and windows[1 + int(np.argmax(overlap))] not in keep:
+                keep.append(windows[1 + int(np.argmax(overlap))])
+        return self._detect(frame_rgb, keep)
+
+    def _detect(
+        self, frame_rgb: np.ndarray, windows: list[tuple[int, int, int, int]]
+    ) -> np.ndarray:
         import cv2
 
         self.load()
         h, w = frame_rgb.shape[:2]
-        windows = tile_windows(w, h, self.tiles)
         crops = [np.ascontiguousarray(frame_rgb[y0:y1, x0:x1]) for x0, y0, x1, y1 in windows]
         # the graph expects RGB in [-1, 1]; frames are RGB already (swapRB=False)
         s = self.input_size
