@@ -81,6 +81,10 @@ VARIANTS: dict[str, list[str]] = {
     # MLSME pre-trained alone on its masked context reconstruction (PRETRAIN_STEPS), then
     # the same training as every variant
     "ours_pixel_pretrain": ["model.temporal=mlsme_smml", "model.pixel_decoder=32"],
+    # trained only on clips whose key frame is degraded (same steps and batch size)
+    "single_frame_degkeys": ["model.temporal=none"],
+    "temporal_difference_degkeys": ["model.temporal=temporal_difference"],
+    "ours_pixel_degkeys": ["model.temporal=mlsme_smml", "model.pixel_decoder=32"],
     "ours_no_masking": [
         "model.temporal=mlsme_smml",
         "model.patch_masking=false",
@@ -267,6 +271,8 @@ def run_one(profile_name: str, variant: str, seed: int, work: Path) -> dict[str,
     cache = FeatureCache(work / "cache")
     cfg, model = build(profile, variant, seed)
     train_rows = rows_of(cache, ("synthetic_train", "real_train"))
+    if variant.endswith("_degkeys"):  # only clips whose key frame is degraded
+        train_rows = train_rows[np.array([str(cache.rows["event"][r]) != "" for r in train_rows])]
     fc = CacheFitConfig(steps=profile["steps"], batch_size=profile["batch"], seed=seed)
     t0 = time.perf_counter()
     cpu0 = time.process_time()
