@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from cli_helpers import no_temporaries, predict_argv, predict_inputs
 from semapose.io.atomic import atomic_path, atomic_text_file, atomic_write_json, atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,10 +25,6 @@ class Crash(Exception):
     pass
 
 
-def _no_temporaries(folder: Path) -> bool:
-    return not [p for p in folder.rglob("*") if ".tmp" in p.name]
-
-
 def test_exception_mid_write_keeps_old_file(tmp_path: Path) -> None:
     target = tmp_path / "report.json"
     atomic_write_json(target, {"version": 1})
@@ -35,7 +32,7 @@ def test_exception_mid_write_keeps_old_file(tmp_path: Path) -> None:
         tmp.write_text('{"version": 2, "half')
         raise Crash
     assert json.loads(target.read_text()) == {"version": 1}
-    assert _no_temporaries(tmp_path)
+    assert no_temporaries(tmp_path)
 
 
 def test_failed_rename_keeps_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,7 +46,7 @@ def test_failed_rename_keeps_old_file(tmp_path: Path, monkeypatch: pytest.Monkey
     with pytest.raises(OSError, match="disk full"):
         atomic_write_text(target, "new")
     assert target.read_text() == "old"
-    assert _no_temporaries(tmp_path)
+    assert no_temporaries(tmp_path)
 
 
 def test_unserialisable_json_keeps_old_file(tmp_path: Path) -> None:
@@ -133,7 +130,7 @@ def test_training_checkpoint_crash_keeps_last_good_checkpoint(
     again = ckpt.read_weights(tmp_path / record["weights"])[0]
     assert all(torch.equal(again[k], weights_before[k]) for k in weights_before)
     assert not (tmp_path / "checkpoints" / "step_00000002.state.pt").exists()
-    assert _no_temporaries(tmp_path)
+    assert no_temporaries(tmp_path)
 
 
 def test_safetensors_crash_keeps_old_weights(
@@ -155,7 +152,7 @@ def test_safetensors_crash_keeps_old_weights(
     with pytest.raises(Crash):
         save_state_dict_file(target, {"a": torch.zeros(4)})
     assert torch.equal(load_state_dict_file(target)["a"], torch.ones(4))
-    assert _no_temporaries(tmp_path)
+    assert no_temporaries(tmp_path)
 
 
 def test_video_writer_crash_keeps_old_video(tmp_path: Path) -> None:
@@ -170,7 +167,7 @@ def test_video_writer_crash_keeps_old_video(tmp_path: Path) -> None:
         w.write(np.zeros((48, 64, 3), np.uint8))
         raise Crash
     assert FrameSource(target).num_frames == 3
-    assert _no_temporaries(tmp_path)
+    assert no_temporaries(tmp_path)
 
 
 # ----------------------------------------------------------------------------- predict killed
@@ -181,36 +178,12 @@ def test_predict_killed_by_sigkill_resumes_to_the_uninterrupted_result(tmp_path:
     ``--resume`` run finishes from the saved state and equals an uninterrupted run."""
     pytest.importorskip("torch")
     from semapose.cli import main
-    from test_predict_helpers import (
-        make_video,
-        moving_boxes,
-        save_checkpoint,
-        tiny_cfg,
-        write_box_file,
-    )
 
-    n = 14
-    video = make_video(tmp_path / "walk.mp4", n)
-    boxes = write_box_file(tmp_path / "boxes.json", moving_boxes(n, 2))
-    ckpt = save_checkpoint(tmp_path / "tiny.safetensors", tiny_cfg())
+    work = predict_inputs(tmp_path, 14, persons=2)
 
     def argv(out: Path) -> list[str]:
-        return [
-            "predict",
-            str(video),
-            "--out",
-            str(out),
-            "--weights",
-            str(ckpt),
-            "--boxes",
-            str(boxes),
-            "--quiet",
-            "--no-video",
-            "--checkpoint-every",
-            "3",
-            "--threads",
-            "1",
-        ]
+        extra = ["--boxes", str(work["boxes"]), "--checkpoint-every", "3", "--threads", "1"]
+        return predict_argv(work["video"], out, work["ckpt"], *extra)
 
     killed = tmp_path / "killed"
     code = """
@@ -295,4 +268,4 @@ def test_atomic_text_file_keeps_old_file_when_writing_fails(tmp_path: Path) -> N
         fh.write('{"version": 2, "half')
         raise Crash
     assert json.loads(target.read_text()) == {"version": 1}
-    assert _no_temporaries(tmp_path)
+    assert no_temporaries(tmp_path)

@@ -19,15 +19,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from test_predict_helpers import make_video, moving_boxes, save_checkpoint, tiny_cfg, write_box_file
+from cli_helpers import TINY_CONFIG, predict_argv, predict_inputs, train_argv, train_set
+from test_predict_helpers import moving_boxes, tiny_cfg, write_box_file
 
 pytest.importorskip("torch")
 
 from semapose.cli import main, worker_error  # noqa: E402
 from semapose.errors import InputError, SemaposeError  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-TINY_CONFIG = REPO / "configs" / "synthetic_cpu_tiny.yaml"
 SEQ = "100000_synth_train"
 
 
@@ -53,30 +52,15 @@ def one_error_line(capsys: pytest.CaptureFixture[str], argv: list[str], *needles
 @pytest.fixture(scope="module")
 def work(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A tiny checkpoint, a 4-frame video with its box file, and a 1-video dataset."""
-    from semapose.data.synthetic import generate_dataset
-
     root = tmp_path_factory.mktemp("rel")
-    ckpt = save_checkpoint(root / "tiny.safetensors", tiny_cfg())
-    video = make_video(root / "walk.mp4", 4)
-    boxes = write_box_file(root / "walk.json", moving_boxes(4, 1))
     ds = root / "ds"
     for split in ("train", "val"):
-        generate_dataset(ds, 1, 4, 0, size=(96, 96), people=(1, 1), degrade="none", split=split)
-    return {"root": root, "ckpt": ckpt, "video": video, "boxes": boxes, "ds": ds}
+        train_set(ds, split)
+    return {"root": root, **predict_inputs(root, 4), "ds": ds}
 
 
 def _predict(work: dict[str, Path], tmp: Path, source: Path, *extra: str) -> list[str]:
-    return [
-        "predict",
-        str(source),
-        "--out",
-        str(tmp / "out"),
-        "--weights",
-        str(work["ckpt"]),
-        "--quiet",
-        "--no-video",
-        *extra,
-    ]
+    return predict_argv(source, tmp / "out", work["ckpt"], *extra)
 
 
 # ----------------------------------------------------------------------------- predict
@@ -308,22 +292,7 @@ def test_evaluate_zero_predicted_persons_scores_zero(
 
 
 def _train(work: dict[str, Path], tmp: Path, *overrides: str) -> list[str]:
-    ds = work["ds"]
-    return [
-        "train",
-        str(TINY_CONFIG),
-        "data.dataset=posetrack18",
-        f"data.root={ds}",
-        f"data.train_annotations={ds / 'annotations' / 'train'}",
-        "data.num_workers=0",
-        "train.val_every_epochs=0",
-        "train.max_steps=1",
-        "train.batch_size=2",
-        *overrides,
-        "--no-progress",
-        "--output-dir",
-        str(tmp / "run"),
-    ]
+    return train_argv(work["ds"], tmp / "run", *overrides)
 
 
 def _train_doc(work: dict[str, Path]) -> dict[str, Any]:

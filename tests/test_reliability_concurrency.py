@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from cli_helpers import predict_argv, predict_inputs, train_argv, train_set
 from semapose.errors import SemaposeError
 from semapose.io.lock import FolderInUseError, lock_file, output_lock
 
@@ -124,36 +125,11 @@ print(held)
 @pytest.fixture(scope="module")
 def work(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     pytest.importorskip("torch")
-    from test_predict_helpers import (
-        make_video,
-        moving_boxes,
-        save_checkpoint,
-        tiny_cfg,
-        write_box_file,
-    )
-
-    root = tmp_path_factory.mktemp("lock")
-    return {
-        "ckpt": save_checkpoint(root / "tiny.safetensors", tiny_cfg()),
-        "video": make_video(root / "walk.mp4", 4),
-        "boxes": write_box_file(root / "walk.json", moving_boxes(4, 1)),
-    }
+    return predict_inputs(tmp_path_factory.mktemp("lock"), 4)
 
 
 def _predict(work: dict[str, Path], out: Path, *extra: str) -> list[str]:
-    return [
-        "predict",
-        str(work["video"]),
-        "--out",
-        str(out),
-        "--weights",
-        str(work["ckpt"]),
-        "--boxes",
-        str(work["boxes"]),
-        "--quiet",
-        "--no-video",
-        *extra,
-    ]
+    return predict_argv(work["video"], out, work["ckpt"], "--boxes", str(work["boxes"]), *extra)
 
 
 @pytest.mark.parametrize("resume", [False, True])
@@ -198,28 +174,13 @@ def test_training_in_a_folder_in_use_exits_2_and_leaves_its_log(
 ) -> None:
     pytest.importorskip("torch")
     from semapose.cli import main
-    from semapose.data.synthetic import generate_dataset
 
-    ds = tmp_path / "ds"
-    generate_dataset(ds, 1, 4, 0, size=(96, 96), people=(1, 1), degrade="none", split="train")
+    ds = train_set(tmp_path / "ds")
     run = tmp_path / "run"
     run.mkdir()
     (run / "log.jsonl").write_text('{"kind": "train", "step": 1}\n')
     proc = holder(lock_file(run))
-    argv = [
-        "train",
-        str(Path(__file__).resolve().parents[1] / "configs" / "synthetic_cpu_tiny.yaml"),
-        "data.dataset=posetrack18",
-        f"data.root={ds}",
-        f"data.train_annotations={ds / 'annotations' / 'train'}",
-        "data.num_workers=0",
-        "train.val_every_epochs=0",
-        "train.max_steps=1",
-        "train.batch_size=2",
-        "--no-progress",
-        "--output-dir",
-        str(run),
-    ]
+    argv = train_argv(ds, run)
     rc = main(argv)
     err = capsys.readouterr().err
     assert rc == 2, err

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from cli_helpers import no_temporaries, predict_argv, predict_inputs, train_argv, train_set
 from semapose.cli import main
 from semapose.io.atomic import (
     DiskFullError,
@@ -24,10 +25,6 @@ from semapose.io.atomic import (
     atomic_write_json,
     remove_stale_temporaries,
 )
-
-
-def _no_temporaries(folder: Path) -> bool:
-    return not [p for p in folder.rglob(".*") if ".tmp" in p.name]
 
 
 def _enospc(*args: Any, **kwargs: Any) -> None:
@@ -54,7 +51,7 @@ def test_full_disk_is_one_line_naming_the_file_and_the_space(
     assert "free" in msg and "\n" not in msg
     monkeypatch.undo()
     assert json.loads(target.read_text()) == {"old": 1}
-    assert _no_temporaries(tmp_path)
+    assert no_temporaries(tmp_path)
 
 
 def test_full_disk_while_saving_safetensors(
@@ -81,7 +78,7 @@ def test_full_disk_while_saving_safetensors(
     with pytest.raises(DiskFullError, match="model.safetensors: expected free disk space"):
         checkpoint.save_weights(torch.nn.Linear(2, 2), target)
     assert target.read_bytes() == before
-    assert _no_temporaries(tmp_path)
+    assert no_temporaries(tmp_path)
 
 
 def test_full_disk_while_saving_the_training_state(
@@ -100,7 +97,7 @@ def test_full_disk_while_saving_the_training_state(
     with pytest.raises(DiskFullError, match=r"step_1\.state\.pt: expected free disk space"):
         checkpoint.save_checkpoint(tmp_path, "step_1", torch.nn.Linear(2, 2), {"step": 1})
     assert not (tmp_path / "last.json").exists()
-    assert _no_temporaries(tmp_path)
+    assert no_temporaries(tmp_path)
 
 
 def test_other_errors_are_not_called_a_full_disk(tmp_path: Path) -> None:
@@ -124,7 +121,7 @@ def test_full_disk_in_the_cli_is_one_line(
     assert rc == 2, err
     assert len(err.strip().splitlines()) == 1, err
     assert f"{out}: expected free disk space to write it" in err, err
-    assert not out.exists() and _no_temporaries(tmp_path)
+    assert not out.exists() and no_temporaries(tmp_path)
 
 
 # ----------------------------------------------------------------------------- read-only output
@@ -225,10 +222,7 @@ def test_a_real_temporary_file_matches_the_pattern(tmp_path: Path) -> None:
 
 def test_training_start_removes_leftovers_of_killed_checkpoint_writes(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from semapose.data.synthetic import generate_dataset
-
-    ds = tmp_path / "ds"
-    generate_dataset(ds, 1, 4, 0, size=(96, 96), people=(1, 1), degrade="none", split="train")
+    ds = train_set(tmp_path / "ds")
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
     stale = [
@@ -239,20 +233,7 @@ def test_training_start_removes_leftovers_of_killed_checkpoint_writes(tmp_path: 
     mine = run / "checkpoints" / "my_notes.tmp"
     for p in [*stale, mine]:
         p.write_bytes(b"\0" * 1000)
-    argv = [
-        "train",
-        str(Path(__file__).resolve().parents[1] / "configs" / "synthetic_cpu_tiny.yaml"),
-        "data.dataset=posetrack18",
-        f"data.root={ds}",
-        f"data.train_annotations={ds / 'annotations' / 'train'}",
-        "data.num_workers=0",
-        "train.val_every_epochs=0",
-        "train.max_steps=1",
-        "train.batch_size=2",
-        "--no-progress",
-        "--output-dir",
-        str(run),
-    ]
+    argv = train_argv(ds, run)
     assert main(argv) == 0
     assert not any(p.exists() for p in stale)
     assert mine.exists()
@@ -267,20 +248,11 @@ def test_full_disk_while_appending_partial_results_names_the_output(
     """The appended JSONL of ``predict`` fails with an OSError that names no file."""
     pytest.importorskip("torch")
     from semapose.inference import job
-    from test_predict_helpers import (
-        make_video,
-        moving_boxes,
-        save_checkpoint,
-        tiny_cfg,
-        write_box_file,
-    )
 
-    video = make_video(tmp_path / "walk.mp4", 6)
-    boxes = write_box_file(tmp_path / "b.json", moving_boxes(6, 1))
-    ckpt = save_checkpoint(tmp_path / "tiny.safetensors", tiny_cfg())
+    work = predict_inputs(tmp_path, 6)
     out = tmp_path / "out"
-    argv = ["predict", str(video), "--out", str(out), "--weights", str(ckpt), "--boxes"]
-    argv += [str(boxes), "--quiet", "--no-video", "--checkpoint-every", "2"]
+    argv = predict_argv(work["video"], out, work["ckpt"], "--boxes", str(work["boxes"]))
+    argv += ["--checkpoint-every", "2"]
     calls = {"n": 0}
     real = job._fsync
 
@@ -305,27 +277,12 @@ def test_full_disk_while_appending_the_training_log_names_the_run_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     pytest.importorskip("torch")
-    from semapose.data.synthetic import generate_dataset
     from semapose.engine.logging import RunLogger
 
-    ds = tmp_path / "ds"
-    generate_dataset(ds, 1, 4, 0, size=(96, 96), people=(1, 1), degrade="none", split="train")
+    ds = train_set(tmp_path / "ds")
     run = tmp_path / "run"
     monkeypatch.setattr(RunLogger, "log", _enospc)
-    argv = [
-        "train",
-        str(Path(__file__).resolve().parents[1] / "configs" / "synthetic_cpu_tiny.yaml"),
-        "data.dataset=posetrack18",
-        f"data.root={ds}",
-        f"data.train_annotations={ds / 'annotations' / 'train'}",
-        "data.num_workers=0",
-        "train.val_every_epochs=0",
-        "train.max_steps=1",
-        "train.batch_size=2",
-        "--no-progress",
-        "--output-dir",
-        str(run),
-    ]
+    argv = train_argv(ds, run)
     rc = main(argv)
     err = capsys.readouterr().err
     assert rc == 2, err

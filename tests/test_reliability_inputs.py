@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from cli_helpers import predict_argv, predict_inputs
 from semapose.errors import InputError
 from semapose.io.image_header import MAX_IMAGE_PIXELS, check_image_size, image_size
 
@@ -97,20 +98,7 @@ def test_unknown_or_damaged_headers_are_left_to_the_decoder(tmp_path: Path) -> N
 @pytest.fixture(scope="module")
 def work(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     pytest.importorskip("torch")
-    from test_predict_helpers import (
-        make_video,
-        moving_boxes,
-        save_checkpoint,
-        tiny_cfg,
-        write_box_file,
-    )
-
-    root = tmp_path_factory.mktemp("inputs")
-    return {
-        "ckpt": save_checkpoint(root / "tiny.safetensors", tiny_cfg()),
-        "video": make_video(root / "walk.mp4", 3),
-        "boxes": write_box_file(root / "boxes.json", moving_boxes(3, 1)),
-    }
+    return predict_inputs(tmp_path_factory.mktemp("inputs"), 3)
 
 
 def _frames(folder: Path, n: int = 3) -> Path:
@@ -121,17 +109,7 @@ def _frames(folder: Path, n: int = 3) -> Path:
 
 
 def _run(work: dict[str, Path], tmp: Path, source: Path, *extra: str) -> list[str]:
-    return [
-        "predict",
-        str(source),
-        "--out",
-        str(tmp / "out"),
-        "--weights",
-        str(work["ckpt"]),
-        "--quiet",
-        "--no-video",
-        *extra,
-    ]
+    return predict_argv(source, tmp / "out", work["ckpt"], *extra)
 
 
 @pytest.mark.parametrize("bad", [0, 2])

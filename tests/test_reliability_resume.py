@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from cli_helpers import predict_argv, predict_inputs
+
 pytest.importorskip("torch")
 
 from semapose.cli import main  # noqa: E402
@@ -19,20 +21,8 @@ N = 14
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from test_predict_helpers import (
-        make_video,
-        moving_boxes,
-        save_checkpoint,
-        tiny_cfg,
-        write_box_file,
-    )
-
     root = tmp_path_factory.mktemp("resume")
-    work: dict[str, Any] = {
-        "video": make_video(root / "walk.mp4", N),
-        "boxes": write_box_file(root / "walk.json", moving_boxes(N, 2)),
-        "ckpt": save_checkpoint(root / "tiny.safetensors", tiny_cfg()),
-    }
+    work: dict[str, Any] = dict(predict_inputs(root, N, persons=2))
     full = root / "full"
     assert main(_argv(work, full)) == 0
     work["full"] = _outputs(full)
@@ -40,21 +30,8 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _argv(work: dict[str, Any], out: Path, *extra: str) -> list[str]:
-    return [
-        "predict",
-        str(work["video"]),
-        "--out",
-        str(out),
-        "--weights",
-        str(work["ckpt"]),
-        "--boxes",
-        str(work["boxes"]),
-        "--quiet",
-        "--no-video",
-        "--checkpoint-every",
-        "1",
-        *extra,
-    ]
+    argv = predict_argv(work["video"], out, work["ckpt"], "--boxes", str(work["boxes"]))
+    return [*argv, "--checkpoint-every", "1", *extra]
 
 
 def _outputs(out: Path) -> dict[str, Any]:

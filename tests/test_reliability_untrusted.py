@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from cli_helpers import TINY_CONFIG, train_argv, train_set
+
 torch = pytest.importorskip("torch")
 
 from semapose.cli import main  # noqa: E402
@@ -24,7 +26,6 @@ from semapose.errors import CheckpointError, ConfigError, InputError, SemaposeEr
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src" / "semapose"
-TINY_CONFIG = REPO / "configs" / "synthetic_cpu_tiny.yaml"
 
 
 class Payload:
@@ -123,38 +124,13 @@ def test_cli_weights_refuse_pickled_code(
     assert not marker.exists()
 
 
-def _dataset(tmp: Path) -> Path:
-    from semapose.data.synthetic import generate_dataset
-
-    generate_dataset(tmp / "ds", 1, 4, 0, size=(96, 96), people=(1, 1), degrade="none")
-    return tmp / "ds"
-
-
-def _train_argv(ds: Path, run: Path, *extra: str) -> list[str]:
-    return [
-        "train",
-        str(TINY_CONFIG),
-        "data.dataset=posetrack18",
-        f"data.root={ds}",
-        f"data.train_annotations={ds / 'annotations' / 'train'}",
-        "data.num_workers=0",
-        "train.val_every_epochs=0",
-        "train.max_steps=1",
-        "train.batch_size=2",
-        *extra,
-        "--no-progress",
-        "--output-dir",
-        str(run),
-    ]
-
-
 @pytest.mark.parametrize("backbone", ["tiny", "hrnet_w32"])
 def test_train_backbone_weights_refuse_pickled_code(
     tmp_path: Path, marker: Path, capsys: Any, backbone: str
 ) -> None:
     evil = _evil_files(tmp_path / "w", marker)["zip"]
-    argv = _train_argv(
-        _dataset(tmp_path),
+    argv = train_argv(
+        train_set(tmp_path / "ds"),
         tmp_path / "run",
         f"model.backbone={backbone}",
         f"model.backbone_weights={evil}",
@@ -172,8 +148,8 @@ def test_train_resume_refuses_pickled_state(tmp_path: Path, marker: Path, capsys
     from semapose.engine.checkpoint import save_weights
     from semapose.models.build import build_model
 
-    ds, run = _dataset(tmp_path), tmp_path / "run"
-    argv = _train_argv(ds, run)
+    ds, run = train_set(tmp_path / "ds"), tmp_path / "run"
+    argv = train_argv(ds, run)
     cfg = load_config(TINY_CONFIG, argv[2:-3])
     ckpts = run / "checkpoints"
     save_weights(build_model(cfg), ckpts / "step_00000001.safetensors")
