@@ -755,29 +755,37 @@ def plot(result: dict[str, Any], path: Path) -> None:
     from semapose.io.atomic import atomic_path
 
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
-    base = {
-        r["seed"]: {x["step"]: x["heatmap"] for x in r["log"]}
-        for r in result["runs"].get("single_frame", [])
-    }
+
+    def base_of(variant: str) -> dict[int, dict[int, float]]:
+        # the single-frame run trained on the same batches (degraded-key runs draw others)
+        name = "single_frame_degkeys" if variant.endswith("_degkeys") else "single_frame"
+        return {
+            r["seed"]: {x["step"]: x["heatmap"] for x in r["log"]}
+            for r in result["runs"].get(name, [])
+        }
+
+    colors = plt.get_cmap("tab20")
     for i, (variant, rs) in enumerate(result["runs"].items()):
+        style = "--" if variant.endswith("_degkeys") else "-"
         for r in rs:
             if not r["log"]:
                 continue
             steps = [x["step"] for x in r["log"]]
             label = variant if r["seed"] == rs[0]["seed"] else None
+            c = colors(i % 20)
             ax[0].plot(
-                steps, [x["total"] * 1e3 for x in r["log"]], color=f"C{i}", alpha=0.8, label=label
+                steps, [x["total"] * 1e3 for x in r["log"]], style, color=c, alpha=0.8, label=label
             )
-            ref = base.get(r["seed"])
+            ref = base_of(variant).get(r["seed"])
             if ref:
                 ratio = [x["heatmap"] / ref[x["step"]] for x in r["log"] if x["step"] in ref]
-                ax[1].plot(steps[: len(ratio)], ratio, color=f"C{i}", alpha=0.8, label=label)
+                ax[1].plot(steps[: len(ratio)], ratio, style, color=c, alpha=0.8)
     ax[0].set_yscale("log")
     ax[0].set_title("total training loss (x1e-3, log scale)")
     ax[1].set_title("key-frame heatmap loss / single-frame's, same batches")
     for a in ax:
         a.set_xlabel("step")
-    ax[1].legend(fontsize=7)
+    ax[0].legend(fontsize=6, ncol=2)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
