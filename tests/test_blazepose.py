@@ -3,33 +3,18 @@ with Google's runtime (ai-edge-litert, test-only) on real person crops."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from blazepose_helpers import tflite_file
 from semapose.errors import CheckpointError
 from semapose.models.backbones import blazepose as bp
 
 #: Parameters of the module (the graph's 3,169,489 minus segmentation and world landmarks).
 MODULE_PARAMS = 3_032_739
-
-
-def tflite_file() -> Path:
-    env = os.environ.get("SEMAPOSE_BLAZEPOSE_TFLITE")
-    if env and Path(env).is_file():
-        return Path(env)
-    try:
-        from semapose.weights.assets import cached_asset
-
-        found = cached_asset("blazepose_full")
-    except ImportError:
-        found = None
-    if found is None:
-        pytest.skip("BlazePose .tflite not cached (run `semapose fetch blazepose_full`)")
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from blazepose_helpers import tflite_file
 from semapose.config import load_config
 from semapose.keypoints import (
     BLAZEPOSE_HEAD_WEIGHTS,
@@ -18,7 +19,7 @@ from semapose.keypoints import (
     blazepose_to_posetrack18,
 )
 from semapose.models.backbones import blazepose as bp
-from test_blazepose import real_crops, tflite_file
+from test_blazepose import real_crops
 
 
 def upright_pose() -> np.ndarray:

@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from blazepose_helpers import tflite_file
 from semapose.errors import CheckpointError
 from semapose.weights.tflite import read_tflite
 
 
-def blazepose_tflite() -> Path:
-    """pose_landmark_full.tflite from $SEMAPOSE_BLAZEPOSE_TFLITE or the asset cache."""
-    env = os.environ.get("SEMAPOSE_BLAZEPOSE_TFLITE")
-    if env and Path(env).is_file():
-        return Path(env)
-    try:
-        from semapose.weights.assets import cached_asset
-
-        found = cached_asset("blazepose_full")
-    except ImportError:
-        found = None
-    if found is None:
-        pytest.skip("BlazePose .tflite not cached (run `semapose fetch blazepose_full`)")
-    return found
-
-
 @pytest.fixture(scope="module")
 def model():
-    return read_tflite(blazepose_tflite())
+    return read_tflite(tflite_file())
 
 
 def test_graph_inventory_matches_the_published_model(model):
@@ -92,7 +75,7 @@ def test_refuses_files_that_are_not_tflite(tmp_path):
 
 
 def test_damaged_files_give_checkpoint_errors_only(tmp_path):
-    data = blazepose_tflite().read_bytes()
+    data = tflite_file().read_bytes()
     truncated = tmp_path / "truncated.tflite"
     truncated.write_bytes(data[:4096])
     with pytest.raises(CheckpointError, match="truncated.tflite"):
