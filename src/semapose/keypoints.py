@@ -252,24 +252,9 @@ BLAZEPOSE_KEYPOINTS: tuple[str, ...] = (
 
 #: For each PoseTrack18 slot, its BlazePose landmark; -1 for head_bottom/head_top,
 #: which BlazePose does not have (see :func:`blazepose_head_points`).
-BLAZEPOSE_TO_POSETRACK18: tuple[int, ...] = (
-    0,
-    -1,
-    -1,
-    7,
-    8,
-    11,
-    12,
-    13,
-    14,
-    15,
-    16,
-    23,
-    24,
-    25,
-    26,
-    27,
-    28,
+BLAZEPOSE_TO_POSETRACK18: tuple[int, ...] = tuple(
+    BLAZEPOSE_KEYPOINTS.index(name) if name in BLAZEPOSE_KEYPOINTS else -1
+    for name in POSETRACK_KEYPOINTS
 )
 
 #: The 13 PoseTrack18 slots that are annotated and that BlazePose predicts directly
@@ -280,6 +265,9 @@ BLAZEPOSE_SHARED_SLOTS: tuple[int, ...] = tuple(
 
 #: Landmarks the head rule combines: nose, eye centre, ear centre, shoulder centre.
 _HEAD_PARTS: tuple[tuple[int, ...], ...] = ((0,), (2, 5), (7, 8), (11, 12))
+
+#: BlazePose landmarks the head rule reads (their minimum visibility scores the head points).
+BLAZEPOSE_HEAD_LANDMARKS: tuple[int, ...] = tuple(j for p in _HEAD_PARTS for j in p)
 
 #: head_bottom / head_top as affine combinations (weights sum to 1) of the nose, the
 #: eye centre, the ear centre and the shoulder centre. The rule: head_bottom halfway
@@ -326,8 +314,7 @@ def blazepose_to_posetrack18(
     bottom, top = blazepose_head_points(lm[..., :2], weights)
     out[..., 1, :2], out[..., 2, :2] = bottom, top
     if lm.shape[-1] > 2:
-        used = [j for p in _HEAD_PARTS for j in p]
-        rest = lm[..., used, 2:].min(axis=-2)
+        rest = lm[..., list(BLAZEPOSE_HEAD_LANDMARKS), 2:].min(axis=-2)
         out[..., 1, 2:], out[..., 2, 2:] = rest, rest
     return out
 
@@ -348,7 +335,3 @@ def blazepose_mixing_matrix(
             for j in part:
                 m[slot, j] += weight / len(part)
     return m
-
-
-#: BlazePose landmarks the head rule reads (their minimum visibility scores the head points).
-BLAZEPOSE_HEAD_LANDMARKS: tuple[int, ...] = tuple(j for p in _HEAD_PARTS for j in p)
