@@ -74,6 +74,19 @@ class DataConfig:
     _choices = {"dataset": ("posetrack17", "posetrack18", "posetrack21", "coco", "synthetic")}
 
 
+#: Backbone names ``model.backbone`` accepts (built by ``models.backbones.build_backbone``).
+BACKBONE_NAMES: tuple[str, ...] = (
+    "tiny",
+    "hrnet_w32",
+    "hrnet_w48",
+    "vit_s",
+    "vit_b",
+    "vit_l",
+    "vit_h",
+    "blazepose",
+)
+
+
 @dataclass
 class ModelConfig:
     """Backbone + temporal module + head. See docs/paper_notes.md for the paper preset."""
@@ -145,16 +158,7 @@ class ModelConfig:
         "pixel_decoder": (0, 4096),
     }
     _choices = {
-        "backbone": (
-            "tiny",
-            "hrnet_w32",
-            "hrnet_w48",
-            "vit_s",
-            "vit_b",
-            "vit_l",
-            "vit_h",
-            "blazepose",
-        ),
+        "backbone": BACKBONE_NAMES,
         "temporal": ("none", "mlsme_smml", "temporal_difference", "heatmap_warping"),
         "fusion": ("smml", "concat"),
         "mlsme_levels": ("both", "patch", "frame"),

@@ -11,18 +11,9 @@ from typing import Any
 
 from torch import nn
 
-__all__ = ["BACKBONE_NAMES", "build_backbone"]
+from semapose.config import BACKBONE_NAMES
 
-BACKBONE_NAMES: tuple[str, ...] = (
-    "tiny",
-    "hrnet_w32",
-    "hrnet_w48",
-    "vit_s",
-    "vit_b",
-    "vit_l",
-    "vit_h",
-    "blazepose",
-)
+__all__ = ["BACKBONE_NAMES", "build_backbone"]
 
 
 def build_backbone(name: str, **kwargs: Any) -> nn.Module:
