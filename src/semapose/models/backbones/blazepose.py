@@ -27,7 +27,6 @@ its input, checking every layer's kind, shape, stride, padding and activation.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -541,24 +540,17 @@ def _check_output(w: _GraphWalker, tensor: int, via: str | None, outputs: list[s
         raise w.fail(f"tensor {w.m.tensors[t].name!r} should be a graph output ({outputs})")
 
 
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def converted_path(tflite: str | Path) -> Path:
     """Where the safetensors conversion of ``tflite`` is cached (keyed by its sha256)."""
-    from semapose.weights.download import cache_dir
+    from semapose.weights.download import cache_dir, sha256_file
 
-    return cache_dir() / "converted" / f"blazepose_full-{file_sha256(tflite)[:16]}.safetensors"
+    return cache_dir() / "converted" / f"blazepose_full-{sha256_file(tflite)[:16]}.safetensors"
 
 
 def load_state(path: str | Path) -> dict[str, Tensor]:
     """BlazePose's state dict from a ``.tflite`` (converted once, cached) or a
     ``.safetensors`` file written by this module."""
+    from semapose.weights.download import sha256_file
     from semapose.weights.read import check_finite, read_safetensors, save_state_dict_file
 
     path = Path(path)
@@ -578,7 +570,7 @@ def load_state(path: str | Path) -> dict[str, Tensor]:
             pass
     state = convert_tflite(path)
     check_finite(state, path)
-    save_state_dict_file(cached, state, {"converted_from_sha256": file_sha256(path)})
+    save_state_dict_file(cached, state, {"converted_from_sha256": sha256_file(path)})
     return state
 
 
