@@ -44,7 +44,8 @@ class PoseEstimator:
         batch: int | None = None,
     ) -> PoseEstimator:
         """Load weights: ``None`` (the default: our temporal module over BlazePose, whose weights
-        are fetched once from PyPI; ``"blazepose"`` for BlazePose alone), any value ``--weights`` takes (:mod:`semapose.weights.resolve`): a name such as
+        are fetched once from PyPI; ``"blazepose"`` for BlazePose alone), any value
+        ``--weights`` takes (:mod:`semapose.weights.resolve`): a name such as
         ``"tiny_synthetic"`` (synthetic video only), a semapose checkpoint or training folder,
         an official HRNet/ViTPose/mmpose file, a ``.tflite``, a URL with ``#sha256=``."""
         from semapose.inference.loading import warn_notes
