@@ -69,12 +69,6 @@ def image_id(name: str, frame: int) -> int:
     return posetrack_image_id(int(m.group(1)), frame) if m else frame
 
 
-def video_number(name: str) -> int:
-    """The ``vid_id`` of sequence ``name`` (its leading number; 0 when it has none)."""
-    m = re.match(r"(\d+)", name)
-    return int(m.group(1)) % 1_000_000 if m else 0
-
-
 # ----------------------------------------------------------------------------- entries
 
 
@@ -315,7 +309,6 @@ __all__ = [
     "posetrack18_predictions",
     "posetrack_image_id",
     "prediction_annotation",
-    "video_number",
     "write_array",
     "write_coco_results",
     "write_document",
