@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from cli_helpers import predict_argv
 from semapose.data.boxes import load_boxes
 from semapose.errors import InputError
 from semapose.inference.detectors.boxfile import BoxFileDetector
@@ -47,19 +48,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _predict(work: dict[str, Path], tmp: Path, source: Path, boxes: Path) -> list[str]:
-    out = tmp / "out"
-    return [
-        "predict",
-        str(source),
-        "--out",
-        str(out),
-        "--weights",
-        str(work["ckpt"]),
-        "--boxes",
-        str(boxes),
-        "--quiet",
-        "--no-video",
-    ]
+    return predict_argv(source, tmp / "out", work["ckpt"], "--boxes", str(boxes))
 
 
 def _one_line(capsys: Any, argv: list[str], *needles: str) -> str:
