@@ -214,4 +214,5 @@ def test_schedule_runs_every_k_and_when_asked() -> None:
     tr3.observe_crops(1, {0: crop(200, score=0.6)})  # unsure: asks for a detection
     assert tr3.needs_detection
     assert [slow.should_detect(f, tr3) for f in (1, 2, 3)] == [False, False, True]
-    assert DetectionSchedule(every=10).should_detect(2, tr3)
+    assert DetectionSchedule(every=10, min_gap=1).should_detect(2, tr3)
+    assert DetectionSchedule(every=10).min_gap == 3  # the default waits (speed, issue 16)
