@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import torch
 
+from blazepose_helpers import tflite_file
 from semapose.cli import main
 from semapose.errors import CheckpointError, InputError
 from semapose.weights import resolve as R
@@ -274,23 +275,13 @@ def test_weights_value_enters_loading_once() -> None:
 # ----------------------------------------------------------------------------- default model
 
 
-def _blazepose_tflite() -> Path:
-    from semapose.weights.assets import cached_asset
-
-    env = os.environ.get("SEMAPOSE_BLAZEPOSE_TFLITE")
-    path = Path(env) if env else cached_asset("blazepose_full")
-    if path is None or not path.is_file():
-        pytest.skip("blazepose_full not cached (run `semapose fetch blazepose_full`)")
-    return path
-
-
 def test_default_is_blazepose_from_the_asset(tmp_path: Path, capsys: Any) -> None:
     """The single-frame entry: every parameter from the asset; ``--weights X.tflite`` the same;
     the default: our temporal module + head over that same backbone."""
     from semapose.inference.loading import load_model
     from semapose.models.backbones.blazepose import pretrained_parts
 
-    tflite = _blazepose_tflite()
+    tflite = tflite_file()
     loaded = load_model(R.SINGLE_FRAME_WEIGHTS)
     assert loaded.source == "blazepose" and loaded.cfg.model.backbone == "blazepose"
     assert not loaded.temporal and not any("synthetic" in n for n in loaded.notes)
