@@ -98,16 +98,7 @@ def plan_crop_events(
             break
         occ = None
         if typ == "occluder":
-            occ = {
-                "kind": float(rng.integers(0, 3)),
-                "dir": float(rng.choice([-1.0, 1.0])),
-                "dy": float(rng.uniform(-0.25, 0.25)),
-                "angle": float(rng.uniform(-20, 20)),
-                "b": float(rng.integers(20, 230)),
-                "g": float(rng.integers(20, 230)),
-                "r": float(rng.integers(20, 230)),
-                "stripes": float(rng.integers(0, 5)),
-            }
+            occ = D.occluder_params(rng)
         events.append(D.Event(typ, severity, t, length, None, occ))
         t += length + int(rng.integers(1, gap_hi + 1))
     return events

@@ -121,6 +121,21 @@ def visible_tracks(scene: Scene, t: int) -> list[int]:
     return out
 
 
+def occluder_params(rng: np.random.Generator) -> dict[str, float]:
+    """Random look and path of a sweeping occluder (shape, direction, height, tilt, colour,
+    stripes), drawn in a fixed order so a seed gives the same occluder everywhere."""
+    return {
+        "kind": float(rng.integers(0, 3)),
+        "dir": float(rng.choice([-1.0, 1.0])),
+        "dy": float(rng.uniform(-0.25, 0.25)),
+        "angle": float(rng.uniform(-20, 20)),
+        "b": float(rng.integers(20, 230)),
+        "g": float(rng.integers(20, 230)),
+        "r": float(rng.integers(20, 230)),
+        "stripes": float(rng.integers(0, 5)),
+    }
+
+
 def plan_events(
     rng: np.random.Generator,
     scene: Scene,
@@ -150,16 +165,7 @@ def plan_events(
                 continue
             if typ == "occluder":
                 ids = [int(rng.choice(present))]
-                occ = {
-                    "kind": float(rng.integers(0, 3)),
-                    "dir": float(rng.choice([-1.0, 1.0])),
-                    "dy": float(rng.uniform(-0.25, 0.25)),
-                    "angle": float(rng.uniform(-20, 20)),
-                    "b": float(rng.integers(20, 230)),
-                    "g": float(rng.integers(20, 230)),
-                    "r": float(rng.integers(20, 230)),
-                    "stripes": float(rng.integers(0, 5)),
-                }
+                occ = occluder_params(rng)
             else:
                 k = int(rng.integers(1, len(present) + 1))
                 ids = sorted(int(i) for i in rng.choice(present, size=k, replace=False))
