@@ -269,6 +269,31 @@ def evaluate_map(
         return evaluate_posetrack(gt_files, [Path(tmp) / f.name for f in gt_files])
 
 
+def score_row(
+    enlarge: float,
+    decoding: str,
+    head_rule: str,
+    kp: np.ndarray,
+    ks: np.ndarray,
+    people: list[dict[str, Any]],
+    pose_score: np.ndarray,
+) -> dict[str, Any]:
+    """One result row: PCKh@0.5 (13 shared joints, head_bottom, head_top) and poseval mAP."""
+    from semapose.keypoints import BLAZEPOSE_SHARED_SLOTS
+
+    mapped = evaluate_map(people, kp, ks, pose_score)
+    return {
+        "enlarge": enlarge,
+        "decoding": decoding,
+        "head_rule": head_rule,
+        "pckh_13": round(pckh(kp, people, BLAZEPOSE_SHARED_SLOTS), 1),
+        "pckh_head_bottom": round(pckh(kp, people, (1,)), 1),
+        "pckh_head_top": round(pckh(kp, people, (2,)), 1),
+        "map_mean": mapped.get("Mean"),
+        "map": mapped,
+    }
+
+
 def posetrack_points(
     points33: np.ndarray, scores33: np.ndarray, weights: dict[str, tuple[float, ...]]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -415,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from semapose.keypoints import BLAZEPOSE_HEAD_WEIGHTS, BLAZEPOSE_SHARED_SLOTS
+    from semapose.keypoints import BLAZEPOSE_HEAD_WEIGHTS
     from semapose.models.backbones.blazepose import load_blazepose
 
     set_threads(args.threads)
@@ -474,17 +499,7 @@ def main(argv: list[str] | None = None) -> int:
                     for name, slot in (("head_bottom", 1), ("head_top", 2))
                 }
             for rule, (kp, ks) in variants.items():
-                mapped = evaluate_map(people, kp, ks, out["pose_score"])
-                row = {
-                    "enlarge": enlarge,
-                    "decoding": how,
-                    "head_rule": rule,
-                    "pckh_13": round(pckh(kp, people, BLAZEPOSE_SHARED_SLOTS), 1),
-                    "pckh_head_bottom": round(pckh(kp, people, (1,)), 1),
-                    "pckh_head_top": round(pckh(kp, people, (2,)), 1),
-                    "map_mean": mapped.get("Mean"),
-                    "map": mapped,
-                }
+                row = score_row(enlarge, how, rule, kp, ks, people, out["pose_score"])
                 results["rows"].append(row)
                 print(
                     f"enlarge {enlarge} {how:18s} {rule:32s} PCKh13 {row['pckh_13']:5.1f} "
@@ -504,17 +519,9 @@ def main(argv: list[str] | None = None) -> int:
         ):
             kp, ks = decode_head(net, out, fitted, flipped)
             kp = to_image(kp, mats)
-            mapped = evaluate_map(people, kp, ks, out["pose_score"])
-            row = {
-                "enlarge": enlarge,
-                "decoding": "heatmap head (17 ch)",
-                "head_rule": label,
-                "pckh_13": round(pckh(kp, people, BLAZEPOSE_SHARED_SLOTS), 1),
-                "pckh_head_bottom": round(pckh(kp, people, (1,)), 1),
-                "pckh_head_top": round(pckh(kp, people, (2,)), 1),
-                "map_mean": mapped.get("Mean"),
-                "map": mapped,
-            }
+            row = score_row(
+                enlarge, "heatmap head (17 ch)", label, kp, ks, people, out["pose_score"]
+            )
             results["rows"].append(row)
             print(
                 row["enlarge"],
