@@ -53,6 +53,9 @@ def test_streamed_posetrack_file_equals_document(tmp_path: Path) -> None:
     assert len(reads) == 2  # images, then annotations: nothing kept between the passes
     doc = json.loads(expected)
     assert [im["nframes"] for im in doc["images"]] == [7] * 7
+    # PoseTrack's own files write the video number zero-padded ("000342"), image ids 1VVVVVVFFFF
+    assert {im["vid_id"] for im in doc["images"]} == {"000342"}
+    assert doc["images"][3]["id"] == 10003420003
     assert len(doc["annotations"]) == sum(i % 3 for i in range(7))
 
 

@@ -54,8 +54,8 @@ def frame_file_name(source: Path, name: str, frame: FramePoses) -> str:
 def _posetrack_images(
     frames: Iterable[FramePoses], n: int, source: Path, name: str
 ) -> Iterator[dict[str, Any]]:
-    first = image_id(name, 0)
-    vid = first // 10_000 if parse_image_id(first) else 0
+    parsed = parse_image_id(image_id(name, 0))
+    vid = f"{parsed[0]:06d}" if parsed else 0  # PoseTrack writes the video number as "003418"
     for f in frames:
         yield image_entry(image_id(name, f.index), frame_file_name(source, name, f), vid, n)
 
