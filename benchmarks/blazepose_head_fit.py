@@ -112,12 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from semapose.data.codec import HeatmapCodec
-    from semapose.models.backbones import blazepose as bp
+    from semapose.models.backbones import blazepose_head as bph
+    from semapose.models.backbones import blazepose_tflite as bpt
     from semapose.weights.read import save_state_dict_file
 
     set_threads(args.threads)
     torch.manual_seed(0)
-    net = bp.load_blazepose(args.weights)
+    net = bpt.load_blazepose(args.weights)
     crops, points, vis, head_sizes = synthetic_crops(
         args.seed, args.videos, args.frames, args.step, args.enlarge
     )
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     tensors: dict[str, torch.Tensor] = {}
     rows = []
     for name, slot in HEAD_SLOTS.items():
-        chans = list(bp._HEAD_FALLBACK_CHANNELS[slot])
+        chans = list(bph._HEAD_FALLBACK_CHANNELS[slot])
         ok = vis[:, slot] > 0
         targets = torch.from_numpy(
             np.stack([codec.encode(p[slot][None], np.ones(1))[0][0] for p in points[ok]])
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         rules["4-weight"][name] = fit_head_weights(parts[ok], target, head_sizes[ok])
         rules["1-parameter"][name] = fit_axis_weights(parts[ok], target, head_sizes[ok])
     print("head rules fitted on synthetic people:", rules)
-    out = args.out or bp.head_fit_path()
+    out = args.out or bph.head_fit_path()
     meta = {
         "what": "BlazePose head_bottom/head_top 1x1 channels (48 weights + bias, sigmoid)",
         "fitted_by": command_line(),

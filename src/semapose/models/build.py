@@ -75,7 +75,7 @@ def make_head_factory(
 
     def make(in_channels: int) -> nn.Module:
         if model_cfg.backbone == "blazepose" and num_deconv == 0:
-            from semapose.models.backbones.blazepose import BlazePoseHead
+            from semapose.models.backbones.blazepose_head import BlazePoseHead
 
             return BlazePoseHead(in_channels, model_cfg.num_joints)  # sigmoid: heatmaps 0..1
         if num_deconv == 0:
@@ -231,7 +231,7 @@ def load_pretrained(model: Estimator, backbone: str, weights: str) -> list[str]:
     path = resolve_weights(weights, option="model.backbone_weights").path
     source: dict[str, dict[str, Tensor]] = {}
     if backbone == "blazepose":
-        from semapose.models.backbones.blazepose import pretrained_parts
+        from semapose.models.backbones.blazepose_head import pretrained_parts
 
         source = pretrained_parts(path)
     elif backbone.startswith(("hrnet_w", "vit_")):
