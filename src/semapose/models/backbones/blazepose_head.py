@@ -9,7 +9,9 @@ loads: backbone and head from the ``.tflite`` (or our safetensors conversion).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -17,13 +19,18 @@ from torch import Tensor, nn
 from semapose.models.backbones.blazepose import DECODER_CHANNELS
 from semapose.models.backbones.blazepose_tflite import converted_state
 
+if TYPE_CHECKING:
+    from semapose.models.backbones.spec import BackboneSpec, Pretrained
+
 __all__ = [
     "BlazePoseHead",
     "HEAD_FIT_FILE",
     "blazepose_posetrack_head",
     "head_fit_path",
     "posetrack_head_state",
+    "make_head",
     "pretrained_parts",
+    "read_pretrained",
 ]
 
 #: Bundled 1x1 channels for head_bottom/head_top fitted on synthetic video
@@ -114,3 +121,23 @@ def pretrained_parts(path: str | Path) -> dict[str, dict[str, Tensor]]:
         "backbone": {f"net.{k}": v for k, v in state.items()},
         "head": posetrack_head_state(state),
     }
+
+
+# ----------------------------------------------------------------------------- spec hooks
+
+
+def make_head(in_channels: int, num_joints: int, num_deconv: int) -> BlazePoseHead | None:
+    """BlazePose's sigmoid head at its own stride (heatmaps 0..1); else the default rule."""
+    return BlazePoseHead(in_channels, num_joints) if num_deconv == 0 else None
+
+
+def read_pretrained(
+    spec: BackboneSpec,
+    path: Path,
+    tensors: Mapping[str, Tensor] | None,
+    image_size: tuple[int, int],
+) -> Pretrained:
+    """:func:`pretrained_parts` of the ``.tflite`` (or our conversion) at ``path``."""
+    from semapose.models.backbones.spec import Pretrained
+
+    return Pretrained(pretrained_parts(path), "semapose")
