@@ -117,7 +117,7 @@ def _from_config(
 ) -> LoadedModel:
     """Build from the config; fill the parameters from ``tensors`` and, for those it leaves
     out, from the backbone's initial weights (``backbone_file``, else the config's value)."""
-    from semapose.models.build import build_model, fill_pretrained, load_pretrained
+    from semapose.models.build import backbone_spec, build_model, fill_pretrained, load_pretrained
     from semapose.models.partial import fill_partial
 
     init = str(backbone_file or cfg.model.backbone_weights or meta.get("init_backbone_weights", ""))
@@ -125,12 +125,11 @@ def _from_config(
     model = build_model(bare)
 
     def fill_backbone() -> list[str]:
+        spec = backbone_spec(cfg)
         if backbone_file is None:
-            return load_pretrained(model, cfg.model.backbone, init)
-        from semapose.models.backbones.spec import spec_of
-
-        pretrained = spec_of(cfg.model.backbone).read_pretrained(backbone_file)
-        return fill_pretrained(model, pretrained, backbone_file, cfg.model.backbone)
+            return load_pretrained(model, spec, init)
+        pretrained = spec.read_pretrained(backbone_file)
+        return fill_pretrained(model, pretrained, backbone_file, spec.name)
 
     if meta.get("semapose_parts"):  # temporal + head only, over a backbone from its own weights
         cfg.model.backbone_weights = init

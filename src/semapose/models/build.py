@@ -23,13 +23,12 @@ from semapose.models.temporal.base import TemporalModule
 from semapose.models.temporal.tokens import log2_int
 
 if TYPE_CHECKING:
-    from semapose.models.backbones.spec import Pretrained
+    from semapose.models.backbones.spec import BackboneSpec, Pretrained
 
 __all__ = [
+    "backbone_spec",
     "build_model",
     "check_model",
-    "build_backbone",
-    "make_head_factory",
     "build_temporal",
     "key_index_of",
     "fill_pretrained",
@@ -42,41 +41,17 @@ def key_index_of(offsets: list[int]) -> int:
     return sum(1 for o in offsets if o < 0)
 
 
-def build_backbone(
-    name: str, image_size: tuple[int, int] = (256, 192), source: str = "<config>"
-) -> nn.Module:
-    """A randomly initialised backbone by name (a row of
-    :data:`semapose.models.backbones.spec.BACKBONES`).
-
-    ``image_size`` sizes the ViT position embedding (other backbones ignore it);
-    ``source`` is the config file named in errors.
-    """
+def backbone_spec(cfg: Config) -> BackboneSpec:
+    """The row of ``cfg.model.backbone`` in :data:`semapose.models.backbones.spec.BACKBONES`;
+    ConfigError naming the config file for an unknown name."""
     from semapose.models.backbones.spec import spec_of
 
     try:
-        spec = spec_of(name)
+        return spec_of(cfg.model.backbone)
     except ValueError as exc:
-        raise ConfigError(source, "model.backbone", "a known backbone", name) from exc
-    return spec.build((int(image_size[0]), int(image_size[1])))
-
-
-def make_head_factory(
-    backbone: nn.Module, model_cfg: ModelConfig, heatmap_stride: int
-) -> Callable[[int], nn.Module]:
-    """``in_channels -> head`` producing heatmaps at ``heatmap_stride`` from backbone features
-    (the sizes are those :func:`check_model` accepts; the head is the backbone spec's)."""
-    from semapose.models.backbones.spec import spec_of
-
-    stride = int(getattr(backbone, "stride"))  # noqa: B009
-    num_deconv = log2_int(stride // heatmap_stride, "backbone stride / heatmap stride")
-    spec = spec_of(model_cfg.backbone)
-
-    def make(in_channels: int) -> nn.Module:
-        return spec.make_head(
-            in_channels, model_cfg.num_joints, num_deconv, model_cfg.head_channels
-        )
-
-    return make
+        raise ConfigError(
+            cfg.source, "model.backbone", "a known backbone", cfg.model.backbone
+        ) from exc
 
 
 def build_temporal(
@@ -178,33 +153,38 @@ def check_model(cfg: Config, stride: int) -> tuple[int, int]:
 def build_model(cfg: Config) -> Estimator:
     """Backbone + temporal module + head from ``cfg.model`` and the clip/input of ``cfg.data``.
 
-    Loads ``cfg.model.backbone_weights`` (backbone and, where the checkpoint has it,
-    the single-frame head) when set.
+    The backbone and its single-frame head are its spec's; loads
+    ``cfg.model.backbone_weights`` (backbone and, where the checkpoint has it, the
+    single-frame head) when set.
     """
     m = cfg.model
-    backbone = build_backbone(m.backbone, cfg.data.image_size, cfg.source)
-    feat_size = check_model(cfg, int(getattr(backbone, "stride")))  # noqa: B009
-    h, w = cfg.data.image_size
-    num_frames = cfg.num_frames
-    key_index = key_index_of(cfg.data.offsets)
-    make_head = make_head_factory(backbone, m, cfg.data.heatmap_stride)
+    spec = backbone_spec(cfg)
+    h, w = (int(v) for v in cfg.data.image_size)
+    backbone = spec.build((h, w))
+    stride = int(getattr(backbone, "stride"))  # noqa: B009
+    feat_size = check_model(cfg, stride)
+    num_deconv = log2_int(stride // cfg.data.heatmap_stride, "backbone stride / heatmap stride")
+
+    def make_head(in_channels: int) -> nn.Module:
+        return spec.make_head(in_channels, m.num_joints, num_deconv, m.head_channels)
+
     channels = int(getattr(backbone, "out_channels"))  # noqa: B009
-    temporal = build_temporal(m, channels, feat_size, num_frames, key_index, make_head)
-    head = make_head(channels)
+    key_index = key_index_of(cfg.data.offsets)
+    temporal = build_temporal(m, channels, feat_size, cfg.num_frames, key_index, make_head)
     model = Estimator(
         backbone,
         temporal,
-        head,
+        make_head(channels),
         image_size=(h, w),
         freeze_backbone=m.freeze_backbone,
         name=f"{m.backbone}+{m.temporal}",
     )
     if m.backbone_weights:
-        load_pretrained(model, m.backbone, m.backbone_weights)
+        load_pretrained(model, spec, m.backbone_weights)
     return model
 
 
-def load_pretrained(model: Estimator, backbone: str, weights: str) -> list[str]:
+def load_pretrained(model: Estimator, backbone: str | BackboneSpec, weights: str) -> list[str]:
     """Initialise the backbone, and where shapes fit the head(s), from pose weights.
 
     ``weights`` is any weights value (:func:`semapose.weights.resolve.resolve_weights`:
@@ -215,9 +195,10 @@ def load_pretrained(model: Estimator, backbone: str, weights: str) -> list[str]:
     from semapose.models.backbones.spec import spec_of
     from semapose.weights.resolve import resolve_weights
 
+    spec = spec_of(backbone) if isinstance(backbone, str) else backbone
     path = resolve_weights(weights, option="model.backbone_weights").path
-    pretrained = spec_of(backbone).read_pretrained(path, None, model.image_size)
-    return fill_pretrained(model, pretrained, path, backbone)
+    pretrained = spec.read_pretrained(path, None, model.image_size)
+    return fill_pretrained(model, pretrained, path, spec.name)
 
 
 def fill_pretrained(model: Estimator, pretrained: Pretrained, path: Path, what: str) -> list[str]:
