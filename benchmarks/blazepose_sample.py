@@ -130,9 +130,9 @@ def run_model(net: Any, crops: np.ndarray, batch: int = 8) -> dict[str, np.ndarr
 
 def decode(out: dict[str, np.ndarray], how: str) -> tuple[np.ndarray, np.ndarray]:
     """33 body points (N, 33, 2) in crop pixels (pixel-centre convention) and scores (N, 33)."""
-    from semapose.data.codec import HeatmapCodec
     import torch
 
+    from semapose.data.codec import HeatmapCodec
     from semapose.models.backbones.blazepose_landmarks import refine_landmarks_torch
 
     lm, hm = out["landmarks"][:, :33], out["heatmaps"][:, :33]
