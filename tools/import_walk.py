@@ -7,9 +7,12 @@ torch, safetensors, the standard library ... count for the semapose frame that c
 them).
 
 * **entries of a file**: calls into it from another semapose file;
-* **layers**: 0 = the top-level modules and ``io/``; 1 = ``weights/`` (and ``data/``);
-  2 = ``models/``; 3 = ``inference/``, ``engine/``; 4 = ``commands/``, ``cli.py``,
-  ``__init__.py``;
+* **layers**: 0 = ``io/``; 1 = ``weights/`` (and ``data/``); 2 = ``models/``;
+  3 = ``inference/``, ``engine/``; 4 = ``commands/``, ``cli.py``, ``__init__.py``. The
+  shared base modules every layer uses (``config.py``, ``errors.py``, ``device.py``,
+  ``keypoints.py``, ``losses.py``: data types and tables) have no layer: like the
+  standard library, a call into them counts for the calling file (``--base`` counts
+  them as layer 0 files instead);
 * building a network (an ``nn.Module``'s ``__init__`` and what it calls) is one step
   in the file of its class, unless ``--construction``;
 * **a climb**: the walk moving back up to a higher layer (a return, or a call) and
@@ -52,6 +55,9 @@ def relative(filename: str) -> str | None:
         return None
 
 
+BASE = ("config.py", "errors.py", "device.py", "keypoints.py", "losses.py")
+
+
 def layer(rel: str) -> int:
     if "/" not in rel:
         return 4 if rel in ("cli.py", "__init__.py") else 0
@@ -61,13 +67,15 @@ def layer(rel: str) -> int:
 class Walk:
     """Profiles one call; :meth:`summary` gives the counts."""
 
-    def __init__(self, construction: bool = False) -> None:
+    def __init__(self, construction: bool = False, base: bool = False) -> None:
         self.entries: Counter[str] = Counter()
         self.sequence: list[str] = []
         self._cache: dict[str, str | None] = {}
         #: follow the walk into network constructors (else a constructor is one step)
         self.construction = construction
         self._inside: FrameType | None = None
+        #: count the shared base modules as files of layer 0
+        self.base = base
 
     def _rel(self, frame: FrameType | None) -> str | None:
         """The file of the innermost semapose frame at or above ``frame``."""
@@ -76,7 +84,7 @@ class Walk:
             if name not in self._cache:
                 self._cache[name] = relative(name)
             rel = self._cache[name]
-            if rel is not None:
+            if rel is not None and (self.base or rel not in BASE):
                 return rel
             frame = frame.f_back
         return None
@@ -157,24 +165,15 @@ def roads(folder: Path) -> dict[str, Callable[[], Any]]:
     def create(value: str | None) -> Callable[[], Any]:
         return lambda: Predictor.create(value, "cpu")
 
-    def export() -> Any:  # what commands/export.run loads
-        import argparse as ap
-
-        from semapose.commands import export as cmd
-
-        called: list[Any] = []
-        real = cmd.__dict__.get("_load")
-        if real is not None:  # after issue 23: export's own load step
-            return real(ap.Namespace(weights=None))
+    def export() -> Any:  # what commands/export.run loads: the loader, on the CPU
         from semapose.inference import loading
 
-        called.append(loading.load_model(None, "cpu"))
-        return called[0]
+        return getattr(loading, "load", None) or loading.load_model
 
-    def demo() -> Any:
-        from semapose.weights.resolve import DEMO_SINGLE_WEIGHTS, DEMO_WEIGHTS
+    def demo() -> Any:  # the single-frame side (the temporal side is the default road)
+        from semapose.weights.resolve import DEMO_SINGLE_WEIGHTS
 
-        return Predictor.create(DEMO_WEIGHTS, "cpu"), Predictor.create(DEMO_SINGLE_WEIGHTS, "cpu")
+        return Predictor.create(DEMO_SINGLE_WEIGHTS, "cpu")
 
     def train() -> Any:
         from semapose.models.build import build_model
@@ -195,8 +194,8 @@ def roads(folder: Path) -> dict[str, Callable[[], Any]]:
         "predict --weights tiny_synthetic": create("tiny_synthetic"),
         "predict --weights official HRNet .pth": create(str(official)),
         "from_pretrained (default)": lambda: PoseEstimator.from_pretrained(device="cpu"),
-        "export (default)": export,
-        "demo (pair)": demo,
+        "export (default)": lambda: export()(None, "cpu"),
+        "demo (single-frame side)": demo,
         "train model.backbone_weights=blazepose_full": train,
     }
 
@@ -205,6 +204,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", help="write the numbers here")
     parser.add_argument("--detail", action="store_true", help="print every file's entries")
+    parser.add_argument("--base", action="store_true", help="count config.py & co. as files")
+    parser.add_argument("--sequence", action="store_true", help="print the walk's files in order")
+    parser.add_argument("--only", help="measure only the roads whose name contains this")
     parser.add_argument(
         "--construction", action="store_true", help="follow the walk into network constructors"
     )
@@ -216,8 +218,10 @@ def main() -> int:
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, fn in roads(Path(tmp)).items():
+            if args.only and args.only not in name:
+                continue
             fn()  # warm-up: imports, conversion cache
-            walk = Walk(args.construction)
+            walk = Walk(args.construction, args.base)
             walk.run(fn)
             s = walk.summary()
             out[name] = s
@@ -226,6 +230,9 @@ def main() -> int:
                 f"{name:48s} files {s['files']:3d}  climbs {s['climbs']:3d}  "
                 f"max entries {s['max_entries']:3d}  ({worst})"
             )
+            if args.sequence:
+                for rel in walk.sequence:
+                    print(f"    {layer(rel)} {rel}")
             if args.detail:
                 for k, v in s["entries"].items():
                     print(f"    {v:4d}  {k}")

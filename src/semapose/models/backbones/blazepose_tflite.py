@@ -287,21 +287,17 @@ def converted_state(path: str | Path) -> dict[str, Tensor]:
     """BlazePose's state dict from a ``.tflite`` (converted once, cached) or a
     ``.safetensors`` file written by this module."""
     from semapose.weights.download import sha256_file
-    from semapose.weights.read import check_finite, read_safetensors, save_state_dict_file
+    from semapose.weights.read import check_finite, load_state_dict_file, save_state_dict_file
 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: BlazePose weights not found")
     if path.suffix == ".safetensors":
-        state = read_safetensors(path)[0]
-        check_finite(state, path)
-        return state
+        return load_state_dict_file(path)  # read, checked finite
     cached = converted_path(path)
     if cached.is_file():
         try:
-            state = read_safetensors(cached)[0]
-            check_finite(state, cached)
-            return state
+            return load_state_dict_file(cached)
         except CheckpointError:  # a damaged cache entry is rebuilt
             pass
     state = convert_tflite(path)
