@@ -42,32 +42,25 @@ class WeightsFile:
     """What one weights file holds (see the module docstring)."""
 
     source: WeightsSource
+    #: ``source.path``
+    path: Path
     tensors: StateDict = field(default_factory=dict)
     meta: dict[str, str] = field(default_factory=dict)
     #: the semapose config stored with it; None for bare checkpoints and own formats
     config: Config | None = None
-
-    @property
-    def path(self) -> Path:
-        return self.source.path
-
-    @property
-    def partial(self) -> bool:
-        """A file of the parts trained over a frozen backbone (``semapose_parts``)."""
-        return bool(self.meta.get("semapose_parts"))
 
 
 def read_weights(source: WeightsSource, own_formats: Iterable[str] = ()) -> WeightsFile:
     """Read the file of ``source`` once (see the module docstring)."""
     path = source.path
     if path.suffix in tuple(own_formats):
-        return WeightsFile(source)
+        return WeightsFile(source, path)
     if path.suffix == ".json":
-        return WeightsFile(source, config=checkpoint_config(path, {}))
+        return WeightsFile(source, path, config=checkpoint_config(path, {}))
     if path.suffix != ".safetensors":
-        return WeightsFile(source, load_state_dict_file(path))
+        return WeightsFile(source, path, load_state_dict_file(path))
     tensors, meta = read_safetensors(path)
     check_finite(tensors, path)
     if "semapose_config" in meta or "config" in meta or path.with_suffix(".json").is_file():
-        return WeightsFile(source, tensors, meta, checkpoint_config(path, meta))
-    return WeightsFile(source, extract_state_dict(tensors, path), meta)
+        return WeightsFile(source, path, tensors, meta, checkpoint_config(path, meta))
+    return WeightsFile(source, path, extract_state_dict(tensors, path), meta)
