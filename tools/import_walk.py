@@ -203,6 +203,8 @@ def roads(folder: Path) -> dict[str, Callable[[], Any]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", help="write the numbers here")
+    parser.add_argument("--before", help="a --json of an earlier run, compared in --markdown")
+    parser.add_argument("--markdown", help="write a table (with --before: before -> after)")
     parser.add_argument("--detail", action="store_true", help="print every file's entries")
     parser.add_argument("--base", action="store_true", help="count config.py & co. as files")
     parser.add_argument("--sequence", action="store_true", help="print the walk's files in order")
@@ -238,7 +240,36 @@ def main() -> int:
                     print(f"    {v:4d}  {k}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    if args.markdown:
+        before = json.loads(Path(args.before).read_text(encoding="utf-8")) if args.before else {}
+        Path(args.markdown).write_text(table(out, before, sys.argv[1:]), encoding="utf-8")
     return 0
+
+
+def table(after: dict[str, Any], before: dict[str, Any], argv: list[str]) -> str:
+    """Markdown: per road, files / climbs / most entries (``before -> after`` if given)."""
+
+    def cell(road: str, key: str) -> str:
+        now = after[road][key]
+        return f"{before[road][key]} -> {now}" if road in before else str(now)
+
+    def worst(road: str) -> str:
+        return ", ".join(f"`{k}` {v}" for k, v in list(after[road]["entries"].items())[:2])
+
+    lines = [
+        "# The walk of a model load (`tools/import_walk.py`)",
+        "",
+        f"`python tools/import_walk.py {' '.join(argv)}`",
+        "",
+        "| road | files entered | climbs | most entries of one file | most entered (after) |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for road in after:
+        lines.append(
+            f"| {road} | {cell(road, 'files')} | {cell(road, 'climbs')} | "
+            f"{cell(road, 'max_entries')} | {worst(road)} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
