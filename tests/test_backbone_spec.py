@@ -84,3 +84,39 @@ def test_backbone_names_are_compared_only_in_the_spec() -> None:
     spec = SRC / "models" / "backbones" / "spec.py"
     found = [f for p in sorted(SRC.rglob("*.py")) if p != spec for f in _compared_names(p)]
     assert not found, found
+
+
+@pytest.mark.parametrize("arch", ["hrnet_w32", "vit_s"])
+def test_bare_official_checkpoint_loads_as_the_single_frame_estimator(
+    tmp_path: Path, arch: str
+) -> None:
+    """An official-layout file through the one loader gives the heatmaps of the published
+    single-frame model (an Estimator with T = 1), its joints and head channels read from it."""
+    from semapose.inference.loading import load
+    from semapose.models.single_frame import SingleFrameHRNet, SingleFrameViTPose
+
+    torch.manual_seed(0)
+    ref: torch.nn.Module
+    if arch == "hrnet_w32":
+        ref = SingleFrameHRNet(32, num_joints=16)
+    else:
+        ref = SingleFrameViTPose("vit_s", num_joints=16, img_size=(64, 48))
+    for name, t in ref.state_dict().items():  # random statistics: a test that can fail
+        if name.endswith("running_var"):
+            t.uniform_(0.5, 1.5)
+        elif t.is_floating_point():
+            t.copy_(torch.randn_like(t) * 0.05)
+    sd = {k.split(".", 1)[1] if arch == "hrnet_w32" else k: v for k, v in ref.state_dict().items()}
+    if arch != "hrnet_w32":  # mmpose 0.x names of the ViTPose release
+        sd = {k.replace("head.", "keypoint_head.", 1): v for k, v in sd.items()}
+    path = tmp_path / f"{arch}_coco_064x048.pth"
+    torch.save({"state_dict": sd}, path)
+    loaded = load(path)
+    assert loaded.cfg.model.backbone == arch and loaded.cfg.model.num_joints == 16
+    assert loaded.cfg.data.image_size == (64, 48) and not loaded.temporal
+    x = torch.randn(2, 3, 64, 48)
+    with torch.no_grad():
+        want = ref.eval()(x)
+        feats = loaded.model.encode_frames(x)[:, None]
+        got = loaded.model.decode_clip(feats)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)

@@ -128,6 +128,8 @@ def _from_bare(tensors: dict[str, Any], path: Path) -> Assembled:
     The input size comes from a ``HxW`` in the file name (``..._256x192...``), else
     256x192 (every published ViTPose, most HRNet releases).
     """
+    import torch
+
     from semapose.models.backbones.spec import recognise_checkpoint
     from semapose.models.build import build_model, fill_pretrained
 
@@ -142,7 +144,11 @@ def _from_bare(tensors: dict[str, Any], path: Path) -> Assembled:
     cfg.model.temporal = "none"
     for key, value in spec.bare_settings(pretrained.parts["head"]).items():
         setattr(cfg.model, key, value)
-    model = build_model(cfg)
+    with torch.device("meta"):  # no random init: every tensor comes from the checkpoint
+        model = build_model(cfg)
     if "head" not in fill_pretrained(model, pretrained, path, spec.name):
         raise CheckpointError(f"{path}: the checkpoint's head does not fit {spec.name}'s head")
+    left = [k for k, t in model.state_dict().items() if t.is_meta]
+    if left:
+        raise CheckpointError(f"{path}: {spec.name}: no weights for {_few(left)}")
     return Assembled(model, cfg, False, f"{spec.name} checkpoint; slots 1-2 are COCO's eyes")

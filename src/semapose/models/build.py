@@ -219,7 +219,8 @@ def fill_pretrained(model: Estimator, pretrained: Pretrained, path: Path, what: 
     targets = {"head": model.head, "temporal.pose_head": getattr(model.temporal, "pose_head", None)}
     for name, head in targets.items():
         if head_sd is not None and isinstance(head, nn.Module) and _fits(head, head_sd):
-            head.load_state_dict(head_sd, strict=False)
+            on_meta = any(t.is_meta for t in head.state_dict().values())  # built without init
+            head.load_state_dict(head_sd, strict=False, assign=on_meta)
             loaded.append(name)
     if head_sd is not None and "head" not in loaded:
         warnings.warn(
