@@ -94,6 +94,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="CPU threads for the model (default: PyTorch's choice; 1 is fastest for the "
         "bundled tiny model and on a busy machine)",
     )
+    parser.add_argument(
+        "--pose-threshold",
+        type=float,
+        default=0.5,
+        metavar="S",
+        help="output a followed person while their pose-present score is at least S "
+        "(models with one, e.g. BlazePose; default 0.5)",
+    )
+    parser.add_argument(
+        "--draw-threshold",
+        type=float,
+        default=0.3,
+        metavar="S",
+        help="joints (and landmarks) scoring below S are not drawn on the overlay (default 0.3)",
+    )
+    parser.add_argument(
+        "--draw-hidden",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="draw persons the tracker keeps while someone hides them (dashed box, no "
+        'skeleton; they are flagged "hidden" in every output either way)',
+    )
+    parser.add_argument(
+        "--landmarks",
+        type=int,
+        choices=(17, 33),
+        default=17,
+        help="33: also write BlazePose's 33 landmarks (x, y, visibility, presence) of each "
+        "person's crop beside the 17 joints, and draw them (default 17)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -108,6 +138,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, "--max-frames", "a non-negative integer", args.max_frames)
     if args.detect_every < 1:
         raise InputError(None, "--detect-every", "a positive integer", args.detect_every)
+    for option, value in (("--pose-threshold", args.pose_threshold),
+                          ("--draw-threshold", args.draw_threshold)):  # fmt: skip
+        if not 0.0 <= value <= 1.0:
+            raise InputError(None, option, "a score in [0, 1]", value)
     if not 0 <= args.threads <= 1024:
         raise InputError(None, "--threads", "an integer in [0, 1024]", args.threads)
     if args.threads:
@@ -126,8 +160,10 @@ def run(args: argparse.Namespace) -> int:
         flip=args.flip,
         batch=args.batch,
         crop=args.crop,
+        landmarks=args.landmarks == 33,
     )
     predictor.detect_every = args.detect_every
+    predictor.pose_threshold = args.pose_threshold
     for note in predictor.loaded.notes:
         print(f"semapose predict: {note}", file=sys.stderr)
     print(f"{tag}{len(mine)} of {len(inputs)} input(s), model {predictor.describe()}")
@@ -148,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
                 checkpoint_every=args.checkpoint_every,
                 fps=args.fps,
                 progress=not args.quiet,
+                draw_threshold=args.draw_threshold,
+                draw_hidden=args.draw_hidden,
             )
         except SemaposeError as exc:
             if len(inputs) == 1 or getattr(args, "debug", False):

@@ -63,6 +63,10 @@ class JobOptions:
     fingerprint: dict[str, Any] = field(default_factory=dict)
     #: One-Euro smoothing of the written keypoints (the JSONL keeps the raw ones), or None
     smooth: Any = None
+    #: joints and landmarks scoring below this are not drawn on the overlay
+    draw_threshold: float = 0.3
+    #: draw hidden persons (dashed box, no skeleton) or leave them out of the overlay
+    draw_hidden: bool = True
 
 
 @dataclass
@@ -201,7 +205,7 @@ def predict_source(
         shown = frames if live_smoother is None else live_smoother(frames)
         if writer is not None:
             for fp in shown:
-                writer.write(_draw(fp))
+                writer.write(_draw(fp, options))
         if on_frames is not None:
             on_frames(shown)
         for fp in (*frames, *shown):
@@ -281,7 +285,7 @@ def predict_source(
         return frames if sm is None else sm.iter(frames)
 
     if options.write_video and resumed:
-        _render_video(source, results(), paths.video)
+        _render_video(source, results(), paths.video, options)
     from semapose.inference.outputs import write_coco_results, write_posetrack
     from semapose.io.csv_out import write_csv
 
@@ -404,11 +408,11 @@ def _overlay_writer(path: Path, fps: float) -> Any:
     return VideoWriter(path, fps=fps, preset="ultrafast")
 
 
-def _draw(frame: FramePoses) -> np.ndarray:
+def _draw(frame: FramePoses, options: JobOptions) -> np.ndarray:
     from semapose.inference.outputs import draw_frame
 
     assert frame.image is not None
-    return draw_frame(frame.image, frame.persons)
+    return draw_frame(frame.image, frame.persons, options.draw_threshold, options.draw_hidden)
 
 
 def _smoother(smooth: Any, fps: float | None) -> Any:
@@ -421,7 +425,9 @@ def _smoother(smooth: Any, fps: float | None) -> Any:
     return OneEuroSmoother(fps=float(fps or 30.0), **params)
 
 
-def _render_video(source: Any, frames: Iterable[FramePoses], path: Path) -> None:
+def _render_video(
+    source: Any, frames: Iterable[FramePoses], path: Path, options: JobOptions
+) -> None:
     """Overlay video of a resumed run: decode the input again and draw the stored results
     (both in frame order)."""
     from semapose.inference.outputs import draw_frame
@@ -432,7 +438,9 @@ def _render_video(source: Any, frames: Iterable[FramePoses], path: Path) -> None
                 raise RuntimeError(
                     f"{path}: internal error: result {poses.index} for frame {frame.index}"
                 )
-            writer.write(draw_frame(frame.image, poses.persons))
+            writer.write(
+                draw_frame(frame.image, poses.persons, options.draw_threshold, options.draw_hidden)
+            )
 
 
 __all__ = [

@@ -14,7 +14,7 @@ from semapose.inference.job import JobOptions, JobResult, predict_source
 from semapose.inference.loading import LoadedModel, load_model
 from semapose.inference.pipeline import RunnerOptions
 from semapose.inference.stream import input_name, make_detector
-from semapose.inference.tracker import DEFAULT_DETECT_EVERY
+from semapose.inference.tracker import DEFAULT_DETECT_EVERY, DEFAULT_POSE_THRESHOLD
 
 
 def list_inputs(path: Path) -> list[Path]:
@@ -49,6 +49,12 @@ def list_inputs(path: Path) -> list[Path]:
     return items
 
 
+def has_landmarks(model: Any) -> bool:
+    """Whether ``model``'s backbone gives its own landmarks with its features (BlazePose)."""
+    backbone = getattr(model, "backbone", None)
+    return hasattr(model, "encode_with_outputs") and hasattr(backbone, "forward_with_outputs")
+
+
 @dataclass
 class Predictor:
     """Model + runner options; :meth:`run_one` processes one input end to end."""
@@ -58,6 +64,8 @@ class Predictor:
     device: Any
     #: detector period for models that track by pose (see inference/tracker.py)
     detect_every: int = DEFAULT_DETECT_EVERY
+    #: persons are output while their pose-present score is at least this (models with one)
+    pose_threshold: float = DEFAULT_POSE_THRESHOLD
 
     @classmethod
     def create(
@@ -69,12 +77,15 @@ class Predictor:
         flip: bool | None = None,
         batch: int | None = None,
         crop: str = "track",
+        landmarks: bool = False,
     ) -> Predictor:
         from semapose.device import resolve_device
 
         dev = resolve_device(device, "--device", local_rank)
         loaded = load_model(weights, dev)
-        return cls.from_loaded(loaded, dev, online=online, flip=flip, batch=batch, crop=crop)
+        return cls.from_loaded(
+            loaded, dev, online=online, flip=flip, batch=batch, crop=crop, landmarks=landmarks
+        )
 
     @classmethod
     def from_loaded(
@@ -85,9 +96,26 @@ class Predictor:
         flip: bool | None = None,
         batch: int | None = None,
         crop: str = "track",
+        landmarks: bool = False,
     ) -> Predictor:
+        if landmarks and not has_landmarks(loaded.model):
+            raise InputError(
+                None,
+                "--landmarks 33",
+                "a model whose backbone gives landmarks (BlazePose: the default weights, "
+                "--single-frame, a --weights trained over it)",
+                loaded.source,
+            )
+        if landmarks and crop != "track":
+            raise InputError(None, "--landmarks 33", "--crop track (the landmarks come with "
+                             "each frame's own crop)", f"--crop {crop}")  # fmt: skip
         options = RunnerOptions.from_config(
-            loaded.cfg, online=online, flip_test=flip, batch_size=batch or None, crop=crop
+            loaded.cfg,
+            online=online,
+            flip_test=flip,
+            batch_size=batch or None,
+            crop=crop,
+            landmarks=landmarks,
         )
         return cls(loaded, options, device)
 
@@ -111,6 +139,8 @@ class Predictor:
             "boxes": str(Path(boxes).resolve()) if boxes else None,
             "detector": detector,
             "detect_every": self.detect_every,
+            "pose_threshold": self.pose_threshold,
+            "landmarks": self.options.landmarks,
         }
 
     def make_detector(
@@ -135,6 +165,8 @@ class Predictor:
         progress: bool = True,
         on_frames: Any = None,
         smooth: Any = None,
+        draw_threshold: float = 0.3,
+        draw_hidden: bool = True,
     ) -> JobResult:
         det = detector_obj or self.make_detector(path, boxes, detector, multi)
         job = JobOptions(
@@ -147,8 +179,13 @@ class Predictor:
             fps=fps,
             fingerprint=self.fingerprint(boxes, None if boxes else (detector or "default")),
             smooth=smooth,
+            draw_threshold=draw_threshold,
+            draw_hidden=draw_hidden,
         )
+        from semapose.inference.stream import TrackerAdapter
         from semapose.inference.tracker import DetectionSchedule
+
+        threshold = self.pose_threshold
 
         return predict_source(
             path,
@@ -157,9 +194,10 @@ class Predictor:
             det,
             job,
             self.device,
+            tracker_factory=lambda d: TrackerAdapter(d, presence_threshold=threshold),
             on_frames=on_frames,
             schedule=DetectionSchedule(self.detect_every),
         )
 
 
-__all__ = ["Predictor", "list_inputs"]
+__all__ = ["Predictor", "has_landmarks", "list_inputs"]

@@ -287,8 +287,9 @@ class BlazePoseBackbone(nn.Module):
     def forward_with_outputs(self, x: Tensor) -> dict[str, Tensor]:
         """``features`` plus the per-crop extras of the pipeline: ``pose_score`` (N,),
         ``keypoints`` (N, 17, 2) PoseTrack18 slots in crop pixels (regression output
-        refined by the heatmaps, as MediaPipe does) and ``keypoint_scores`` (N, 17).
-        Needs 256 x 256 crops."""
+        refined by the heatmaps, as MediaPipe does), ``keypoint_scores`` (N, 17) and
+        ``landmarks`` (N, 33, 4): all 33 body landmarks, refined the same way, as crop-pixel
+        x, y, visibility, presence (:func:`body_landmarks`). Needs 256 x 256 crops."""
         out = self.forward_outputs(x)
         keypoints, scores = posetrack_keypoints(out["landmarks"], self.mixing, out["heatmaps"])
         return {
@@ -296,6 +297,7 @@ class BlazePoseBackbone(nn.Module):
             "pose_score": out["pose_score"],
             "keypoints": keypoints,
             "keypoint_scores": scores,
+            "landmarks": body_landmarks(out["landmarks"], out["heatmaps"]),
         }
 
 
@@ -649,6 +651,18 @@ def posetrack_keypoints(
     scores = vis[:, idx]
     scores = torch.cat([scores[:, :1], head, head, scores[:, 3:]], dim=1)
     return points, scores
+
+
+def body_landmarks(landmarks: Tensor, heatmaps: Tensor, count: int = 33) -> Tensor:
+    """BlazePose's ``count`` body landmarks (N, count, 4): x, y in crop pixels (semapose's
+    pixel-centre convention, refined by the heatmaps as in :func:`posetrack_keypoints`),
+    visibility and presence (sigmoids of their logits, capped by the refinement window's
+    maximum, as MediaPipe does)."""
+    body = landmarks[:, :count]
+    xy, peak = refine_landmarks_torch(body, heatmaps[:, :count])
+    vis = torch.minimum(torch.sigmoid(body[..., 3]), peak)
+    pres = torch.minimum(torch.sigmoid(body[..., 4]), peak)
+    return torch.cat([xy - 0.5, vis[..., None], pres[..., None]], dim=-1)
 
 
 def refine_landmarks(
