@@ -117,7 +117,7 @@ def _one_run_per_output(job: Callable[..., JobResult]) -> Callable[..., JobResul
         from semapose.io.lock import lock_file, output_lock
 
         bound = signature.bind(*args, **kwargs).arguments
-        name = input_name(Path(bound["path"]))
+        name = input_name(bound["path"])
         with output_lock(lock_file(bound["options"].out_dir, name), f"an output for {name}"):
             return job(*args, **kwargs)
 
@@ -126,7 +126,7 @@ def _one_run_per_output(job: Callable[..., JobResult]) -> Callable[..., JobResul
 
 @_one_run_per_output
 def predict_source(
-    path: Path,
+    path: Path | str,
     model: Any,
     runner_options: RunnerOptions,
     detector: Any,
@@ -136,21 +136,29 @@ def predict_source(
     on_frames: Callable[[list[FramePoses]], None] | None = None,
     schedule: DetectionSchedule | None = None,
 ) -> JobResult:
-    """Run one video or frame folder end to end; see the module docstring."""
-    from semapose.io.video import FrameSource
+    """Run one video, frame folder or stream end to end; see the module docstring.
+
+    A stream (a URL or ``-``, :func:`semapose.io.video.is_stream`) is read once: it cannot be
+    resumed, and ``max_frames`` or Ctrl-C end it like its last frame (the outputs are
+    written for the frames read so far)."""
+    from semapose.io.video import FrameSource, is_stream
 
     t0 = time.perf_counter()
+    live = isinstance(path, str) and is_stream(path)
+    if live and options.resume:
+        raise InputError(path, "--resume", "a file or folder (a stream cannot be read again)")
     name = input_name(path)
     paths = OutputPaths.for_name(options.out_dir, name)
     state_file = paths.partial / "state.json"
     done = paths.posetrack.is_file() and paths.coco.is_file() and paths.csv.is_file()
     done = done and (paths.video.is_file() or not options.write_video)
     if options.resume and done and not state_file.is_file():
-        return JobResult(path, "skipped", 0, paths)
+        return JobResult(Path(path), "skipped", 0, paths)
 
-    source = FrameSource(path, fps=options.fps)
+    source = FrameSource(path if live else Path(path), fps=options.fps)
+    path = source.path if live else Path(path)  # a stream is named by its URL's stem
     _remove_stale_temporaries(paths)
-    state = _load_state(state_file, path, options) if options.resume else None
+    state = _load_state(state_file, path, options) if options.resume and not live else None
     if state is None:
         shutil.rmtree(paths.partial, ignore_errors=True)
         state = {"next_frame": 0, "next_key": 0, "results_bytes": 0, "detections_bytes": 0}
@@ -195,7 +203,8 @@ def predict_source(
     def save() -> None:
         _fsync(res_fh)
         _fsync(det_fh)
-        atomic_write_json(state_file, {**marks, "fingerprint": _fp(path, options)}, indent=1)
+        fingerprint = {"source": source.url, **options.fingerprint} if live else _fp(path, options)
+        atomic_write_json(state_file, {**marks, "fingerprint": fingerprint}, indent=1)
 
     live_smoother = _smoother(options.smooth, source.fps)
 
@@ -213,14 +222,17 @@ def predict_source(
 
     if writer is not None:
         writer.__enter__()
-    try:
+    interrupted = False
+
+    def frame_loop() -> bool:
+        """Decode and process frames; True when stopped by ``max_frames`` (resumable)."""
+        nonlocal processed
         for frame in source.frames(start=warm_from):
             if frame.index < next_frame:
                 runner.warm(frame.index, frame.image, warm_tracks.get(frame.index, []), frame.name)
                 continue
             if options.max_frames is not None and processed >= options.max_frames:
-                stopped = True
-                break
+                return not live  # a stream ends here (it cannot be resumed)
             step = stream.step(frame.index, frame.image, frame.name)
             emit(step.ready)
             line: dict[str, Any] = {
@@ -242,6 +254,15 @@ def predict_source(
                 save()
             if progress is not None:
                 progress.update(1)
+        return False
+
+    try:
+        try:
+            stopped = frame_loop()
+        except KeyboardInterrupt:
+            if not live:
+                raise
+            interrupted = True  # Ctrl-C ends a live stream: its outputs cover what was read
         if not stopped:
             emit(stream.finish().ready)
             marks.update(next_key=runner.next_key, results_bytes=res_fh.tell())
@@ -264,6 +285,7 @@ def predict_source(
                 writer.__exit__(RuntimeError, RuntimeError("incomplete"), None)
 
     stats = {
+        "interrupted": interrupted,
         "backbone_crops": runner.backbone_crops,
         "key_frames": runner.key_frames,
         "resumed_at": next_frame,

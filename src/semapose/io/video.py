@@ -58,6 +58,45 @@ def is_video_file(path: str | Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
+#: ``-``: a video piped on standard input (``cat clip.ts | semapose predict - ...``)
+STDIN = "-"
+#: URL schemes of live sources (read once, no end known in advance)
+LIVE_SCHEMES: tuple[str, ...] = ("rtsp", "rtsps", "rtmp", "rtmps", "udp", "tcp", "srt", "rtp")
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def is_stream(value: str | Path) -> bool:
+    """Whether ``value`` names a stream PyAV opens by URL (``http://``, ``rtsp://``,
+    ``file://``, ...) or ``-`` (standard input), not a local path."""
+    return isinstance(value, str) and (value == STDIN or _URL.match(value) is not None)
+
+
+def is_live(value: str | Path) -> bool:
+    """A live stream (standard input, RTSP, RTMP, UDP, ...): ``--online`` is its natural mode."""
+    if not isinstance(value, str):
+        return False
+    m = _URL.match(value)
+    return value == STDIN or (m is not None and m.group(1).lower() in LIVE_SCHEMES)
+
+
+def stream_name(value: str) -> str:
+    """Output name of a stream: ``stdin`` for ``-``, else the stem of the URL's last path part
+    (``http://host/clips/walk.mp4`` -> ``walk``), or ``stream``."""
+    if value == STDIN:
+        return "stdin"
+    tail = re.sub(r"[?#].*$", "", _URL.sub("", value)).rstrip("/").split("/")
+    stem = Path(tail[-1]).stem if len(tail) > 1 else ""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")
+    return stem or "stream"
+
+
+def upright(image: np.ndarray, rotation: float) -> np.ndarray:
+    """A decoded frame turned as its display matrix says (phones store portrait video as
+    landscape frames plus a rotation, e.g. -90: turn 90 degrees clockwise to view)."""
+    k = int(round(float(rotation or 0) / 90.0)) % 4
+    return np.ascontiguousarray(np.rot90(image, k)) if k else image
+
+
 def is_image_file(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
@@ -88,16 +127,31 @@ class FrameSource:
     ``strict`` (default): a video that ends before the frame count its header
     declares is reported as truncated.
 
+    ``path`` may also be a URL PyAV opens (``http://``, ``rtsp://``, ``file://``, ...) or
+    ``-`` (a video piped on standard input): ``kind`` ``"stream"``, read once, probed by
+    decoding its first frame (kept for :meth:`frames`), ``num_frames`` usually None.
+    Frames are turned upright by the stream's display matrix (phone videos).
+
     >>> src = FrameSource("clip.mp4")                     # doctest: +SKIP
     >>> for frame in src.frames(): frame.image.shape      # doctest: +SKIP
     (1080, 1920, 3)
     """
 
     def __init__(self, path: str | Path, fps: float | None = None, strict: bool = True) -> None:
-        self.path = Path(path)
         self.strict = strict
+        self._live: Any = None
+        #: display rotation of a video (degrees counter-clockwise; frames come out upright)
+        self.rotation = 0.0
         if fps is not None and not (np.isfinite(fps) and 0 <= fps <= MAX_FPS):  # 0 = default
-            raise InputError(self.path, "fps", f"a positive frame rate up to {MAX_FPS:g}", fps)
+            raise InputError(path, "fps", f"a positive frame rate up to {MAX_FPS:g}", fps)
+        if is_stream(path):
+            self.url = str(path)
+            self.path = Path(stream_name(self.url))
+            self.kind = "stream"
+            self._probe_stream(fps)
+            return
+        self.url = ""
+        self.path = Path(path)
         if not self.path.exists():
             raise InputError(self.path, "", "an existing video file or frame folder", "missing")
         self._files: list[Path] = []
@@ -136,6 +190,48 @@ class FrameSource:
             self.num_frames = declared if declared > 0 else None
             rate = stream.average_rate or stream.guessed_rate
             self.fps = float(fps) if fps else (float(rate) if rate else DEFAULT_FOLDER_FPS)
+            self.rotation = _first_rotation(container, stream)
+            if int(round(self.rotation / 90.0)) % 2:  # portrait phone video: frames turned
+                self.width, self.height = self.height, self.width
+
+    def _probe_stream(self, fps: float | None) -> None:
+        import av
+
+        where = "standard input" if self.url == STDIN else "stream"
+        try:
+            if self.url == STDIN:
+                import sys
+
+                container = av.open(sys.stdin.buffer, mode="r")
+            else:
+                container = av.open(self.url, mode="r", timeout=(20.0, 60.0))
+        except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
+            raise InputError(
+                self.url, where, "a video PyAV can open (URL reachable? format known?)", str(exc)
+            ) from None
+        if not container.streams.video:
+            container.close()
+            raise InputError(self.url, where, "a video stream", "none")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        frames = container.decode(stream)
+        try:
+            first = next(frames, None)
+        except av.error.FFmpegError as exc:
+            container.close()
+            raise InputError(self.url, "frame 0", "decodable video data", str(exc)) from None
+        if first is None:
+            container.close()
+            raise InputError(self.url, "frame 0", "at least one decodable frame", "none")
+        self.rotation = float(getattr(first, "rotation", 0) or 0)
+        image = upright(first.to_ndarray(format="rgb24"), self.rotation)
+        self.height, self.width = int(image.shape[0]), int(image.shape[1])
+        check_frame_size(self.width, self.height, self.url, where)
+        declared = int(stream.frames or 0)
+        self.num_frames = declared if declared > 0 else None
+        rate = stream.average_rate or stream.guessed_rate
+        self.fps = float(fps) if fps else (float(rate) if rate else DEFAULT_FOLDER_FPS)
+        self._live = (container, frames, image)
 
     @contextlib.contextmanager
     def _open_container(self) -> Iterator[Any]:
@@ -177,6 +273,8 @@ class FrameSource:
         """
         if self.kind == "folder":
             yield from self._folder_frames(start)
+        elif self.kind == "stream":
+            yield from self._stream_frames(start)
         else:
             yield from self._video_frames(start)
 
@@ -196,6 +294,38 @@ class FrameSource:
             self._check_size(image, index, f"frame {index} ({file.name})")
             yield Frame(index, file.name, image)
 
+    def _stream_frames(self, start: int) -> Iterator[Frame]:
+        """The stream's frames, once (the first one was decoded by the probe)."""
+        import av
+
+        if self._live is None:
+            raise InputError(self.url, "", "a stream read once (it cannot be read again)")
+        container, frames, first = self._live
+        self._live = None
+        index = 0
+        try:
+            if start <= 0:
+                yield Frame(0, "000000.jpg", first)
+            index = 1
+            for vframe in frames:
+                if index >= start:
+                    image = upright(vframe.to_ndarray(format="rgb24"), self.rotation)
+                    self._check_size(image, index, f"frame {index}")
+                    yield Frame(index, f"{index:06d}.jpg", image)
+                index += 1
+        except av.error.FFmpegError as exc:
+            raise InputError(
+                self.url, f"frame {index}", "decodable video data (stream cut?)", str(exc)
+            ) from None
+        finally:
+            container.close()
+
+    def close(self) -> None:
+        """Close a stream opened by the probe and not read (files hold nothing open)."""
+        if self._live is not None:
+            self._live[0].close()
+            self._live = None
+
     def _video_frames(self, start: int) -> Iterator[Frame]:
         import av
 
@@ -207,7 +337,7 @@ class FrameSource:
                 for packet in container.demux(stream):
                     for vframe in packet.decode():
                         if index >= start:
-                            image = vframe.to_ndarray(format="rgb24")
+                            image = upright(vframe.to_ndarray(format="rgb24"), self.rotation)
                             self._check_size(image, index, f"frame {index}")
                             yield Frame(index, f"{index:06d}.jpg", image)
                         index += 1
@@ -228,7 +358,23 @@ class FrameSource:
     def __repr__(self) -> str:
         n = self.num_frames if self.num_frames is not None else "?"
         size = f"{self.width}x{self.height}"
-        return f"FrameSource({str(self.path)!r}, {size}, {n} frames, {self.fps:g} fps)"
+        where = self.url or str(self.path)
+        return f"FrameSource({where!r}, {size}, {n} frames, {self.fps:g} fps)"
+
+
+def _first_rotation(container: Any, stream: Any) -> float:
+    """Display rotation of a video (degrees counter-clockwise, PyAV's ``VideoFrame.rotation``)
+    read from its first frame; 0 when it has none or the first frame does not decode (the
+    frame loop then reports the error)."""
+    import av
+
+    try:
+        for packet in container.demux(stream):
+            for vframe in packet.decode():
+                return float(getattr(vframe, "rotation", 0) or 0)
+    except av.error.FFmpegError:
+        return 0.0
+    return 0.0
 
 
 def frame_files(folder: str | Path) -> list[Path]:
@@ -264,6 +410,11 @@ def _read_image(path: Path, index: int) -> np.ndarray:
     return np.ascontiguousarray(image[:, :, ::-1])
 
 
+def read_image(path: str | Path, index: int = 0) -> np.ndarray:
+    """One image file as RGB uint8 (H, W, 3); errors name the file (and ``frame index``)."""
+    return _read_image(Path(path), index)
+
+
 def open_frames(path: str | Path, fps: float | None = None) -> FrameSource:
     """A :class:`FrameSource` for a video file or a frame folder."""
     return FrameSource(path, fps=fps)
@@ -288,6 +439,9 @@ class VideoWriter:
     ):
         self.path = Path(path)
         self.fps = fps
+        #: display rotation written into the container (degrees counter-clockwise, as
+        #: PyAV's ``VideoFrame.rotation``); tests use it to make phone-like videos
+        self.rotation = 0.0
         self.crf = crf
         self.preset = preset
         #: encoder threads (None: x264's choice); the synthetic generator pins 1
@@ -330,6 +484,8 @@ class VideoWriter:
             )
             stream.width, stream.height = w + (w % 2), h + (h % 2)
             stream.pix_fmt = "yuv420p"
+            if self.rotation:
+                stream.set_display_rotation(self.rotation)
             stream.options = {"crf": str(self.crf), "preset": self.preset}
             if self.threads is not None:
                 stream.options = {**stream.options, "threads": str(self.threads)}
