@@ -48,7 +48,7 @@ def scan_inputs(path: Path | str, images: str = "auto") -> InputList:
     A URL PyAV opens (``http://``, ``rtsp://``, ``file://``, ...) or ``-`` (standard input)
     -> that stream; a video file -> itself; an image file -> a photo (processed alone); a
     folder holding only images -> frames of one video or a set of photos (``images``;
-    ``auto``: frames when all images have one size, else photos); any other folder -> every
+    ``auto``: frames when two or more images have one size, else photos); any other folder -> every
     video in it, every sub-folder of images (frames, or photos by the same rule) and its
     loose images (one more input named after the folder), sorted by name. Entries that are
     none of these are returned in ``skipped`` (the command names them).
@@ -113,12 +113,15 @@ def _image_folder(folder: Path, images: str, notes: list[str]) -> Path | PhotoSe
     mode = images
     if mode == "auto":
         sizes = {image_size(f) for f in files}
-        mode = "frames" if len(sizes) == 1 and None not in sizes else "photos"
+        same = len(sizes) == 1 and None not in sizes
+        mode = "frames" if same and len(files) > 1 else "photos"
         if mode == "frames" and len(files) > 1:
             notes.append(
                 f"{folder.name}: {len(files)} images of one size, read as the frames of one "
                 "video (--images photos: each image alone)"
             )
+        elif mode == "photos" and len(files) == 1:
+            notes.append(f"{folder.name}: one image, a photo ({PHOTOS_NOTE})")
         elif mode == "photos":
             notes.append(
                 f"{folder.name}: {len(files)} images of different sizes, read as photos "
