@@ -137,6 +137,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="33: also write BlazePose's 33 landmarks (x, y, visibility, presence) of each "
         "person's crop beside the 17 joints, and draw them (default 17)",
     )
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="also write report/<name>.html: one self-contained page to look at the run "
+        "(overlay, ids over time, joint confidence, trajectories and angles; semapose report)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -249,9 +255,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"  COCO results:   {shown_path(p.coco)}")
             print(f"  CSV (per joint): {shown_path(p.csv)}")
             if not args.no_video and photos:
-                print(f"  drawn photos:   {shown_path(p.video.parent.parent / 'images' / p.video.stem)}")
+                drawn = out / "images" / p.posetrack.stem
+                print(f"  drawn photos:   {shown_path(drawn)}")
             elif not args.no_video:
                 print(f"  overlay video:  {shown_path(p.video)}")
+            if args.report:
+                from semapose.report.page import write_report
+
+                print(f"  report:         {shown_path(write_report(out, p.posetrack.stem))}")
     if failures:
         print(f"semapose predict: {tag}{len(failures)} input(s) failed:", file=sys.stderr)
         for path, msg in failures:

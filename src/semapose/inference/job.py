@@ -311,7 +311,18 @@ def predict_source(
     from semapose.inference.outputs import write_coco_results, write_posetrack
     from semapose.io.csv_out import write_csv
 
-    meta = {"weights": options.fingerprint.get("weights"), "frames": total}
+    run_seconds = time.perf_counter() - t0
+    meta = {
+        "weights": options.fingerprint.get("weights"),
+        "frames": total,
+        "source": source.url or str(path),
+        "fps": source.fps,
+        "smooth": bool(options.smooth),
+        "settings": {k: v for k, v in options.fingerprint.items() if k != "weights"},
+        "seconds": round(run_seconds, 3),
+        "frames_per_second": round(processed / run_seconds, 3) if run_seconds > 0 else None,
+        **({"resumed_at": next_frame} if resumed else {}),
+    }
     write_posetrack(paths.posetrack, results, path, name, meta, n=total)
     write_coco_results(paths.coco, results(), name)
     write_csv(paths.csv, results())
