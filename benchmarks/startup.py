@@ -1,0 +1,205 @@
+"""Start-up of ``semapose predict``: time to the first frame and the cost of the first frames.
+
+Usage::
+
+    python benchmarks/startup.py                       # two_people_72f, default model
+    python benchmarks/startup.py --video basketball_300f.mp4 --frames 60 --tag after
+
+Runs what ``semapose predict`` runs (:func:`semapose.inference.job.predict_source`, default
+detector, no overlay) in a fresh process and times: importing torch and loading the
+model, building the detector, and every frame's step split into detector / model
+(encode + decode) / other, with which kind of detection ran (tiled ``full``, ``near``
+re-anchoring, none). Reports the median step of frames 0-29 against frames 30 on, so a
+slow start shows as a ratio. Results: ``benchmarks/results/startup_<tag>.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    RESULTS,
+    command_line,
+    machine_info,
+    machine_line,
+    md_table,
+    set_threads,
+    write_results,
+)
+from tracking_real import videos_dir  # noqa: E402
+
+
+class TimedDetector:
+    def __init__(self, detector: Any) -> None:
+        self.detector = detector
+        self.log: dict[int, tuple[str, float]] = {}
+        if hasattr(detector, "detect_near"):
+            self.detect_near = self._near
+
+    def detect(self, frame: np.ndarray, index: int | None = None) -> np.ndarray:
+        t0 = time.perf_counter()
+        out = self.detector.detect(frame, index)
+        self.log[int(index or 0)] = ("full", time.perf_counter() - t0)
+        return out  # type: ignore[no-any-return]
+
+    def _near(self, frame: np.ndarray, boxes: np.ndarray, index: int | None = None) -> np.ndarray:
+        t0 = time.perf_counter()
+        out = self.detector.detect_near(frame, boxes, index)
+        self.log[int(index or 0)] = ("near", time.perf_counter() - t0)
+        return out  # type: ignore[no-any-return]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--video", default="two_people_72f.mp4")
+    ap.add_argument("--frames", type=int, default=72)
+    ap.add_argument("--weights", default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tag", default="now", help="results file suffix (before / after)")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    t_start = time.perf_counter()
+    set_threads(args.threads)
+    import torch  # noqa: F401
+
+    t_torch = time.perf_counter()
+    from semapose.inference import job as job_mod
+    from semapose.inference.job import JobOptions, predict_source
+    from semapose.inference.pipeline import TemporalRunner
+    from semapose.inference.predictor import Predictor
+    from semapose.inference.stream import make_detector
+    from semapose.inference.tracker import DetectionSchedule
+
+    video = videos_dir() / args.video
+    if not video.is_file():
+        print(f"{video} is missing (set SEMAPOSE_SHARED_DATA)")
+        return 1
+    predictor = Predictor.create(args.weights, "cpu")
+    t_model = time.perf_counter()
+    det = TimedDetector(make_detector(None, None))
+    t_det = time.perf_counter()
+
+    model_time: dict[int, float] = {}
+    orig_push = TemporalRunner.push_frame
+
+    def push_frame(self: Any, index: int, *a: Any, **k: Any) -> Any:
+        t0 = time.perf_counter()
+        out = orig_push(self, index, *a, **k)
+        model_time[index] = time.perf_counter() - t0
+        return out
+
+    steps: dict[int, float] = {}
+    from semapose.inference.stream import PoseStream
+
+    orig_step = PoseStream.step
+
+    def step(self: Any, index: int, *a: Any, **k: Any) -> Any:
+        t0 = time.perf_counter()
+        out = orig_step(self, index, *a, **k)
+        steps[index] = time.perf_counter() - t0
+        return out
+
+    TemporalRunner.push_frame = push_frame  # type: ignore[method-assign]
+    PoseStream.step = step  # type: ignore[method-assign]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            job = JobOptions(
+                out_dir=Path(tmp), write_video=False, progress=False, max_frames=args.frames
+            )
+            t0 = time.perf_counter()
+            predict_source(
+                video,
+                predictor.loaded.model,
+                predictor.options,
+                det,
+                job,
+                schedule=DetectionSchedule(predictor.detect_every),
+            )
+            t_run = time.perf_counter() - t0
+    finally:
+        TemporalRunner.push_frame = orig_push  # type: ignore[method-assign]
+        PoseStream.step = orig_step  # type: ignore[method-assign]
+    _ = job_mod
+    frames = sorted(steps)
+    per = []
+    for f in frames:
+        kind, dt = det.log.get(f, ("-", 0.0))
+        per.append(
+            {
+                "frame": f,
+                "step_ms": 1e3 * steps[f],
+                "detector": kind,
+                "detector_ms": 1e3 * dt,
+                "model_ms": 1e3 * model_time.get(f, 0.0),
+            }
+        )
+    early = [p["step_ms"] for p in per if p["frame"] < 30]
+    late = [p["step_ms"] for p in per if p["frame"] >= 30]
+    summary = {
+        "import_torch_s": t_torch - t_start,
+        "load_model_s": t_model - t_torch,
+        "build_detector_s": t_det - t_model,
+        "run_s": t_run,
+        "first_frame_ms": per[0]["step_ms"] if per else None,
+        "median_step_ms_frames_0_29": float(np.median(early)) if early else None,
+        "median_step_ms_frames_30_on": float(np.median(late)) if late else None,
+        "mean_step_ms_frames_0_29": float(np.mean(early)) if early else None,
+        "mean_step_ms_frames_30_on": float(np.mean(late)) if late else None,
+        "detector_calls_0_29": {
+            k: sum(1 for p in per if p["frame"] < 30 and p["detector"] == k)
+            for k in ("full", "near")
+        },
+        "detector_calls_30_on": {
+            k: sum(1 for p in per if p["frame"] >= 30 and p["detector"] == k)
+            for k in ("full", "near")
+        },
+    }
+    rows = [
+        [p["frame"], f"{p['step_ms']:.0f}", p["detector"], f"{p['detector_ms']:.0f}",
+         f"{p['model_ms']:.0f}"]
+        for p in per[:40]
+    ]  # fmt: skip
+    info = machine_info(threads=args.threads)
+    md = "\n".join(
+        [
+            f"# Start-up of predict ({args.tag})",
+            "",
+            f"Model: {predictor.describe()}; {args.video}, first {len(per)} frames; no overlay.",
+            "",
+            md_table(["quantity", "value"], [[k, _show(v)] for k, v in summary.items()]),
+            "",
+            "First 40 frames (ms):",
+            "",
+            md_table(["frame", "step", "detector", "detector ms", "model ms"], rows),
+            "",
+            f"Command: `{command_line()}`  ",
+            f"Machine: {machine_line(info)}",
+        ]
+    )
+    write_results(
+        f"startup_{args.tag}",
+        {"summary": summary, "frames": per, "command": command_line(), "machine": info},
+        md,
+        args.out,
+    )
+    print(md)
+    return 0
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return str(v)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
