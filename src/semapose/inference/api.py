@@ -91,9 +91,10 @@ class PoseEstimator:
     ) -> Iterator[FramePoses]:
         """Yield one :class:`FramePoses` per frame, in order.
 
-        ``source``: a video file, a frame folder, or any iterable of RGB ``uint8``
-        frames (H, W, 3). Person boxes come from ``boxes`` (an mmpose/PoseWarper
-        file) or ``detector`` (a name such as ``"ssdlite"``, or an object with
+        ``source``: a video file, a frame folder, a URL PyAV opens (``http://``,
+        ``rtsp://``, ...; ``online=True`` suits live ones), ``"-"`` (standard input), or any
+        iterable of RGB ``uint8`` frames (H, W, 3). Person boxes come from ``boxes`` (an
+        mmpose/PoseWarper file) or ``detector`` (a name such as ``"ssdlite"``, or an object with
         ``detect(frame, index) -> (K, 5)`` x1, y1, x2, y2, score).
         ``return_images`` attaches each frame's image to its result.
         ``detect_every``: run the detector every this many frames (and whenever a
@@ -108,8 +109,12 @@ class PoseEstimator:
         """
         from semapose.inference.pipeline import TemporalRunner
         from semapose.inference.stream import PoseStream, input_frames, make_detector
+        from semapose.io.video import is_stream
 
-        path = Path(source) if isinstance(source, (str, Path)) else None
+        stream_url = isinstance(source, str) and is_stream(source)
+        path = Path(source) if isinstance(source, (str, Path)) and not stream_url else None
+        if stream_url and boxes is not None:
+            raise ValueError("boxes need a video file or frame folder (a stream has no names)")
         det = make_detector(boxes, detector, source=path)
         opts = replace(self.predictor.options, keep_images=return_images)
         runner = TemporalRunner(self.predictor.loaded.model, opts, self.predictor.device)
