@@ -174,8 +174,8 @@ def run(args: argparse.Namespace) -> int:
     info = rank_info()
     scanned = scan_inputs(args.input if is_stream(args.input) else Path(args.input), args.images)
     inputs = scanned.items
-    for note in scanned.notes:
-        print(f"semapose predict: {note}", file=sys.stderr)
+    for note in scanned.notes:  # how inputs are read: information, on stdout
+        print(f"semapose predict: {note}")
     if scanned.skipped:
         shown = ", ".join(shown_path(p.name) for p in scanned.skipped[:5])
         more = f" and {len(scanned.skipped) - 5} more" if len(scanned.skipped) > 5 else ""

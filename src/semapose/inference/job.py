@@ -78,6 +78,8 @@ class OutputPaths:
     video: Path
     partial: Path
     csv: Path
+    #: speed of the run that wrote the outputs (seconds, frames/s; the report reads it)
+    run: Path = Path()
 
     @classmethod
     def for_name(cls, out_dir: Path, name: str) -> OutputPaths:
@@ -87,6 +89,7 @@ class OutputPaths:
             video=out_dir / "video" / f"{name}.mp4",
             partial=out_dir / ".partial" / name,
             csv=out_dir / "csv" / f"{name}.csv",
+            run=out_dir / "run" / f"{name}.json",
         )
 
 
@@ -319,10 +322,16 @@ def predict_source(
         "fps": source.fps,
         "smooth": bool(options.smooth),
         "settings": {k: v for k, v in options.fingerprint.items() if k != "weights"},
+    }
+    # timing lives beside the results (the PoseTrack file of a resumed run equals an
+    # uninterrupted run's, byte for byte)
+    speed = {
         "seconds": round(run_seconds, 3),
         "frames_per_second": round(processed / run_seconds, 3) if run_seconds > 0 else None,
-        **({"resumed_at": next_frame} if resumed else {}),
+        "frames_this_run": processed,
+        "resumed_at": next_frame,
     }
+    atomic_write_json(paths.run, speed, indent=1)
     write_posetrack(paths.posetrack, results, path, name, meta, n=total)
     write_coco_results(paths.coco, results(), name)
     write_csv(paths.csv, results())
@@ -418,7 +427,7 @@ def _check_complete(frames: Iterable[FramePoses], path: Path, total: int) -> int
 
 def _remove_stale_temporaries(paths: OutputPaths) -> None:
     """Temporary files a killed run of this input left beside its outputs (atomic_path's)."""
-    for target in (paths.posetrack, paths.coco, paths.video, paths.csv):
+    for target in (paths.posetrack, paths.coco, paths.video, paths.csv, paths.run):
         if target.parent.is_dir():
             for tmp in target.parent.glob(f".{target.name}.*"):
                 with contextlib.suppress(OSError):

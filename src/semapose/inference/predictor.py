@@ -81,7 +81,7 @@ def scan_inputs(path: Path | str, images: str = "auto") -> InputList:
         if p.is_file() and is_video_file(p):
             items.append(p)
         elif p.is_dir() and any(is_image_file(q) for q in p.iterdir() if q.is_file()):
-            items.append(_image_folder(p, images, notes))
+            items.append(_image_folder(p, images, notes, single_is_photo=False))
         elif not (p.is_file() and is_image_file(p)) and not p.name.startswith("."):
             skipped.append(p)
     if loose:
@@ -104,18 +104,26 @@ def scan_inputs(path: Path | str, images: str = "auto") -> InputList:
     return InputList(items, skipped, notes)
 
 
-def _image_folder(folder: Path, images: str, notes: list[str]) -> Path | PhotoSet:
-    """A folder's loose images as video frames (Path) or photos (:class:`PhotoSet`)."""
+def _image_folder(
+    folder: Path, images: str, notes: list[str], single_is_photo: bool = True
+) -> Path | PhotoSet:
+    """A folder's loose images as video frames (Path) or photos (:class:`PhotoSet`); a
+    sub-folder holding one image is a one-frame sequence (``single_is_photo=False``: a
+    PoseTrack sequence folder may hold a single labelled frame)."""
     from semapose.io.image_header import image_size
     from semapose.io.video import frame_files
 
     files = frame_files(folder)
     mode = images
     if mode == "auto":
-        sizes = {image_size(f) for f in files}
-        same = len(sizes) == 1 and None not in sizes
-        mode = "frames" if same and len(files) > 1 else "photos"
-        if mode == "frames" and len(files) > 1:
+        found = [image_size(f) for f in files]
+        sizes = set(found)
+        # frames when one size holds most images (a frame folder with an odd frame is a
+        # broken video, reported as such); photos when no size does
+        common = max((found.count(z) for z in sizes if z is not None), default=0)
+        many = len(files) > 1 or not single_is_photo
+        mode = "frames" if many and common * 2 > len(files) else "photos"
+        if mode == "frames" and len(files) > 1 and len(sizes) == 1:
             notes.append(
                 f"{folder.name}: {len(files)} images of one size, read as the frames of one "
                 "video (--images photos: each image alone)"
@@ -124,7 +132,7 @@ def _image_folder(folder: Path, images: str, notes: list[str]) -> Path | PhotoSe
             notes.append(f"{folder.name}: one image, a photo ({PHOTOS_NOTE})")
         elif mode == "photos":
             notes.append(
-                f"{folder.name}: {len(files)} images of different sizes, read as photos "
+                f"{folder.name}: {len(files)} images of many sizes, read as photos "
                 f"({PHOTOS_NOTE}; --images frames to force frames)"
             )
     elif mode == "photos":

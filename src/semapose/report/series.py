@@ -97,6 +97,11 @@ def load_run(posetrack: Path) -> Run:
             kp[:, :, 2],
             np.asarray([a.get("bbox", [0, 0, 0, 0]) for a in anns], dtype=np.float64),
         )
+    speed = posetrack.parent.parent / "run" / posetrack.name  # written by predict beside it
+    if speed.is_file():
+        found_speed = read_json(speed)
+        if isinstance(found_speed, dict):
+            meta = {**meta, **{k: v for k, v in found_speed.items() if k not in meta}}
     fps = float(meta.get("fps") or 25.0)
     run = Run(posetrack.stem, posetrack, len(doc["images"]), fps, meta, tracks)
     boxes = [t.boxes for t in tracks.values() if len(t.boxes)]
