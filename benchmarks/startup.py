@@ -9,8 +9,11 @@ Runs what ``semapose predict`` runs (:func:`semapose.inference.job.predict_sourc
 detector, no overlay) in a fresh process and times: importing torch and loading the
 model, building the detector, and every frame's step split into detector / model
 (encode + decode) / other, with which kind of detection ran (tiled ``full``, ``near``
-re-anchoring, none). Reports the median step of frames 0-29 against frames 30 on, so a
-slow start shows as a ratio. Results: ``benchmarks/results/startup_<tag>.{json,md}``.
+re-anchoring, none). Reports the median step of frames 0-29 against frames 30 on, the
+job's warm-up (``--no-warm-up``: skipped, as before it existed), the time to frame 30, and
+``frames_shown_slow``: for how many frames a progress bar's rate (tqdm's moving average)
+stays above 1.5x the steady time per frame. Results:
+``benchmarks/results/startup_<tag>.{json,md}``.
 """
 
 from __future__ import annotations
@@ -65,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tag", default="now", help="results file suffix (before / after)")
+    ap.add_argument(
+        "--no-warm-up",
+        action="store_true",
+        help="skip the job's warm-up (the behaviour before it existed), for comparison",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
@@ -108,8 +116,17 @@ def main(argv: list[str] | None = None) -> int:
         steps[index] = time.perf_counter() - t0
         return out
 
+    warm_seconds: list[float] = []
+    orig_warm = job_mod.warm_up
+
+    def warm(*a: Any, **k: Any) -> float:
+        seconds = 0.0 if args.no_warm_up else orig_warm(*a, **k)
+        warm_seconds.append(seconds)
+        return seconds
+
     TemporalRunner.push_frame = push_frame  # type: ignore[method-assign]
     PoseStream.step = step  # type: ignore[method-assign]
+    job_mod.warm_up = warm  # type: ignore[assignment]
     try:
         with tempfile.TemporaryDirectory() as tmp:
             job = JobOptions(
@@ -128,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         TemporalRunner.push_frame = orig_push  # type: ignore[method-assign]
         PoseStream.step = orig_step  # type: ignore[method-assign]
-    _ = job_mod
+        job_mod.warm_up = orig_warm  # type: ignore[assignment]
     frames = sorted(steps)
     per = []
     for f in frames:
@@ -144,7 +161,13 @@ def main(argv: list[str] | None = None) -> int:
         )
     early = [p["step_ms"] for p in per if p["frame"] < 30]
     late = [p["step_ms"] for p in per if p["frame"] >= 30]
+    steady = float(np.median(late)) if late else float(np.median(early))
+    shown = _shown_rate([p["step_ms"] for p in per])
+    slow_shown = [i for i, r in enumerate(shown) if r > 1.5 * steady]
     summary = {
+        "warm_up_s": sum(warm_seconds),
+        "frames_shown_slow": (max(slow_shown) + 1) if slow_shown else 0,
+        "to_frame_30_s": sum(p["step_ms"] for p in per[:30]) / 1e3 + sum(warm_seconds),
         "import_torch_s": t_torch - t_start,
         "load_model_s": t_model - t_torch,
         "build_detector_s": t_det - t_model,
@@ -193,6 +216,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(md)
     return 0
+
+
+def _shown_rate(step_ms: list[float], smoothing: float = 0.3) -> list[float]:
+    """ms/frame a progress bar shows after each frame: tqdm's exponential moving average
+    (``smoothing`` 0.3) of the time per frame, updated every frame."""
+    out: list[float] = []
+    ema = None
+    for dt in step_ms:
+        ema = dt if ema is None else smoothing * dt + (1 - smoothing) * ema
+        out.append(ema)
+    return out
 
 
 def _show(v: Any) -> str:
