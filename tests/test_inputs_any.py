@@ -211,3 +211,44 @@ def test_photos_each_alone(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "images" / "photos" / "a.jpg").is_file()
     with pytest.raises(InputError, match="box files"):
         predictor.run_one(item, tmp_path / "o2", boxes="b.json", progress=False)
+
+
+def test_cli_predicts_a_pipe_online_and_a_photo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`semapose predict - ...` reads standard input, --online by default there; a photo is
+    processed alone and says so (the default detector; skipped without its weights)."""
+    from test_predict_helpers import ssdlite_available
+
+    if not ssdlite_available():
+        pytest.skip("the SSDLite weights are not cached (semapose fetch ssdlite_person)")
+    import av
+
+    from semapose.cli import main
+
+    ts = tmp_path / "cam.ts"
+    with av.open(str(ts), "w", format="mpegts") as c:
+        st = c.add_stream("libx264", rate=10)
+        st.width, st.height, st.pix_fmt = 160, 120, "yuv420p"
+        for i in range(4):
+            frame = av.VideoFrame.from_ndarray(np.full((120, 160, 3), 30 * i, np.uint8), "rgb24")
+            for p in st.encode(frame):
+                c.mux(p)
+        for p in st.encode(None):
+            c.mux(p)
+
+    class Stdin:
+        buffer = io.BytesIO(ts.read_bytes())
+
+    monkeypatch.setattr("sys.stdin", Stdin())
+    common = ["--weights", "tiny_synthetic", "--quiet", "--no-video", "--threads", "1"]
+    assert main(["predict", "-", "--out", str(tmp_path / "live"), *common]) == 0
+    out, err = capsys.readouterr()
+    assert "live input: --online" in err and "standard input: 4 frames" in out
+    doc = json.loads((tmp_path / "live" / "posetrack" / "stdin.json").read_text())
+    assert len(doc["images"]) == 4 and doc["semapose"]["settings"]["online"] is True
+    photo = _image(tmp_path / "me.png", 160, 120)
+    assert main(["predict", str(photo), "--out", str(tmp_path / "p"), *common, "--report"]) == 0
+    out, _ = capsys.readouterr()
+    assert "a photo (each image on its own" in out and "1 photo(s), each alone" in out
+    assert (tmp_path / "p" / "report" / "me.html").is_file()

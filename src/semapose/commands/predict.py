@@ -235,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"semapose predict: {tag}error: {exc}", file=sys.stderr)
             continue
         p = result.paths
-        where = shown_path(str(path))
+        where = "standard input" if path == "-" else shown_path(str(path))
         photos = isinstance(path, PhotoSet)
         if result.status == "skipped":
             print(f"{tag}{where}: already done ({shown_path(p.posetrack)})")
