@@ -11,10 +11,10 @@ model, building the detector, and every frame's step split into detector / model
 (encode + decode) / other, with which kind of detection ran (tiled ``full``, ``near``
 re-anchoring, none). Reports the median step of frames 0-29 against frames 30 on, the
 job's warm-up (``--no-warm-up``: skipped, as before it existed), the time to frame 30, and
-``frames_shown_slow``: for how many frames a progress bar's rate (tqdm's moving average)
-stays above 1.5x the steady time per frame. On a shared, loaded machine the wall-clock
-times are noisy; the CPU times of the process (``*_cpu_*``, ``time.process_time``: this
-process's work, all its threads) are what to compare. Results:
+``frames_shown_slow``: after how many frames a progress bar's rate (tqdm's moving
+average) first comes within 1.5x of the steady time per frame. On a shared, loaded
+machine the wall-clock times are noisy; the CPU times of the process (``*_cpu_*``,
+``time.process_time``: this process's work, all its threads) are what to compare. Results:
 ``benchmarks/results/startup_<tag>.{json,md}``.
 """
 
@@ -49,6 +49,8 @@ class TimedDetector:
         self.log: dict[int, tuple[str, float]] = {}
         if hasattr(detector, "detect_near"):
             self.detect_near = self._near
+        if hasattr(detector, "load"):  # the job's warm-up builds the network through it
+            self.load = detector.load
 
     def detect(self, frame: np.ndarray, index: int | None = None) -> np.ndarray:
         t0 = time.perf_counter()
@@ -172,21 +174,21 @@ def main(argv: list[str] | None = None) -> int:
     late = [p["step_ms"] for p in per if p["frame"] >= 30]
     steady = float(np.median(late)) if late else float(np.median(early))
     shown = _shown_rate([p["step_ms"] for p in per])
-    slow_shown = [i for i, r in enumerate(shown) if r > 1.5 * steady]
+    slow_shown = _until_steady(shown, steady)
     cpu = [p["step_cpu_ms"] for p in per]
     cpu_early, cpu_late = cpu[:30], cpu[30:]
     cpu_steady = float(np.median(cpu_late)) if cpu_late else float(np.median(cpu_early))
     cpu_shown = _shown_rate(cpu)
-    cpu_slow = [i for i, r in enumerate(cpu_shown) if r > 1.5 * cpu_steady]
+    cpu_slow = _until_steady(cpu_shown, cpu_steady)
     summary = {
         "warm_up_s": sum(warm_seconds),
         "warm_up_cpu_s": sum(warm_cpu),
         "first_frame_cpu_ms": cpu[0] if cpu else None,
         "median_step_cpu_ms_frames_0_29": float(np.median(cpu_early)) if cpu_early else None,
         "median_step_cpu_ms_frames_30_on": cpu_steady,
-        "frames_shown_slow_cpu": (max(cpu_slow) + 1) if cpu_slow else 0,
+        "frames_shown_slow_cpu": cpu_slow,
         "to_frame_30_cpu_s": sum(cpu_early) / 1e3 + sum(warm_cpu),
-        "frames_shown_slow": (max(slow_shown) + 1) if slow_shown else 0,
+        "frames_shown_slow": slow_shown,
         "to_frame_30_s": sum(p["step_ms"] for p in per[:30]) / 1e3 + sum(warm_seconds),
         "import_torch_s": t_torch - t_start,
         "load_model_s": t_model - t_torch,
@@ -236,6 +238,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(md)
     return 0
+
+
+def _until_steady(shown: list[float], steady: float) -> int:
+    """Frames before a progress bar's shown time per frame first comes within 1.5x of the
+    steady one (0: from the first frame)."""
+    for i, r in enumerate(shown):
+        if r <= 1.5 * steady:
+            return i
+    return len(shown)
 
 
 def _shown_rate(step_ms: list[float], smoothing: float = 0.3) -> list[float]:

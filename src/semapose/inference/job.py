@@ -202,7 +202,7 @@ def predict_source(
     marks = dict(state)
     # one-time start-up (the detector's network, the model's first calls) before the bar, so
     # the bar's rate is the steady one from the first frame (benchmarks/startup.py)
-    started = warm_up(detector, model, opts, device)
+    started = warm_up(detector, model, opts, device, (source.width, source.height))
     if options.progress and started > 1.0:
         print(f"{name}: detector and model ready in {started:.1f} s", file=sys.stderr)
     progress = _progress(options.progress, source.num_frames, name, initial=next_frame)
@@ -443,12 +443,21 @@ def _remove_stale_temporaries(paths: OutputPaths) -> None:
                     tmp.unlink()
 
 
-def warm_up(detector: Any, model: Any, options: RunnerOptions, device: Any = "cpu") -> float:
+def warm_up(
+    detector: Any,
+    model: Any,
+    options: RunnerOptions,
+    device: Any = "cpu",
+    frame_size: tuple[int, int] | None = None,
+) -> float:
     """Pay the one-time costs before the first frame; returns the seconds spent.
 
-    The detector's network is built on its first call (``load``, when it has one: ~1-3 s
-    for SSDLite), and the model's first call per batch shape sets up its kernels (~0.5 s
-    on CPU). Done here, the first frames run at the steady speed and the progress bar's
+    The detector's network is built on its first call (``load``, when it has one) and its
+    first pass over a frame of the input's size (``frame_size`` (width, height)) allocates
+    its buffers (SSDLite: ~0.5 s of CPU together, measured by benchmarks/startup.py); the
+    model's first call per batch shape sets up its kernels. Only a detector with ``load``
+    (a network, stateless per frame) gets the blank frame; box files are never called.
+    Done here, the first frames run at the steady speed and the progress bar's
     rate (an average over recent frames) is right from the start instead of showing ~1
     s/frame for the first 25-30 frames. Pure calls: no state of the run changes.
     """
@@ -458,6 +467,8 @@ def warm_up(detector: Any, model: Any, options: RunnerOptions, device: Any = "cp
     load = getattr(detector, "load", None)
     if callable(load):
         load()
+        if frame_size is not None:
+            detector.detect(np.zeros((frame_size[1], frame_size[0], 3), np.uint8), None)
     h, w = (int(v) for v in options.input_size)
     encode = getattr(model, "encode_with_outputs", None)
     slots = 1 + len(tuple(options.offsets))
