@@ -452,7 +452,8 @@ def warm_up(
 ) -> float:
     """Pay the one-time costs before the first frame; returns the seconds spent.
 
-    The detector's network is built on its first call (``load``, when it has one) and its
+    The tracker's first frame imports scipy.optimize (its assignment solver); the
+    detector's network is built on its first call (``load``, when it has one) and its
     first pass over a frame of the input's size (``frame_size`` (width, height)) allocates
     its buffers (SSDLite: ~0.5 s of CPU together, measured by benchmarks/startup.py); the
     model's first call per batch shape sets up its kernels. Only a detector with ``load``
@@ -464,6 +465,10 @@ def warm_up(
     import torch
 
     t0 = time.perf_counter()
+    # the tracker's assignment solver lives in scipy.optimize, whose import (~0.35 s of CPU,
+    # most of the first frame's extra cost: profiled) happened on the first frame
+    import scipy.optimize  # noqa: F401
+
     load = getattr(detector, "load", None)
     if callable(load):
         load()
