@@ -64,9 +64,9 @@ def test_hidden_person_drawn_dashed_without_skeleton_or_not_at_all() -> None:
     out = draw_frame(image, [hidden])
     color = np.array(track_color(1))
     x, y, w, h = (int(v) for v in hidden.box)
-    bottom = (np.abs(out[y + h, x : x + w].astype(int) - color).sum(axis=1) < 60).mean()
-    assert 0.2 < bottom < 0.8  # dashed: some of the bottom edge, not all of it
-    inside = out[y + 30 : y + h - 5, x + 5 : x + w - 5]
+    top = (np.abs(out[y, x : x + w].astype(int) - color).sum(axis=1) < 60).mean()
+    assert 0.2 < top < 0.8  # dashed: some of the top edge, not all of it
+    inside = out[y + 5 : y + h - 30, x + 5 : x + w - 5]  # (the label sits at the foot)
     assert inside.max() == 0  # no skeleton inside the box
     assert draw_frame(image, [hidden], draw_hidden=False).max() == 0
     shown = draw_frame(image, [_person(0, 60)])

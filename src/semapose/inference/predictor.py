@@ -214,7 +214,8 @@ class Predictor:
         o = self.options
         kind = f"T={1 + len(o.offsets)} offsets {list(o.offsets)}" if o.offsets else "single-frame"
         mode = ", online" if o.online else ""
-        return f"{self.loaded.source} ({kind}{mode}, crop={o.crop}, flip={o.flip_test})"
+        marks = ", landmarks 33" if o.landmarks else ""
+        return f"{self.loaded.source} ({kind}{mode}, crop={o.crop}, flip={o.flip_test}{marks})"
 
     def fingerprint(self, boxes: str | None, detector: str | None) -> dict[str, Any]:
         """What a resumed run must share with the interrupted one."""

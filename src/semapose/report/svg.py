@@ -158,9 +158,19 @@ def _segments(x: np.ndarray, y: np.ndarray) -> list[list[tuple[float, float]]]:
 
 
 def _legend(lines: Sequence[Line]) -> str:
+    """One entry per colour (a smoothed twin shares its raw line's colour: it is named once,
+    plus one "dashed: smoothed" entry), so the legend fits the chart."""
     seen: dict[str, tuple[str, str, bool]] = {}
+    colors: set[str] = set()
+    dashed_too = False
     for ln in lines:
+        if ln.dashed and ln.color in colors:
+            dashed_too = True
+            continue
+        colors.add(ln.color)
         seen.setdefault(ln.label, (ln.color, ln.cls, ln.dashed))
+    if dashed_too:
+        seen["dashed: smoothed"] = ("#555", "smooth", True)
     parts = []
     x = LEFT + 6
     for label, (color, cls, dashed) in seen.items():

@@ -176,9 +176,10 @@ def draw_persons(
                 draw_dashed_box(out, b, color, thickness=t, inplace=True)
             elif show_boxes:
                 draw_box(out, b, color, thickness=t, inplace=True)
-            if show_ids:
-                label = f"id {tid} hidden" if hidden else f"id {tid}"
-                draw_label(out, label, (int(b[0]), int(b[1])), color, inplace=True)
+            if show_ids and hidden:  # at the box's foot: the top is usually the other's label
+                draw_label(out, f"id {tid} hidden", (int(b[0]), int(b[3])), color, inplace=True)
+            elif show_ids:
+                draw_label(out, f"id {tid}", (int(b[0]), int(b[1])), color, inplace=True)
     return out
 
 
