@@ -41,6 +41,7 @@ from semapose.inference.stream import (
     TrackerAdapter,
     input_name,
 )
+from semapose.inference.warmup import warm_up
 from semapose.io.atomic import atomic_write_json
 
 STATE_VERSION = 1
@@ -316,7 +317,10 @@ def predict_source(
         return frames if sm is None else sm.iter(frames)
 
     if options.write_video and resumed:
-        _render_video(source, results(), paths.video, options)
+        from semapose.inference.outputs import render_overlay
+
+        with _overlay_writer(paths.video, source.fps) as writer:
+            render_overlay(source, results(), writer, options.draw_threshold, options.draw_hidden)
     from semapose.inference.outputs import write_coco_results, write_posetrack
     from semapose.io.csv_out import write_csv
 
@@ -443,48 +447,6 @@ def _remove_stale_temporaries(paths: OutputPaths) -> None:
                     tmp.unlink()
 
 
-def warm_up(
-    detector: Any,
-    model: Any,
-    options: RunnerOptions,
-    device: Any = "cpu",
-    frame_size: tuple[int, int] | None = None,
-) -> float:
-    """Pay the one-time costs before the first frame; returns the seconds spent.
-
-    The tracker's first frame imports scipy.optimize (its assignment solver); the
-    detector's network is built on its first call (``load``, when it has one) and its
-    first pass over a frame of the input's size (``frame_size`` (width, height)) allocates
-    its buffers (SSDLite: ~0.5 s of CPU together, measured by benchmarks/startup.py); the
-    model's first call per batch shape sets up its kernels. Only a detector with ``load``
-    (a network, stateless per frame) gets the blank frame; box files are never called.
-    Done here, the first frames run at the steady speed and the progress bar's
-    rate (an average over recent frames) is right from the start instead of showing ~1
-    s/frame for the first 25-30 frames. Pure calls: no state of the run changes.
-    """
-    import torch
-
-    t0 = time.perf_counter()
-    # the tracker's assignment solver lives in scipy.optimize, whose import (~0.35 s of CPU,
-    # most of the first frame's extra cost: profiled) happened on the first frame
-    import scipy.optimize  # noqa: F401
-
-    load = getattr(detector, "load", None)
-    if callable(load):
-        load()
-        if frame_size is not None:
-            detector.detect(np.zeros((frame_size[1], frame_size[0], 3), np.uint8), None)
-    h, w = (int(v) for v in options.input_size)
-    encode = getattr(model, "encode_with_outputs", None)
-    slots = 1 + len(tuple(options.offsets))
-    with torch.inference_mode():
-        for n in (1, 2):  # one and two people: the common first shapes
-            x = torch.zeros(n, 3, h, w, device=torch.device(device))
-            out = encode(x) if encode is not None else {"features": model.encode_frames(x)}
-            model.decode_clip(torch.stack([out["features"]] * slots, dim=1))
-    return time.perf_counter() - t0
-
-
 def _progress(enabled: bool, total: int | None, name: str, initial: int) -> Any:
     if not enabled:
         return None
@@ -516,24 +478,6 @@ def _smoother(smooth: Any, fps: float | None) -> Any:
 
     params = dict(smooth) if isinstance(smooth, dict) else {}
     return OneEuroSmoother(fps=float(fps or 30.0), **params)
-
-
-def _render_video(
-    source: Any, frames: Iterable[FramePoses], path: Path, options: JobOptions
-) -> None:
-    """Overlay video of a resumed run: decode the input again and draw the stored results
-    (both in frame order)."""
-    from semapose.inference.outputs import draw_frame
-
-    with _overlay_writer(path, source.fps) as writer:
-        for frame, poses in zip(source.frames(), frames, strict=False):
-            if poses.index != frame.index:
-                raise RuntimeError(
-                    f"{path}: internal error: result {poses.index} for frame {frame.index}"
-                )
-            writer.write(
-                draw_frame(frame.image, poses.persons, options.draw_threshold, options.draw_hidden)
-            )
 
 
 __all__ = [

@@ -155,7 +155,23 @@ def draw_frame(
     )
 
 
+def render_overlay(
+    source: Any,
+    frames: Iterable[FramePoses],
+    writer: Any,
+    threshold: float = DRAW_THRESHOLD,
+    draw_hidden: bool = True,
+) -> None:
+    """Draw stored results over the input decoded again (a resumed run's overlay video);
+    ``source`` (a FrameSource) and ``frames`` both in frame order, into ``writer``."""
+    for frame, poses in zip(source.frames(), frames, strict=False):
+        if poses.index != frame.index:
+            raise RuntimeError(f"internal error: result {poses.index} for frame {frame.index}")
+        writer.write(draw_frame(frame.image, poses.persons, threshold, draw_hidden))
+
+
 __all__ = [
+    "render_overlay",
     "coco_results",
     "draw_frame",
     "frame_file_name",
