@@ -47,9 +47,9 @@ def shipped_settings() -> list[str]:
     import json as _json
 
     from semapose.weights.read import checkpoint_config
-    from semapose.weights.resolve import DEFAULT_WEIGHTS, resolve_weights
+    from semapose.weights.resolve import DEFAULT_WEIGHTS, bundled_path
 
-    cfg = checkpoint_config(resolve_weights(DEFAULT_WEIGHTS).path)
+    cfg = checkpoint_config(bundled_path(DEFAULT_WEIGHTS))
     out = []
     for key in SHIPPED_KEYS:
         section, name = key.split(".")
