@@ -248,7 +248,9 @@ def test_cli_predicts_a_pipe_online_and_a_photo(
     doc = json.loads((tmp_path / "live" / "posetrack" / "stdin.json").read_text())
     assert len(doc["images"]) == 4 and doc["semapose"]["settings"]["online"] is True
     photo = _image(tmp_path / "me.png", 160, 120)
-    assert main(["predict", str(photo), "--out", str(tmp_path / "p"), *common, "--report"]) == 0
+    drawn = [c for c in common if c != "--no-video"]
+    assert main(["predict", str(photo), "--out", str(tmp_path / "p"), *drawn, "--report"]) == 0
     out, _ = capsys.readouterr()
     assert "a photo (each image on its own" in out and "1 photo(s), each alone" in out
-    assert (tmp_path / "p" / "report" / "me.html").is_file()
+    page = (tmp_path / "p" / "report" / "me.html").read_text()
+    assert "Photos, each on its own" in page and 'alt="me.jpg"' in page

@@ -168,11 +168,31 @@ def _video(run: S.Run, video: Path | None, report_dir: Path, embed: bool) -> str
             '<p class="note">The overlay video (click a chart to jump to its frame; the charts\' '
             "cursor follows the video). Hidden persons: dashed box, no skeleton.</p>"
         )
+    elif run.meta.get("mode") == "photos":
+        body = _photos(run, report_dir.parent / "images" / run.name)
     elif still:
         body = f'<img class="still" src="{_data_uri(still, "image/jpeg")}" alt="overlay">'
     else:
         body = '<p class="note">No overlay video in this run (--no-video).</p>'
     return f'<section id="video"><h2>Overlay</h2>{body}</section>'
+
+
+def _photos(run: S.Run, folder: Path, limit: int = 24) -> str:
+    """The drawn photos of a photo run (each image alone), as inline thumbnails."""
+    import cv2
+
+    files = sorted(folder.glob("*.jpg"))[:limit] if folder.is_dir() else []
+    if not files:
+        return '<p class="note">Photos, each on its own; no drawn photos (--no-video).</p>'
+    cells = []
+    for f in files:
+        image = cv2.imread(str(f))
+        if image is not None:
+            data = _jpeg(image[:, :, ::-1], width=320)
+            cells.append(f'<img class="still" style="width:320px;margin:4px" alt="{_esc(f.name)}" '
+                         f'src="{_data_uri(data, "image/jpeg")}">')  # fmt: skip
+    more = f" (the first {limit})" if len(list(folder.glob("*.jpg"))) > limit else ""
+    return "".join(cells) + f'<p class="note">Photos, each on its own{more}.</p>'
 
 
 def _rel(path: Path, start: Path) -> str:
