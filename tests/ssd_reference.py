@@ -1,4 +1,10 @@
-"""Build the OpenCV DNN text graph (.pbtxt) of a TF Object Detection API SSD graph.
+"""Test-only reference: the SSDLite graph run by OpenCV's ``cv2.dnn`` (opencv-python-headless<5.1).
+
+semapose's detector was this code until the PyTorch port (issue 22); the tests keep it
+to prove the port equal (``tests/test_ssd_torch.py``). It needs ``cv2.dnn``'s TensorFlow
+importer, which opencv 5.1 removed: :func:`cv2_dnn_available` says why it cannot run.
+
+Build the OpenCV DNN text graph (.pbtxt) of a TF Object Detection API SSD graph.
 
 ``cv2.dnn.readNetFromTensorflow(frozen.pb, graph.pbtxt)`` runs SSD models when
 the text graph describes only the convolutional part plus OpenCV's own SSD
@@ -24,6 +30,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 #: ops the convolutional trunk needs; others are removed
 _KEEP_OPS = frozenset(
@@ -320,8 +327,14 @@ def cv2_dnn_available() -> str | None:
 class ReferenceSSD:
     """The former cv2.dnn run of the SSDLite graph (test-only): same windows, same selection."""
 
-    def __init__(self, pb: str | Path, score_threshold: float = 0.3, nms_iou: float = 0.5,
-                 min_size: float = 8.0, input_size: int = 300) -> None:
+    def __init__(
+        self,
+        pb: str | Path,
+        score_threshold: float = 0.3,
+        nms_iou: float = 0.5,
+        min_size: float = 8.0,
+        input_size: int = 300,
+    ) -> None:
         import tempfile
 
         import cv2
@@ -334,7 +347,7 @@ class ReferenceSSD:
         self.min_size = min_size
         self.input_size = input_size
 
-    def raw(self, crops: list) -> "object":
+    def raw(self, crops: list[Any]) -> Any:
         """DetectionOutput rows (image id, class, score, x1, y1, x2, y2) of 300x300 inputs."""
         import cv2
         import numpy as np
@@ -344,7 +357,7 @@ class ReferenceSSD:
         self.net.setInput(blob)
         return np.asarray(self.net.forward()).reshape(-1, 7)
 
-    def detect_windows(self, frame_rgb, windows):  # noqa: ANN001, ANN201
+    def detect_windows(self, frame_rgb: Any, windows: list[tuple[int, int, int, int]]) -> Any:
         import numpy as np
 
         from semapose.inference.detectors.boxops import clip_boxes, empty_boxes, nms

@@ -146,6 +146,7 @@ class _Reader:
         while pos < end:
             key, pos = self.varint(pos, end)
             number, wire = key >> 3, key & 7
+            value: Any
             if number == 0:
                 raise self.fail(f"field number 0 at byte {pos}")
             if wire == 0:
@@ -367,7 +368,5 @@ def _tensor(r: _Reader, start: int, end: int) -> np.ndarray | None:
     if array.size == 0:
         return np.zeros(shape, dtype=dtype)
     if array.size < count:  # TF repeats the last value to fill the shape
-        return np.concatenate([array, np.full(count - array.size, array[-1], dtype)]).reshape(
-            shape
-        )
+        return np.concatenate([array, np.full(count - array.size, array[-1], dtype)]).reshape(shape)
     raise r.fail(f"{array.size} values for a tensor of shape {shape}")

@@ -61,7 +61,7 @@ _ANCHOR_SCOPE = "MultipleGridAnchorGenerator/"
 
 @dataclass(frozen=True)
 class _Step:
-    """One operation: ``kind`` in conv / relu6 / add; reads slots ``inputs``."""
+    """One operation: ``kind`` in conv / relu6 / relu6_ (in place) / add; reads ``inputs``."""
 
     kind: str
     inputs: tuple[int, ...]
@@ -93,16 +93,25 @@ class SSDLiteNet(nn.Module):
         self.register_buffer("anchors", anchors, persistent=False)  # (A, 4) cy, cx, h, w
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = images.to(self.anchors.dtype) * (2.0 / 255.0) - 1.0
+        a: torch.Tensor = self.anchors  # type: ignore[assignment]
+        x = images.to(a.dtype) * (2.0 / 255.0) - 1.0
         slots: list[torch.Tensor] = [x]
         for step in self.steps:
             if step.kind == "conv":
                 inp = slots[step.inputs[0]]
                 if any(step.pad):
-                    inp = F.pad(inp, step.pad)
+                    # F.pad returns NCHW-contiguous; keep a channels-last input channels-last
+                    fmt = (
+                        torch.channels_last
+                        if inp.is_contiguous(memory_format=torch.channels_last)
+                        else torch.contiguous_format
+                    )
+                    inp = F.pad(inp, step.pad).contiguous(memory_format=fmt)
                 slots.append(self.convs[step.conv](inp))
             elif step.kind == "relu6":
                 slots.append(slots[step.inputs[0]].clamp(0.0, 6.0))
+            elif step.kind == "relu6_":  # its input feeds nothing else: in place
+                slots.append(slots[step.inputs[0]].clamp_(0.0, 6.0))
             else:  # add
                 slots.append(slots[step.inputs[0]] + slots[step.inputs[1]])
         b = images.shape[0]
@@ -113,7 +122,6 @@ class SSDLiteNet(nn.Module):
             logits.append(cls.permute(0, 2, 3, 1).reshape(b, -1, 2)[..., 1])
         rel = torch.cat(codes, dim=1)
         scores = torch.sigmoid(torch.cat(logits, dim=1))
-        a = self.anchors
         cy = rel[..., 0] / BOX_SCALES[0] * a[:, 2] + a[:, 0]
         cx = rel[..., 1] / BOX_SCALES[1] * a[:, 3] + a[:, 1]
         h = torch.exp(rel[..., 2] / BOX_SCALES[2]) * a[:, 2]
@@ -246,7 +254,8 @@ class _Builder:
         )
         with torch.no_grad():
             conv.weight.copy_(torch.from_numpy(weight.astype(np.float32)))
-            conv.bias.copy_(torch.from_numpy(b.astype(np.float32)))
+            bias_t = torch.from_numpy(b.astype(np.float32))
+            conv.bias.copy_(bias_t)  # type: ignore[union-attr]
         self.convs.append(conv)
         step_pad = (0, 0, 0, 0) if sym else (pad[0], pad[1], pad[0], pad[1])
         return self._push(_Step("conv", (src,), len(self.convs) - 1, step_pad), (out, cout))
@@ -306,5 +315,18 @@ def build_ssdlite_net(graph: TFGraph, input_size: int = 300) -> SSDLiteNet:
         grid[..., 3] = np.asarray(ws)
         anchors.append(grid.reshape(-1, 4))
     table = torch.from_numpy(np.concatenate(anchors).astype(np.float32))
-    net = SSDLiteNet(builder.convs, builder.steps, heads, table, input_size)
+    uses = [0] * (len(builder.steps) + 1)
+    for step in builder.steps:
+        for i in step.inputs:
+            uses[i] += 1
+    for box_slot, cls_slot in heads:
+        uses[box_slot] += 1
+        uses[cls_slot] += 1
+    steps = [
+        _Step("relu6_", s.inputs)
+        if s.kind == "relu6" and uses[s.inputs[0]] == 1 and s.inputs[0]
+        else s
+        for s in builder.steps
+    ]
+    net = SSDLiteNet(builder.convs, steps, heads, table, input_size)
     return net.eval()

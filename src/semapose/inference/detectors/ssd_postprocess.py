@@ -67,9 +67,9 @@ def select_people(
         per_score[f, : c * k] = win_scores[start : start + c].reshape(-1)
         per_ok[f, : c * k] = ok[start : start + c].reshape(-1)
         start += c
-    size = torch.tensor(
-        [[w, h, w, h] for h, w in frame_sizes], dtype=boxes.dtype, device=device
-    )[:, None, :]
+    size = torch.tensor([[w, h, w, h] for h, w in frame_sizes], dtype=boxes.dtype, device=device)[
+        :, None, :
+    ]
     per_frame = torch.minimum(per_frame.clamp(min=0), size)
     bw = per_frame[..., 2] - per_frame[..., 0]
     bh = per_frame[..., 3] - per_frame[..., 1]
