@@ -269,3 +269,55 @@ def test_detect_batch_equals_detect(shared_data: Path) -> None:
     batch = det.detect_batch(frames)
     for img, got in zip(frames, batch, strict=True):
         np.testing.assert_allclose(got, det.detect(img), atol=1e-3)
+
+
+# ------------------------------------------------------------------ errors (issue 22, item 6)
+def test_an_unreadable_graph_is_one_line_naming_detector_file_and_remedy(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from semapose.inference.detectors import DetectorUnavailableError, ssdlite
+
+    bad = tmp_path / "ssdlite_person.pb"
+    bad.write_bytes(b"\x0a\xff\xff\xff\x0fnot a graph")
+    monkeypatch.setattr(ssdlite, "ssdlite_graph_path", lambda progress=True: bad)
+    det = ssdlite.SSDLitePersonDetector()
+    with pytest.raises(DetectorUnavailableError) as info:
+        det.detect(np.zeros((64, 64, 3), np.uint8))
+    msg = str(info.value)
+    assert "SSDLite" in msg and str(bad) in msg and "semapose fetch ssdlite_person" in msg
+    assert "--boxes" in msg and "\n" not in msg
+
+
+@needs_graph
+def test_a_failing_run_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from semapose.inference.detectors import DetectorUnavailableError
+    from semapose.inference.detectors.ssdlite import SSDLitePersonDetector
+
+    det = SSDLitePersonDetector().load()
+
+    def boom(*_: object) -> None:
+        raise RuntimeError("CUDA out of memory.\nTried to allocate 2 GiB")
+
+    monkeypatch.setattr(det._net, "forward", boom)
+    with pytest.raises(DetectorUnavailableError, match=r"SSDLite.*ssdlite_person.*out of memory"):
+        det.detect(np.zeros((64, 64, 3), np.uint8))
+    bad_device = SSDLitePersonDetector(device="nonsense")
+    with pytest.raises(DetectorUnavailableError, match=r"SSDLite.*nonsense.*--boxes"):
+        bad_device.load()
+
+
+def test_cli_exit_2_when_the_detector_cannot_load(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from semapose.cli import main
+    from semapose.inference.detectors import ssdlite
+    from test_predict_helpers import make_video
+
+    bad = tmp_path / "ssdlite_person.pb"
+    bad.write_bytes(b"\x00")
+    monkeypatch.setattr(ssdlite, "ssdlite_graph_path", lambda progress=True: bad)
+    video = make_video(tmp_path / "v.mp4", 3)
+    code = main(["predict", str(video), "--out", str(tmp_path / "out"), "--no-video", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "SSDLite" in err[0] and str(bad) in err[0] and "--boxes" in err[0]

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from semapose.errors import SemaposeError
 from semapose.inference.detectors import DetectorUnavailableError
 from semapose.inference.detectors.boxops import empty_boxes
 
@@ -47,7 +48,10 @@ ASSET = "ssdlite_person"
 #: per-window selection of the graph's post-processing (and OpenCV's DetectionOutput)
 WINDOW_NMS_IOU = 0.6
 WINDOW_TOP_K = 100
-_WHAT_TO_DO = "run `semapose fetch ssdlite_person` again, or pass person boxes with --boxes FILE"
+_WHAT_TO_DO = (
+    "delete that file and run `semapose fetch ssdlite_person`, "
+    "or pass person boxes with --boxes FILE"
+)
 
 
 def ssdlite_graph_path(progress: bool = True) -> Path:
@@ -128,14 +132,14 @@ class SSDLitePersonDetector:
             self._net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         except CheckpointError as exc:
             raise DetectorUnavailableError(
-                f"the default person detector (SSDLite) cannot use {pb}: {exc}; {_WHAT_TO_DO}"
-            ) from None
-        except (RuntimeError, ValueError, TypeError, MemoryError) as exc:
+                f"the default person detector (SSDLite) cannot read its graph: {exc}; {_WHAT_TO_DO}"
+            ) from exc
+        except Exception as exc:  # a device that is not there, out of memory
             raise DetectorUnavailableError(
                 f"the default person detector (SSDLite) could not be built from {pb} on "
-                f"device {self.device!s} ({type(exc).__name__}: {str(exc)[:120]}); "
+                f"device {self.device!s} ({type(exc).__name__}: {_first_line(exc)}); "
                 f"try --device cpu, or pass person boxes with --boxes FILE"
-            ) from None
+            ) from exc
         return self
 
     def detect(self, frame_rgb: np.ndarray, frame_index: int | None = None) -> np.ndarray:
@@ -178,35 +182,42 @@ class SSDLitePersonDetector:
     def _detect_many(
         self, frames: list[np.ndarray], windows: list[list[tuple[int, int, int, int]]]
     ) -> list[np.ndarray]:
+        self.load()
+        try:
+            return self._run(frames, windows)
+        except Exception as exc:  # any failure of the run: one line, the cause under --debug
+            if isinstance(exc, SemaposeError):
+                raise
+            raise DetectorUnavailableError(
+                f"the default person detector (SSDLite, {self._path}) failed on device "
+                f"{self.device!s} ({type(exc).__name__}: {_first_line(exc)}); "
+                "try --device cpu, or pass person boxes with --boxes FILE"
+            ) from exc
+
+    def _run(
+        self, frames: list[np.ndarray], windows: list[list[tuple[int, int, int, int]]]
+    ) -> list[np.ndarray]:
+        import torch
+
         from semapose.inference.detectors.ssd_postprocess import select_people
 
-        self.load()
         crops = _resized_crops(frames, windows, self.input_size)
         if not crops:
             return [empty_boxes() for _ in frames]
-        import torch
-
-        try:
-            with torch.inference_mode():
-                x = torch.from_numpy(np.stack(crops)).to(self.anchors_device)
-                boxes, scores = self._net(x.permute(0, 3, 1, 2))
-                return select_people(
-                    boxes,
-                    scores,
-                    windows,
-                    [f.shape[:2] for f in frames],
-                    score_threshold=self.score_threshold,
-                    min_size=self.min_size,
-                    nms_iou=self.nms_iou,
-                    window_nms_iou=WINDOW_NMS_IOU,
-                    window_top_k=WINDOW_TOP_K,
-                )
-        except RuntimeError as exc:  # out of memory, a device error
-            raise DetectorUnavailableError(
-                f"the default person detector (SSDLite, {self._path}) failed on device "
-                f"{self.device!s} ({_first_line(exc)}); "
-                "try --device cpu or fewer --tiles, or pass person boxes with --boxes FILE"
-            ) from None
+        with torch.inference_mode():
+            x = torch.from_numpy(np.stack(crops)).to(self.anchors_device)
+            boxes, scores = self._net(x.permute(0, 3, 1, 2))
+            return select_people(
+                boxes,
+                scores,
+                windows,
+                [(int(f.shape[0]), int(f.shape[1])) for f in frames],
+                score_threshold=self.score_threshold,
+                min_size=self.min_size,
+                nms_iou=self.nms_iou,
+                window_nms_iou=WINDOW_NMS_IOU,
+                window_top_k=WINDOW_TOP_K,
+            )
 
     @property
     def anchors_device(self) -> Any:
