@@ -321,3 +321,34 @@ def test_cli_exit_2_when_the_detector_cannot_load(
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert "SSDLite" in err[0] and str(bad) in err[0] and "--boxes" in err[0]
+
+
+# ------------------------------------------------------------------ zoomed second pass
+def test_zoom_grid_covers_the_frame_at_half_a_side() -> None:
+    from semapose.inference.detectors.ssdlite import zoom_grid
+
+    grid = zoom_grid(1920, 1080, 720)
+    assert {(x0, y0) for x0, y0, *_ in grid} == {
+        (x, y) for x in (0, 360, 720, 1080, 1200) for y in (0, 360)
+    }
+    assert all(x1 - x0 == 720 and y1 - y0 == 720 for x0, y0, x1, y1 in grid)
+    assert zoom_grid(100, 80, 200) == [(0, 0, 80, 80), (20, 0, 100, 80)]
+    # any box at most half a side tall and wide lies inside one window
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        w, h = rng.integers(1, 361, 2)
+        x, y = rng.integers(0, 1920 - w), rng.integers(0, 1080 - h)
+        assert any(x0 <= x and y0 <= y and x + w <= x1 and y + h <= y1 for x0, y0, x1, y1 in grid)
+
+
+def test_zoom_windows_only_for_small_candidates() -> None:
+    from semapose.inference.detectors.ssdlite import SSDLitePersonDetector
+
+    det = SSDLitePersonDetector(zoom=2 / 3, zoom_score=0.1)
+    big = np.array([[100, 100, 400, 900, 0.9]])
+    assert det.zoom_windows(1920, 1080, big) == []
+    small = np.array([[1400, 600, 1460, 760, 0.2], [1405, 605, 1455, 755, 0.15]])
+    assert det.zoom_windows(1920, 1080, small) == [(1080, 360, 1800, 1080)]  # once, centred
+    faint = np.array([[1500, 600, 1560, 760, 0.05]])
+    assert det.zoom_windows(1920, 1080, faint) == []
+    assert SSDLitePersonDetector(zoom=0).zoom_windows(1920, 1080, small) == []

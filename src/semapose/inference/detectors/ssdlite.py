@@ -42,7 +42,7 @@ import numpy as np
 
 from semapose.errors import SemaposeError
 from semapose.inference.detectors import DetectorUnavailableError
-from semapose.inference.detectors.boxops import empty_boxes
+from semapose.inference.detectors.boxops import empty_boxes, nms
 
 ASSET = "ssdlite_person"
 #: per-window selection of the graph's post-processing (and OpenCV's DetectionOutput)
@@ -84,6 +84,20 @@ def tile_windows(width: int, height: int, tiles: int) -> list[tuple[int, int, in
     return windows
 
 
+def zoom_grid(width: int, height: int, side: int) -> list[tuple[int, int, int, int]]:
+    """Squares of ``side`` covering the frame, half a side apart (the last ones flush)."""
+    side = min(side, width, height)
+    step = max(1, side // 2)
+
+    def starts(n: int) -> list[int]:
+        out = list(range(0, n - side + 1, step))
+        if out[-1] + side < n:
+            out.append(n - side)
+        return out
+
+    return [(x, y, x + side, y + side) for y in starts(height) for x in starts(width)]
+
+
 class SSDLitePersonDetector:
     """SSDLite-MobileNetV2 person detector with optional tiling (see the module docstring).
 
@@ -101,6 +115,8 @@ class SSDLitePersonDetector:
         min_size: float = 8.0,
         small: float = 0.25,
         device: Any = "cpu",
+        zoom: float = 2 / 3,
+        zoom_score: float = 0.1,
     ) -> None:
         self.score_threshold = score_threshold
         #: detect_near: people shorter than this share of the frame height also get their tile
@@ -110,6 +126,11 @@ class SSDLitePersonDetector:
         self.input_size = input_size
         self.min_size = min_size
         self.device = device
+        #: side of the zoomed windows, as a share of the frame's short side (0: no zoom)
+        self.zoom = zoom
+        #: candidates at least this confident but shorter than half a zoomed window are
+        #: looked at again through the zoomed window that holds them
+        self.zoom_score = zoom_score
         self._net: Any = None
         self._path: Path | None = None
 
@@ -143,13 +164,50 @@ class SSDLitePersonDetector:
         return self
 
     def detect(self, frame_rgb: np.ndarray, frame_index: int | None = None) -> np.ndarray:
-        h, w = frame_rgb.shape[:2]
-        return self._detect(frame_rgb, tile_windows(w, h, self.tiles))
+        return self.detect_batch([frame_rgb])[0]
 
     def detect_batch(self, frames_rgb: list[np.ndarray]) -> list[np.ndarray]:
-        """:meth:`detect` of several frames with one pass of the network over all windows."""
-        windows = [tile_windows(f.shape[1], f.shape[0], self.tiles) for f in frames_rgb]
-        return self._detect_many(list(frames_rgb), windows)
+        """:meth:`detect` of several frames: one pass over all their windows, then one
+        over the zoomed windows they ask for (see :meth:`zoom_windows`)."""
+        frames = list(frames_rgb)
+        windows = [tile_windows(f.shape[1], f.shape[0], self.tiles) for f in frames]
+        if self.zoom <= 0:
+            return self._detect_many(frames, windows)
+        low = min(self.zoom_score, self.score_threshold)
+        coarse = self._detect_many(frames, windows, score_threshold=low)
+        zoomed = [self.zoom_windows(f.shape[1], f.shape[0], b) for f, b in zip(frames, coarse)]
+        todo = [i for i, z in enumerate(zoomed) if z]
+        fine = self._detect_many([frames[i] for i in todo], [zoomed[i] for i in todo])
+        out = [b[b[:, 4] >= self.score_threshold] for b in coarse]
+        for i, extra in zip(todo, fine, strict=True):
+            out[i] = nms(np.concatenate([out[i], extra]), self.nms_iou)
+        return out
+
+    def zoom_windows(
+        self, width: int, height: int, candidates: np.ndarray
+    ) -> list[tuple[int, int, int, int]]:
+        """Zoomed windows for the small candidates of a first pass.
+
+        The windows are squares of ``zoom`` times the short side laid at half their
+        side apart, so any person at most half a window tall lies wholly inside one;
+        each candidate scoring at least ``zoom_score`` and no taller than that gets the
+        window that holds it with the widest margin. Large people need no zoom, and a
+        frame without small candidates costs nothing more.
+        """
+        side = int(round(self.zoom * min(width, height)))
+        if side < 32 or len(candidates) == 0:
+            return []
+        grid = zoom_grid(width, height, side)
+        b = np.asarray(candidates, dtype=np.float64)
+        small = b[(b[:, 4] >= self.zoom_score) & (b[:, 3] - b[:, 1] <= side / 2)]
+        chosen: list[tuple[int, int, int, int]] = []
+        g = np.asarray(grid, dtype=np.float64)
+        for x0, y0, x1, y1, _ in small:
+            margin = np.minimum.reduce([x0 - g[:, 0], y0 - g[:, 1], g[:, 2] - x1, g[:, 3] - y1])
+            win = grid[int(np.argmax(margin))]
+            if win not in chosen:
+                chosen.append(win)
+        return chosen
 
     def detect_near(
         self, frame_rgb: np.ndarray, boxes: np.ndarray, frame_index: int | None = None
@@ -180,11 +238,17 @@ class SSDLitePersonDetector:
         return self._detect_many([frame_rgb], [windows])[0]
 
     def _detect_many(
-        self, frames: list[np.ndarray], windows: list[list[tuple[int, int, int, int]]]
+        self,
+        frames: list[np.ndarray],
+        windows: list[list[tuple[int, int, int, int]]],
+        score_threshold: float | None = None,
     ) -> list[np.ndarray]:
         self.load()
+        if not frames:
+            return []
         try:
-            return self._run(frames, windows)
+            thr = self.score_threshold if score_threshold is None else score_threshold
+            return self._run(frames, windows, thr)
         except Exception as exc:  # any failure of the run: one line, the cause under --debug
             if isinstance(exc, SemaposeError):
                 raise
@@ -195,7 +259,10 @@ class SSDLitePersonDetector:
             ) from exc
 
     def _run(
-        self, frames: list[np.ndarray], windows: list[list[tuple[int, int, int, int]]]
+        self,
+        frames: list[np.ndarray],
+        windows: list[list[tuple[int, int, int, int]]],
+        score_threshold: float,
     ) -> list[np.ndarray]:
         import torch
 
@@ -212,7 +279,7 @@ class SSDLitePersonDetector:
                 scores,
                 windows,
                 [(int(f.shape[0]), int(f.shape[1])) for f in frames],
-                score_threshold=self.score_threshold,
+                score_threshold=score_threshold,
                 min_size=self.min_size,
                 nms_iou=self.nms_iou,
                 window_nms_iou=WINDOW_NMS_IOU,
