@@ -175,7 +175,10 @@ class SSDLitePersonDetector:
             return self._detect_many(frames, windows)
         low = min(self.zoom_score, self.score_threshold)
         coarse = self._detect_many(frames, windows, score_threshold=low)
-        zoomed = [self.zoom_windows(f.shape[1], f.shape[0], b) for f, b in zip(frames, coarse)]
+        zoomed = [
+            self.zoom_windows(f.shape[1], f.shape[0], b)
+            for f, b in zip(frames, coarse, strict=True)
+        ]
         todo = [i for i, z in enumerate(zoomed) if z]
         fine = self._detect_many([frames[i] for i in todo], [zoomed[i] for i in todo])
         out = [b[b[:, 4] >= self.score_threshold] for b in coarse]
