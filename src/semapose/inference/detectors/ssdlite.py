@@ -23,9 +23,11 @@ merged by NMS at ``nms_iou``.
 
 The network sees 300x300 inputs, so small people in a wide frame are missed.
 Tiling helps (measured in ``docs/detection_tracking.md``): the full frame plus
-``tiles`` square crops along the long side. It is a weak detector; in video the
-tracker's pose-derived boxes fill many of its misses, and ``--boxes`` / the YOLOX
-extra are better options.
+``tiles`` square crops along the long side; then a zoomed second pass looks again,
+through windows of ``zoom`` times the short side, at the first pass's small
+candidates (:meth:`SSDLitePersonDetector.zoom_windows`). It is a weak detector; in
+video the tracker's pose-derived boxes fill many of its misses, and ``--boxes`` /
+the YOLOX extra are better options.
 
 ``detect_near`` answers the tracker's requests (a followed person's pose is in
 doubt) at a quarter of the cost at 1080p: the full-frame pass alone, plus a tile
