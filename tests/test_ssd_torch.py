@@ -128,6 +128,17 @@ def test_reader_truncations_and_flips_are_checkpoint_errors(
             assert "\n" not in str(exc)
 
 
+def test_reader_refuses_to_expand_a_tiny_constant_into_gigabytes(tmp_path: Path) -> None:
+    shape = b"".join(_field(2, _varint(1 << 3) + _varint(d)) for d in (1 << 14, 1 << 14))
+    tensor = _varint(1 << 3) + _varint(1) + _field(2, shape) + _field(5, struct.pack("<f", 1.0))
+    attr = _field(1, b"value") + _field(2, _field(8, tensor))
+    p = tmp_path / "bomb.pb"
+    p.write_bytes(_field(1, _field(1, b"c") + _field(2, b"Const") + _field(5, attr)))
+    assert p.stat().st_size < 64
+    with pytest.raises(CheckpointError, match="without tensor_content"):
+        read_tf_graph(p)
+
+
 def test_reader_missing_file(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="cannot read"):
         read_tf_graph(tmp_path / "nope.pb")

@@ -44,6 +44,9 @@ _MAX_NODES = 200_000
 _MAX_ATTRS = 256
 _MAX_INPUTS = 4096
 _MAX_ELEMENTS = 1 << 28
+#: most values decoded into Python lists (packed fields) and most elements a constant
+#: without ``tensor_content`` may expand to (a 30-byte file must not allocate gigabytes)
+_MAX_LIST_VALUES = 1 << 22
 _MAX_DIMS = 16
 
 #: DataType enum -> numpy dtype (little-endian as TensorFlow writes tensor_content).
@@ -181,7 +184,7 @@ class _Reader:
         while pos < end:
             v, pos = self.varint(pos, end)
             out.append(v)
-            if len(out) > _MAX_ELEMENTS:
+            if len(out) > _MAX_LIST_VALUES:
                 raise self.fail("too many packed values")
         return out
 
@@ -195,6 +198,8 @@ class _Reader:
             raise self.fail(f"expected fixed-size values, got wire type {wire}")
         if len(raw) % size:
             raise self.fail(f"{len(raw)} bytes of packed {size}-byte values")
+        if len(raw) // size > _MAX_LIST_VALUES:
+            raise self.fail("too many packed values")
         return list(struct.unpack(f"<{len(raw) // size}{fmt}", raw))
 
 
@@ -303,7 +308,7 @@ def _list_value(r: _Reader, start: int, end: int) -> list[Any]:
             out.extend(bool(v) for v in r.packed_varints(wire, value))
         elif number == 7 and wire == 2:
             out.append(_shape(r, *value))
-        if len(out) > _MAX_ELEMENTS:
+        if len(out) > _MAX_LIST_VALUES:
             raise r.fail("attribute list too long")
     return out
 
@@ -340,7 +345,7 @@ def _tensor(r: _Reader, start: int, end: int) -> np.ndarray | None:
             values.extend(r.packed_fixed(wire, value, "d"))
         elif number in (7, 10, 11, 13):
             values.extend(_signed(v) for v in r.packed_varints(wire, value))
-        if len(values) > _MAX_ELEMENTS:
+        if len(values) > _MAX_LIST_VALUES:
             raise r.fail("too many tensor values")
     if dtype_code == _DT_STRING:
         return None  # string constants (e.g. asset names) are not weights
@@ -359,6 +364,8 @@ def _tensor(r: _Reader, start: int, end: int) -> np.ndarray | None:
         if n != count * dtype.itemsize:
             raise r.fail(f"tensor_content of {n} bytes for shape {shape} of {dtype}")
         return np.frombuffer(r.data, dtype=dtype, count=count, offset=content[0]).reshape(shape)
+    if count > _MAX_LIST_VALUES:
+        raise r.fail(f"a tensor of shape {shape} without tensor_content")
     if dtype_code == 19:  # half_val holds the fp16 bit patterns as ints
         array = np.array(values, dtype=np.uint16).view(np.float16)
     else:
