@@ -11,7 +11,7 @@
 - exactly-2: frames with exactly two boxes on the two-person and basketball clips;
 - mean ms per frame over all frames run.
 
-``--road`` (issue 22) runs, for each SSDLite setting of :data:`ROAD_SETTINGS`, the
+``--road`` (issue 22) runs, for each detector setting of :data:`ROAD_SETTINGS`, the
 detector alone as above, then ``semapose predict``'s own code (``Predictor.run_one``,
 default model, no overlay, one thread) and saves ``benchmarks/results/detector_road.{json,md}``:
 
@@ -102,10 +102,12 @@ def measure(data: Path, detector_name: str = "ssdlite", **kwargs: Any) -> dict[s
 BOTH_IN_VIEW = tuple(range(0, 150, 5)) + tuple(range(195, 275, 5))
 
 #: SSDLite settings the road section compares: (label, keyword arguments)
-ROAD_SETTINGS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("tiles 3, no zoom (before issue 22)", {"zoom": 0.0}),
-    ("tiles 3, zoom 2/3 (default)", {}),
-    ("tiles 3, zoom 1/2", {"zoom": 0.5}),
+ROAD_SETTINGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("ssdlite: tiles 3, no zoom (before issue 22)", "ssdlite", {"zoom": 0.0}),
+    ("ssdlite: tiles 3, zoom 2/3 (default)", "ssdlite", {}),
+    ("ssdlite: tiles 3, zoom 1/2", "ssdlite", {"zoom": 0.5}),
+    ("ssdlite+blazepose (merged)", "ssdlite+blazepose", {}),
+    ("blazepose alone", "blazepose", {}),
 )
 
 
@@ -209,23 +211,22 @@ def road(data: Path) -> dict[str, Any]:
     import tempfile
 
     from semapose.evaluation import evaluate_posetrack
-    from semapose.inference.detectors.ssdlite import SSDLitePersonDetector
 
     sample = data / "posetrack18_sample"
     clip = data / "videos" / "basketball_300f.mp4"
     rows: list[dict[str, Any]] = []
-    for label, kwargs in ROAD_SETTINGS:
+    for label, name, kwargs in ROAD_SETTINGS:
         row: dict[str, Any] = {"setting": label, "kwargs": kwargs}
-        row["detector"] = measure(data, "ssdlite", **kwargs)
+        row["detector"] = measure(data, name, **kwargs)
         if clip.is_file():
             row["basketball_detector_alone"] = two_people_frames(
-                data, SSDLitePersonDetector(**kwargs).detect
+                data, build_detector(name, **kwargs).detect
             )
         with tempfile.TemporaryDirectory() as tmp:
             if sample.is_dir():
                 t = time.perf_counter()
                 _predict(
-                    sample / "images" / "val", Path(tmp) / "pt", SSDLitePersonDetector(**kwargs)
+                    sample / "images" / "val", Path(tmp) / "pt", build_detector(name, **kwargs)
                 )
                 result = evaluate_posetrack(
                     sample / "annotations" / "val", Path(tmp) / "pt" / "posetrack"
@@ -234,7 +235,7 @@ def road(data: Path) -> dict[str, Any]:
                 row["posetrack_s"] = round(time.perf_counter() - t, 1)
             if clip.is_file():
                 t = time.perf_counter()
-                _predict(clip, Path(tmp) / "bb", SSDLitePersonDetector(**kwargs))
+                _predict(clip, Path(tmp) / "bb", build_detector(name, **kwargs))
                 posetrack = Path(tmp) / "bb" / "posetrack" / "basketball_300f.json"
                 row["basketball"] = both_posed(posetrack, BOTH_IN_VIEW)
                 row["basketball_s"] = round(time.perf_counter() - t, 1)
@@ -266,7 +267,7 @@ def _road_markdown(result: dict[str, Any], info: dict[str, Any]) -> str:
             d.get("boxes/frame street"),
             d.get("ms/frame"),
         ])  # fmt: skip
-    header = ["SSDLite setting", "sample mAP (whole road)", "recall@0.5 (@0.3)",
+    header = ["detector setting", "sample mAP (whole road)", "recall@0.5 (@0.3)",
               "basketball: both children posed", "basketball: detector alone finds both",
               "basketball ids", "boxes/frame street",
               "detector ms/frame"]  # fmt: skip

@@ -13,7 +13,7 @@ of a face box then 4 keypoints ``x, y``, all in input pixels relative to the anc
 centre; score ``sigmoid`` of the logit clipped to +-100, kept at 0.5. Keypoint 0 is
 the middle of the hips, keypoint 1 a point such that the circle around keypoint 0
 through it holds the whole body. The person box given to the tracker is that circle's
-height (``2 r``) and a width of ``r`` (upright people), centred on the hips.
+height (``2 r``) and ``width`` times it (default 0.5: upright people), centred on the hips.
 
 Frames are seen as ``tiles`` squares along the long side plus the letterboxed full
 frame, boxes merged by NMS at 0.3 (MediaPipe's suppression threshold).
@@ -56,8 +56,11 @@ class BlazePosePersonDetector:
         tiles: int = 3,
         nms_iou: float = 0.3,
         device: Any = "cpu",
+        width: float = 0.5,
     ) -> None:
         self.score_threshold = score_threshold
+        #: box width as a share of the body circle's diameter (its height)
+        self.width = width
         self.tiles = tiles
         self.nms_iou = nms_iou
         self.device = device
@@ -139,7 +142,8 @@ class BlazePosePersonDetector:
             r, a = raw[i][keep], self._anchors[keep]
             hx, hy = r[:, 4] / INPUT + a[:, 0], r[:, 5] / INPUT + a[:, 1]
             rad = np.hypot(r[:, 6] / INPUT + a[:, 0] - hx, r[:, 7] / INPUT + a[:, 1] - hy)
-            box = np.stack([hx - rad / 2, hy - rad, hx + rad / 2, hy + rad], 1) * side
+            half = rad * self.width
+            box = np.stack([hx - half, hy - rad, hx + half, hy + rad], 1) * side
             box += [x0, y0, x0, y0]
             out.append(np.concatenate([box, score[keep][:, None]], 1))
         return np.concatenate(out).astype(np.float32) if out else empty_boxes()
