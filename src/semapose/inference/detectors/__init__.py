@@ -23,6 +23,7 @@ Nothing heavy is imported or loaded here; models load on first ``detect``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -65,6 +66,46 @@ class Detector(Protocol):
     def detect(self, frame_rgb: np.ndarray, frame_index: int | None = None) -> np.ndarray: ...
 
 
+def _ssdlite(key: str, **kwargs: Any) -> Detector:
+    from semapose.inference.detectors.ssdlite import SSDLitePersonDetector
+
+    return SSDLitePersonDetector(**kwargs)
+
+
+def _blazepose(key: str, **kwargs: Any) -> Detector:
+    from semapose.inference.detectors.blazepose_det import BlazePosePersonDetector
+
+    return BlazePosePersonDetector(**kwargs)
+
+
+def _ssdlite_and_blazepose(key: str, **kwargs: Any) -> Detector:
+    from semapose.inference.detectors.blazepose_det import (
+        BlazePosePersonDetector,
+        MergedPersonDetector,
+    )
+    from semapose.inference.detectors.ssdlite import SSDLitePersonDetector
+
+    return MergedPersonDetector(SSDLitePersonDetector(**kwargs), BlazePosePersonDetector())
+
+
+def _yolox(key: str, **kwargs: Any) -> Detector:
+    from semapose.inference.detectors.yolox import YOLOXPersonDetector
+
+    return YOLOXPersonDetector(model=key, **kwargs)
+
+
+#: detector name -> factory (imports its module only when chosen); the one place
+#: detector names are matched
+_FACTORIES: dict[str, Callable[..., Detector]] = {
+    "ssdlite": _ssdlite,
+    "blazepose": _blazepose,
+    "ssdlite+blazepose": _ssdlite_and_blazepose,
+    "yolox-tiny": _yolox,
+    "yolox-m": _yolox,
+}
+assert tuple(_FACTORIES) == DETECTOR_NAMES
+
+
 def build_detector(name: str = DEFAULT_DETECTOR, **kwargs: Any) -> Detector:
     """Build a detector by name (one of :data:`DETECTOR_NAMES`).
 
@@ -73,26 +114,9 @@ def build_detector(name: str = DEFAULT_DETECTOR, **kwargs: Any) -> Detector:
     model loads on the first ``detect`` call, or eagerly with ``.load()``.
     """
     key = name.lower().strip()
-    if key == "ssdlite":
-        from semapose.inference.detectors.ssdlite import SSDLitePersonDetector
-
-        return SSDLitePersonDetector(**kwargs)
-    if key == "blazepose":
-        from semapose.inference.detectors.blazepose_det import BlazePosePersonDetector
-
-        return BlazePosePersonDetector(**kwargs)
-    if key == "ssdlite+blazepose":
-        from semapose.inference.detectors.blazepose_det import (
-            BlazePosePersonDetector,
-            MergedPersonDetector,
-        )
-        from semapose.inference.detectors.ssdlite import SSDLitePersonDetector
-
-        return MergedPersonDetector(SSDLitePersonDetector(**kwargs), BlazePosePersonDetector())
-    if key.startswith("yolox"):
-        from semapose.inference.detectors.yolox import YOLOXPersonDetector
-
-        return YOLOXPersonDetector(model=key, **kwargs)
+    factory = _FACTORIES.get(key)
+    if factory is not None:
+        return factory(key, **kwargs)
     raise DetectorUnavailableError(
         f"unknown detector {name!r}: expected one of {', '.join(DETECTOR_NAMES)} "
         "(or pass person boxes with --boxes FILE)"
