@@ -403,7 +403,7 @@ def parse_file(path: Path, side: _Side, frame0: int, protocol: str) -> list[_Fra
         if size > MAX_FILE_BYTES:
             limit = f"a file of at most {MAX_FILE_BYTES // 2**20} MiB (one file per sequence)"
             raise InputError(path, "", limit, f"{size / 2**20:.0f} MiB")
-    data = read_json(path)
+    data = read_json(path, MAX_FILE_BYTES)
     if not isinstance(data, dict):
         raise InputError(path, "", "a PoseTrack JSON object", type(data).__name__)
     if "annolist" in data:

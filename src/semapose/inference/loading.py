@@ -137,6 +137,10 @@ def _load_semapose(path: Path, backbone_weights: str | None = None) -> LoadedMod
         tensors, meta = read_safetensors(path)
         check_finite(tensors, path)
     cfg = checkpoint_config(path, meta)
+    from semapose.weights.embedded import check_embedded_reference
+
+    check_embedded_reference(cfg.model.backbone_weights, path, "model.backbone_weights")
+    check_embedded_reference(meta.get("init_backbone_weights", ""), path, "init_backbone_weights")
     if backbone_weights is not None:
         cfg.model.backbone_weights = backbone_weights
     init = cfg.model.backbone_weights or meta.get("init_backbone_weights", "")

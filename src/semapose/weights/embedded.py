@@ -1,0 +1,44 @@
+"""A weights file carries data, never addresses.
+
+The config embedded in a semapose checkpoint (safetensors metadata or a ``.json``
+sidecar) may name the weights its backbone starts from (``model.backbone_weights``,
+metadata ``init_backbone_weights``). Coming from a file someone else wrote, such a
+value must not make semapose download a URL or open a local path the user never
+named (``http://attacker/...``, ``/etc/passwd``). :func:`check_embedded_reference`
+accepts only the names semapose knows (bundled weights, registry assets and known
+checkpoints, each pinned by a checksum); anything else is a
+:class:`~semapose.errors.CheckpointError` naming the file and the field. Files that
+ship inside the package are trusted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from semapose.errors import CheckpointError, shown_path, shown_value
+
+
+def check_embedded_reference(value: str, path: str | Path, field: str) -> None:
+    """Refuse ``value`` (from ``field`` of the file ``path``) unless it is empty or a
+    weights name semapose knows; a file inside the package is trusted."""
+    from semapose.weights.resolve import BUNDLED_DIR, pose_weight_names
+
+    text = (value or "").strip()
+    if not text:
+        return
+    try:
+        if Path(path).resolve().is_relative_to(BUNDLED_DIR):
+            return
+    except OSError:
+        pass
+    names = pose_weight_names()
+    if text in names or text == "bundled":
+        return
+    raise CheckpointError(
+        f"{shown_path(path)}: {field}: expected empty or a weights name ({', '.join(names)}) "
+        f"in a weights file, got {shown_value(text)} (a weights file never names a URL or "
+        "a file to fetch or open; pass the backbone weights yourself, e.g. --weights)"
+    )
+
+
+__all__ = ["check_embedded_reference"]
