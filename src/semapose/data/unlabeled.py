@@ -203,6 +203,7 @@ def track_video(
     runs shorter than ``min_length`` frames, people smaller than ``min_height`` pixels
     and all but the ``max_people`` largest people of a frame are left out.
     """
+    from semapose.inference.detections import usable_detections
     from semapose.inference.stream import make_detector
     from semapose.inference.tracker import Tracker
     from semapose.io.video import FrameSource
@@ -212,7 +213,9 @@ def track_video(
     runs: dict[int, TrackRun] = {}
     done: list[TrackRun] = []
     for frame in FrameSource(path).frames():
-        boxes = det.detect(frame.image, frame.index)
+        boxes = usable_detections(
+            det.detect(frame.image, frame.index), frame.image.shape[1], frame.image.shape[0], path
+        )
         tracks = tracker.update(frame.index, boxes)
         seen = sorted(
             ((float(tb.box_xywh[3]), int(tb.track_id), tb.box_xywh) for tb in tracks),

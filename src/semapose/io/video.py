@@ -29,7 +29,7 @@ import numpy as np
 
 from semapose.errors import InputError
 from semapose.io.atomic import atomic_path
-from semapose.io.image_header import check_frame_size, check_image_size
+from semapose.io.image_header import check_frame_size
 
 #: File name endings read as videos / as frames of a frame folder.
 VIDEO_EXTENSIONS: tuple[str, ...] = (
@@ -253,14 +253,20 @@ def _read_image(path: Path, index: int) -> np.ndarray:
     """Read an image file as RGB uint8 (H, W, 3)."""
     import cv2
 
-    check_image_size(path, f"frame {index}")  # before decoding: a header can claim 40000x40000
-    data = np.fromfile(str(path), dtype=np.uint8) if path.stat().st_size else None
+    from semapose.io.bounded import read_bounded
+    from semapose.io.image_header import MAX_IMAGE_FILE_BYTES, check_image_bytes
+
+    where = f"frame {index}"
+    raw = read_bounded(path, MAX_IMAGE_FILE_BYTES, "an image file")
+    check_image_bytes(raw, path, where)  # before decoding: a header can claim 40000x40000
+    data = np.frombuffer(raw, dtype=np.uint8) if raw else None
     try:
         image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None else None
     except cv2.error as exc:  # e.g. beyond OpenCV's own size limits (formats without a check)
         raise InputError(path, f"frame {index}", "a readable image", str(exc).strip()) from None
     if image is None:
         raise InputError(path, f"frame {index}", "a readable image", "an unreadable or empty file")
+    check_frame_size(image.shape[1], image.shape[0], path, where)  # what was really decoded
     return np.ascontiguousarray(image[:, :, ::-1])
 
 
