@@ -156,8 +156,20 @@ def test_predict_writes_no_pose_for_a_zero_area_box(
 
 @pytest.mark.parametrize("returned", [None, np.zeros((2, 4)), "boxes"])
 def test_an_api_detector_of_the_wrong_shape_is_named(returned: Any) -> None:
-    with pytest.raises(InputError, match=r"frame 3: expected mine to return an array of shape"):
-        usable_detections(returned, 100, 100, None, 3, "mine")
+    """Before: a reshape error (``cannot reshape array of size 8 into shape (5)``)."""
+    from test_predict_helpers import tiny_cfg, tiny_model
+
+    from semapose.inference.api import PoseEstimator
+
+    class Mine:
+        def detect(self, frame: Any, index: Any = None) -> Any:
+            return returned
+
+    cfg = tiny_cfg()
+    est = PoseEstimator.from_model(tiny_model(cfg), cfg, "cpu", flip=False)
+    frames = [np.zeros((48, 64, 3), np.uint8)] * 2
+    with pytest.raises(InputError, match=r"frame 0: expected Mine to return an array of shape"):
+        list(est.predict(frames, detector=Mine()))
 
 
 # ----------------------------------------------------------------------------- box files

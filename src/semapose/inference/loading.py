@@ -137,16 +137,27 @@ def _load_semapose(path: Path, backbone_weights: str | None = None) -> LoadedMod
         tensors, meta = read_safetensors(path)
         check_finite(tensors, path)
     cfg = checkpoint_config(path, meta)
-    from semapose.weights.embedded import check_embedded_reference
+    # a weights file carries data, never addresses: a URL or a path it names is not followed
+    from semapose.weights.embedded import allowed_reference, check_embedded_reference
 
-    check_embedded_reference(cfg.model.backbone_weights, path, "model.backbone_weights")
-    check_embedded_reference(meta.get("init_backbone_weights", ""), path, "init_backbone_weights")
+    named = {
+        "model.backbone_weights": cfg.model.backbone_weights,
+        "init_backbone_weights": meta.get("init_backbone_weights", ""),
+    }
+
+    def refuse_addresses() -> None:
+        for key, value in named.items():
+            check_embedded_reference(value, path, key)
+
+    cfg.model.backbone_weights = allowed_reference(cfg.model.backbone_weights, path)
     if backbone_weights is not None:
         cfg.model.backbone_weights = backbone_weights
-    init = cfg.model.backbone_weights or meta.get("init_backbone_weights", "")
+    init = cfg.model.backbone_weights or allowed_reference(named["init_backbone_weights"], path)
     if _is_partial(meta):  # temporal + head only, over a backbone from its own weights
         from semapose.models.partial import load_partial_weights
 
+        if not init:
+            refuse_addresses()
         cfg.model.backbone_weights = init
         model = build_model(cfg)
         load_partial_weights(model, path)
@@ -159,6 +170,8 @@ def _load_semapose(path: Path, backbone_weights: str | None = None) -> LoadedMod
     if missing and init:
         parts = load_pretrained(model, cfg.model.backbone, init)
         missing = [k for k in missing if not k.startswith(tuple(f"{p}." for p in parts))]
+    if missing:
+        refuse_addresses()  # the tensors it leaves out would have come from an address
     bad = [k for k in tensors if k in own and tuple(own[k].shape) != tuple(tensors[k].shape)]
     if missing or unexpected or bad:
         detail = (

@@ -132,8 +132,10 @@ def check_model(cfg: Config, stride: int) -> tuple[int, int]:
     config may have been changed in code since it was read).
     """
     from semapose.config import check_config
+    from semapose.models.size import check_model_size
 
     check_config(cfg)
+    check_model_size(cfg)
     src, m, d = cfg.source, cfg.model, cfg.data
     h, w = (int(v) for v in d.image_size)
     if h % stride or w % stride:
@@ -189,6 +191,9 @@ def build_model(cfg: Config) -> Estimator:
     Loads ``cfg.model.backbone_weights`` (backbone and, where the checkpoint has it,
     the single-frame head) when set.
     """
+    from semapose.models.size import check_model_size
+
+    check_model_size(cfg)  # before any tensor is allocated: the config may be a file's
     m = cfg.model
     backbone = build_backbone(m.backbone, cfg.data.image_size, cfg.source)
     feat_size = check_model(cfg, int(getattr(backbone, "stride")))  # noqa: B009

@@ -18,22 +18,35 @@ from pathlib import Path
 from semapose.errors import CheckpointError, shown_path, shown_value
 
 
-def check_embedded_reference(value: str, path: str | Path, field: str) -> None:
-    """Refuse ``value`` (from ``field`` of the file ``path``) unless it is empty or a
-    weights name semapose knows; a file inside the package is trusted."""
+def is_allowed_reference(value: str, path: str | Path) -> bool:
+    """Whether ``value`` may be followed: empty, a weights name semapose knows, or any
+    value in a file that ships inside the package."""
     from semapose.weights.resolve import BUNDLED_DIR, pose_weight_names
 
     text = (value or "").strip()
-    if not text:
-        return
+    if not text or text == "bundled" or text in pose_weight_names():
+        return True
     try:
-        if Path(path).resolve().is_relative_to(BUNDLED_DIR):
-            return
+        return Path(path).resolve().is_relative_to(BUNDLED_DIR)
     except OSError:
-        pass
-    names = pose_weight_names()
-    if text in names or text == "bundled":
+        return False
+
+
+def allowed_reference(value: str, path: str | Path) -> str:
+    """``value`` when it may be followed, else ``""`` (the address is never used: tensors
+    the file leaves out are then reported missing by :func:`check_embedded_reference`)."""
+    return value if is_allowed_reference(value, path) else ""
+
+
+def check_embedded_reference(value: str, path: str | Path, field: str) -> None:
+    """Refuse ``value`` (from ``field`` of the file ``path``) unless it is empty or a
+    weights name semapose knows; a file inside the package is trusted."""
+    from semapose.weights.resolve import pose_weight_names
+
+    text = (value or "").strip()
+    if is_allowed_reference(text, path):
         return
+    names = pose_weight_names()
     raise CheckpointError(
         f"{shown_path(path)}: {field}: expected empty or a weights name ({', '.join(names)}) "
         f"in a weights file, got {shown_value(text)} (a weights file never names a URL or "
@@ -41,4 +54,4 @@ def check_embedded_reference(value: str, path: str | Path, field: str) -> None:
     )
 
 
-__all__ = ["check_embedded_reference"]
+__all__ = ["allowed_reference", "check_embedded_reference", "is_allowed_reference"]
