@@ -44,6 +44,15 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n" + (f"{hint}\n" if hint else ""))
 
 
+#: (command, option of other commands) -> what to do instead (a close spelling misled:
+#: ``fit --resume`` suggested ``--set``)
+NOT_AN_OPTION: dict[tuple[str, str], str] = {
+    ("fit", "--resume"): "it always continues where it stopped from the work files in --out "
+    "(use a new --out to start over)",
+    ("fit", "--boxes"): "it finds people with --detector (ssdlite, yolox-tiny, yolox-m)",
+    ("evaluate", "--resume"): "it runs in one go",
+}
+
 _INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)")
 _UNRECOGNIZED = re.compile(r"unrecognized arguments: (.*)")
 
@@ -63,10 +72,13 @@ def suggestion(message: str, parser: argparse.ArgumentParser) -> str:
         return ""
     options = [s for a in parser._actions for s in a.option_strings]
     hints = []
+    command = parser.prog.split()[-1]
     for token in found.group(1).split():
         if not token.startswith("-"):
             continue
         flag = token.split("=", 1)[0]
+        if (command, flag) in NOT_AN_OPTION:  # an option of another command: say so
+            return f"{parser.prog} has no {flag}: {NOT_AN_OPTION[command, flag]}"
         close = difflib.get_close_matches(flag, options, n=1, cutoff=0.6)
         if close:
             hints.append(f"{flag} -> {close[0]}")

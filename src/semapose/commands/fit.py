@@ -90,11 +90,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError(out, "--out", "a folder (or a path to create one)", "an existing file")
-    for name, value, low in (("--steps", args.steps, 1), ("--batch", args.batch, 1)):
-        if value < low:
-            raise InputError(None, name, f"an integer >= {low}", value)
-    if not 0.0 < args.rate <= 1.0:
-        raise InputError(None, "--rate", "a fraction in (0, 1]", args.rate)
+    from semapose.commands.options import check_fit_options
+
+    check_fit_options(args)
     from semapose.data.synthetic.degrade import parse_degrade
 
     parse_degrade(args.degrade)

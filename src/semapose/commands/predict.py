@@ -108,6 +108,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, "--max-frames", "a non-negative integer", args.max_frames)
     if args.detect_every < 1:
         raise InputError(None, "--detect-every", "a positive integer", args.detect_every)
+    from semapose.commands.options import check_predict_options
+
+    check_predict_options(args)
     if not 0 <= args.threads <= 1024:
         raise InputError(None, "--threads", "an integer in [0, 1024]", args.threads)
     if args.threads:

@@ -52,6 +52,8 @@ DEFAULT_FOLDER_FPS = 25.0
 #: Highest frame rate accepted (high-speed cameras reach a few thousand; the MP4
 #: writer's time base overflows far beyond).
 MAX_FPS = 100_000.0
+#: Smallest frame rate accepted (one frame per 100 s); the MP4 writer encodes it exactly.
+MIN_FPS = 0.01
 
 
 def is_video_file(path: str | Path) -> bool:
@@ -96,8 +98,11 @@ class FrameSource:
     def __init__(self, path: str | Path, fps: float | None = None, strict: bool = True) -> None:
         self.path = Path(path)
         self.strict = strict
-        if fps is not None and not (np.isfinite(fps) and 0 <= fps <= MAX_FPS):  # 0 = default
-            raise InputError(self.path, "fps", f"a positive frame rate up to {MAX_FPS:g}", fps)
+        # 0 = default; below MIN_FPS the MP4 writer's rate (denominator <= 1001) would be 0
+        if fps is not None and not (np.isfinite(fps) and (fps == 0 or MIN_FPS <= fps <= MAX_FPS)):
+            raise InputError(
+                self.path, "fps", f"a frame rate from {MIN_FPS:g} to {MAX_FPS:g}", fps
+            )
         if not self.path.exists():
             raise InputError(self.path, "", "an existing video file or frame folder", "missing")
         self._files: list[Path] = []
