@@ -146,7 +146,7 @@ def predict_source(
 
     source = FrameSource(path, fps=options.fps)
     _remove_stale_temporaries(paths)
-    state = _load_state(state_file, path, options) if options.resume else None
+    state = _load_state(state_file, path, options, source.num_frames) if options.resume else None
     if state is None:
         shutil.rmtree(paths.partial, ignore_errors=True)
         state = {"next_frame": 0, "next_key": 0, "results_bytes": 0, "detections_bytes": 0}
@@ -299,30 +299,29 @@ def predict_source(
 
 
 def _fp(path: Path, options: JobOptions) -> dict[str, Any]:
+    from semapose.io.fingerprint import file_digest
+
     st = path.stat()
     return {
         "source": str(path.resolve()),
         "size": st.st_size if path.is_file() else None,
+        "content": file_digest(path),  # the input changed in place: start over
         **options.fingerprint,
     }
 
 
-def _load_state(state_file: Path, path: Path, options: JobOptions) -> dict[str, Any] | None:
-    """The saved state if it belongs to this input and these options, else None (start over)."""
+def _load_state(
+    state_file: Path, path: Path, options: JobOptions, num_frames: int | None
+) -> dict[str, Any] | None:
+    """The saved state if it belongs to this input and these options, else None (start over);
+    a state of this job that cannot be right is an InputError (see :mod:`.state_schema`)."""
+    from semapose.inference.state_schema import checked_predict_state
+
     if not state_file.is_file():
         return None
-    try:
-        state = json.loads(state_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(state, dict) or state.get("fingerprint") != json.loads(
-        json.dumps(_fp(path, options))
-    ):
-        return None
-    keys = ("next_frame", "next_key", "results_bytes", "detections_bytes")
-    if not all(isinstance(state.get(k), int) and state[k] >= 0 for k in keys):
-        return None
-    return state
+    return checked_predict_state(
+        state_file, json.loads(json.dumps(_fp(path, options))), num_frames
+    )
 
 
 def _truncate(path: Path, size: int) -> None:

@@ -97,11 +97,23 @@ class Predictor:
         mode = ", online" if o.online else ""
         return f"{self.loaded.source} ({kind}{mode}, crop={o.crop}, flip={o.flip_test})"
 
-    def fingerprint(self, boxes: str | None, detector: str | None) -> dict[str, Any]:
-        """What a resumed run must share with the interrupted one."""
+    def fingerprint(
+        self, boxes: str | None, detector: str | None, path: Path | None = None
+    ) -> dict[str, Any]:
+        """What a resumed run must share with the interrupted one: every option that changes
+        the numbers, and the content (size + SHA-256) of the weights and box files, so a file
+        changed in place under the same name starts the job over."""
+        from semapose.io.fingerprint import file_digest
+
         o = self.options
+        box_file = Path(boxes) if boxes else None
+        if box_file is not None and box_file.is_dir() and path is not None:
+            box_file = box_file / f"{input_name(path)}.json"
+        weights = Path(self.loaded.source)
         return {
             "weights": self.loaded.source,
+            "weights_content": file_digest(weights) if weights.is_file() else None,
+            "boxes_content": file_digest(box_file) if box_file is not None else None,
             "offsets": list(o.offsets),
             "online": o.online,
             "crop": o.crop,
@@ -145,7 +157,9 @@ class Predictor:
             max_frames=max_frames,
             progress=progress,
             fps=fps,
-            fingerprint=self.fingerprint(boxes, None if boxes else (detector or "default")),
+            fingerprint=self.fingerprint(
+                boxes, None if boxes else (detector or "default"), Path(path)
+            ),
             smooth=smooth,
         )
         from semapose.inference.tracker import DetectionSchedule
