@@ -142,9 +142,7 @@ def test_zero_area_and_out_of_frame_boxes_hold_no_person() -> None:
     assert got.tolist() == [[-20, -20, 30, 60, 0.8]]
 
 
-def test_predict_writes_no_pose_for_a_zero_area_box(
-    work: dict[str, Path], tmp_path: Path
-) -> None:
+def test_predict_writes_no_pose_for_a_zero_area_box(work: dict[str, Path], tmp_path: Path) -> None:
     items = [{"image_id": f, "bbox": [20, 20, 0, 40], "score": 0.9} for f in range(4)]
     items += [{"image_id": f, "bbox": [4000, 4000, 30, 60], "score": 0.9} for f in range(4)]
     boxes = _write(tmp_path / "flat.json", items)
@@ -157,9 +155,8 @@ def test_predict_writes_no_pose_for_a_zero_area_box(
 @pytest.mark.parametrize("returned", [None, np.zeros((2, 4)), "boxes"])
 def test_an_api_detector_of_the_wrong_shape_is_named(returned: Any) -> None:
     """Before: a reshape error (``cannot reshape array of size 8 into shape (5)``)."""
-    from test_predict_helpers import tiny_cfg, tiny_model
-
     from semapose.inference.api import PoseEstimator
+    from test_predict_helpers import tiny_cfg, tiny_model
 
     class Mine:
         def detect(self, frame: Any, index: Any = None) -> Any:
@@ -221,9 +218,7 @@ def test_the_jpeg_size_check_is_not_bypassed_by_app_segments(tmp_path: Path) -> 
         next(iter(FrameSource(folder).frames()))
 
 
-def test_decoded_pixels_are_checked_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_decoded_pixels_are_checked_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A format whose header is not read (TIFF) is checked on what the decoder returns."""
     import semapose.io.image_header as ih
     from semapose.io.video import FrameSource

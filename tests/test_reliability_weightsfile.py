@@ -19,9 +19,8 @@ from semapose.inference.loading import load_model  # noqa: E402
 
 def _with_config(tmp_path: Path, name: str, edit: Any, meta: dict[str, str] | None = None) -> Path:
     """A tiny semapose checkpoint whose embedded config is ``edit(config dict)``."""
-    from test_predict_helpers import tiny_cfg, tiny_model
-
     from semapose.engine.checkpoint import save_weights
+    from test_predict_helpers import tiny_cfg, tiny_model
 
     cfg = tiny_cfg()
     raw = to_dict(cfg)

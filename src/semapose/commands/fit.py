@@ -126,20 +126,18 @@ def _fit(
 
     from semapose.data import unlabeled as U
     from semapose.engine import distributed as du
+    from semapose.engine import fit_work as W
     from semapose.engine.cache_fit import CacheFitConfig, fit_on_cache
     from semapose.errors import InputError
     from semapose.models.partial import save_partial_weights
 
     tracks, cache_dir = out / "tracks.json", out / "cache"
     if info.is_main:
-        if not tracks.is_file():
-            runs = []
-            for v in videos:
-                if progress:
-                    print(f"tracking people in {v}", file=sys.stderr)
-                runs += U.track_video(v, detector=args.detector or "ssdlite", min_length=5)
+        W.prepare_work(out, W.fit_fingerprint(args, videos))  # other inputs: start over
+        if not tracks.is_file():  # per video, saved as each is done
+            runs = W.track_videos(videos, out, args.detector or "ssdlite", progress)
             U.save_runs(tracks, runs)
-        runs = U.load_runs(tracks)
+        runs = W.load_runs_checked(tracks)
         if not runs:
             raise InputError(Path(args.videos), "VIDEOS", "people tracked over >= 5 frames", "none")
         if not (cache_dir / "index.json").is_file():
@@ -155,6 +153,7 @@ def _fit(
             )
     if info.distributed:
         du.barrier()
+    W.check_cache(cache_dir)
     cache = U.FeatureCache(cache_dir)
     fc = CacheFitConfig(steps=args.steps, batch_size=args.batch, lr=args.lr, seed=args.seed)
     rows = torch.arange(len(cache)).numpy()

@@ -319,9 +319,7 @@ def _load_state(
 
     if not state_file.is_file():
         return None
-    return checked_predict_state(
-        state_file, json.loads(json.dumps(_fp(path, options))), num_frames
-    )
+    return checked_predict_state(state_file, json.loads(json.dumps(_fp(path, options))), num_frames)
 
 
 def _truncate(path: Path, size: int) -> None:

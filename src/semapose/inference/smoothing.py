@@ -75,7 +75,9 @@ class OneEuroSmoother:
                 raise SmoothingParameterError(
                     None,
                     f"smooth.{key}",
-                    "a finite positive number up to 1e6" if key != "beta" else "a finite number >= 0",
+                    "a finite positive number up to 1e6"
+                    if key != "beta"
+                    else "a finite number >= 0",
                     value,
                 )
         self.fps = float(fps)

@@ -52,7 +52,9 @@ def checked_predict_state(
     from semapose.io.bounded import parse_json_text, read_bounded
 
     try:
-        state = parse_json_text(read_bounded(state_file, MAX_STATE_BYTES, "a state file"), state_file)
+        state = parse_json_text(
+            read_bounded(state_file, MAX_STATE_BYTES, "a state file"), state_file
+        )
     except InputError:
         return None  # torn or unreadable: start over
     if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
@@ -70,9 +72,7 @@ def checked_predict_state(
             frames,
         )
     if keys > frames:
-        raise InputError(
-            state_file, "next_key", f"at most next_frame ({frames}) {_HINT}", keys
-        )
+        raise InputError(state_file, "next_key", f"at most next_frame ({frames}) {_HINT}", keys)
     partial = state_file.parent
     for key, name, expected in (
         ("detections_bytes", "detections.jsonl", frames),

@@ -56,9 +56,7 @@ def check_regular_file(path: str | Path, limit: int, what: str) -> int:
     if not stat.S_ISREG(st.st_mode):
         raise InputError(path, "", f"a regular file ({what})", file_kind(st.st_mode))
     if st.st_size > limit:
-        raise InputError(
-            path, "", f"{what} of at most {_size_text(limit)}", _size_text(st.st_size)
-        )
+        raise InputError(path, "", f"{what} of at most {_size_text(limit)}", _size_text(st.st_size))
     return int(st.st_size)
 
 
@@ -74,9 +72,7 @@ def read_bounded(path: str | Path, limit: int, what: str) -> bytes:
     if stat.S_ISDIR(st.st_mode):
         raise InputError(path, "", what, "a folder")
     if stat.S_ISREG(st.st_mode) and st.st_size > limit:  # no need to read it to know
-        raise InputError(
-            path, "", f"{what} of at most {_size_text(limit)}", _size_text(st.st_size)
-        )
+        raise InputError(path, "", f"{what} of at most {_size_text(limit)}", _size_text(st.st_size))
     flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
     if stat.S_ISFIFO(st.st_mode):
         flags |= os.O_NONBLOCK  # no writer: open returns at once and the read is empty
@@ -101,11 +97,13 @@ def read_bounded(path: str | Path, limit: int, what: str) -> bytes:
             chunks.append(chunk)
             total += len(chunk)
             if total > limit:
+                regular = stat.S_ISREG(st.st_mode)
+                kind = "a file that grew" if regular else file_kind(st.st_mode)
                 raise InputError(
                     path,
                     "",
                     f"{what} of at most {_size_text(limit)}",
-                    f"more ({file_kind(st.st_mode) if not stat.S_ISREG(st.st_mode) else 'a file that grew'})",
+                    f"more ({kind})",
                 )
     finally:
         os.close(fd)
@@ -123,14 +121,20 @@ def parse_json_text(text: str | bytes, path: str | Path, where: str = "") -> Any
         return json.loads(text)
     except json.JSONDecodeError as exc:
         place = f"line {exc.lineno} column {exc.colno}"
-        raise InputError(path, f"{where}: {place}" if where else place, "valid JSON", exc.msg) from None
+        raise InputError(
+            path, f"{where}: {place}" if where else place, "valid JSON", exc.msg
+        ) from None
     except RecursionError:  # 100,000 nested "[": Python's parser gives up
-        raise InputError(path, where, "JSON of reasonable nesting depth", "deeper nesting") from None
+        raise InputError(
+            path, where, "JSON of reasonable nesting depth", "deeper nesting"
+        ) from None
     except ValueError as exc:  # huge integer literals
         raise InputError(path, where, "valid JSON of reasonable size", str(exc)[:80]) from None
 
 
-def read_json_bounded(path: str | Path, limit: int = MAX_JSON_BYTES, what: str = "a JSON file") -> Any:
+def read_json_bounded(
+    path: str | Path, limit: int = MAX_JSON_BYTES, what: str = "a JSON file"
+) -> Any:
     """A JSON file read through :func:`read_bounded` and :func:`parse_json_text`."""
     data = read_bounded(path, limit, what)
     if not data.strip():

@@ -60,7 +60,10 @@ def file_digest(path: str | Path) -> dict[str, Any]:
                 continue
             h.update(f"{entry.name}\0{est.st_size}\0{est.st_mtime_ns}\n".encode("utf-8", "replace"))
         return {"folder": True, "sha256": h.hexdigest()}
-    return {"size": int(st.st_size), "sha256": _digest(str(p), st.st_size, st.st_mtime_ns, st.st_ino)}
+    return {
+        "size": int(st.st_size),
+        "sha256": _digest(str(p), st.st_size, st.st_mtime_ns, st.st_ino),
+    }
 
 
 __all__ = ["FULL_HASH_BYTES", "file_digest"]

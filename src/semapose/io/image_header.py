@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+
 from semapose.errors import InputError
 
 #: Largest accepted width or height of an image frame, in pixels.
