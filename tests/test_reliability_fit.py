@@ -223,3 +223,33 @@ def test_ctrl_c_checkpoints_the_last_finished_step(done: dict[str, Path], tmp_pa
         fit_on_cache(model, cfg, cache, rows, fc, out_dir=tmp_path, resume=True, on_log=interrupt)
     assert torch.load(tmp_path / "fit_state.pt", weights_only=True)["step"] == 10
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_full_disk_is_found_before_the_cache_is_mapped(
+    done: dict[str, Path], tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: SIGBUS while writing the memory-mapped cache, the lock and a partial cache
+    left behind."""
+    import semapose.io.freespace as fs
+
+    out = tmp_path / "fit"
+    shutil.copytree(done["out"], out)
+    shutil.rmtree(out / "cache")
+    (out / "fit_state.pt").unlink()
+    monkeypatch.setattr(fs, "free_bytes", lambda folder: 4096)
+    line = _one_line(capsys, _argv(done["videos"], out), "cache", "free disk space")
+    assert "4.0 KiB free" in line
+    assert not (out / "cache.partial").exists() and not (out / "cache").exists()
+
+
+def test_a_full_disk_while_saving_the_fit_state_is_one_line(
+    done: dict[str, Path], tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: torch 2.13's 'unexpected pos' RuntimeError traceback."""
+    import semapose.io.freespace as fs
+
+    out = tmp_path / "fit"
+    shutil.copytree(done["out"], out)
+    (out / "fit_state.pt").unlink()
+    monkeypatch.setattr(fs, "free_bytes", lambda folder: 1 << 16)
+    _one_line(capsys, _argv(done["videos"], out), "fit_state.pt", "free disk space")

@@ -481,6 +481,13 @@ def build_cache(
     device = next(model.parameters()).device
     c = int(model.feature_channels)
     fh, fw = size[0] // model.feature_stride, size[1] // model.feature_stride
+    try:  # a memory-mapped write to a full disk is a SIGBUS: check the space first
+        from semapose.io.freespace import ensure_free_space
+
+        ensure_free_space(out, 2 * c * fh * fw * (num_rows + max(num_clean, 0)))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     inputs = np.lib.format.open_memmap(tmp / "inputs.npy", "w+", np.float16, (num_rows, c, fh, fw))
     clean = np.lib.format.open_memmap(
         tmp / "clean.npy", "w+", np.float16, (max(num_clean, 0), c, fh, fw)

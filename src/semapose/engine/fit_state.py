@@ -101,6 +101,7 @@ def save_fit_state(
 ) -> None:
     """Write the state after ``step`` steps atomically (free space checked first)."""
     from semapose.io.atomic import atomic_path
+    from semapose.io.freespace import nbytes
 
     state = {
         "step": step,
@@ -111,18 +112,8 @@ def save_fit_state(
         "fit_config": asdict(fc),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path, size_hint=_state_bytes(state)) as tmp:
+    with atomic_path(path, size_hint=nbytes(state)) as tmp:
         torch.save(state, tmp)
-
-
-def _state_bytes(obj: Any) -> int:
-    if isinstance(obj, torch.Tensor):
-        return int(obj.numel() * obj.element_size())
-    if isinstance(obj, dict):
-        return sum(_state_bytes(v) for v in obj.values()) + 64 * len(obj)
-    if isinstance(obj, (list, tuple)):
-        return sum(_state_bytes(v) for v in obj) + 16 * len(obj)
-    return 16
 
 
 def diverged(step: int, terms: dict[str, Any], last_saved: int) -> FitDivergedError:

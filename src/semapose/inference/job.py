@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -41,6 +42,7 @@ from semapose.inference.stream import (
     input_name,
 )
 from semapose.io.atomic import atomic_write_json
+from semapose.io.signals import StopRequest
 
 STATE_VERSION = 1
 
@@ -209,6 +211,7 @@ def predict_source(
 
     if writer is not None:
         writer.__enter__()
+    stop = StopRequest((signal.SIGTERM,)).__enter__()  # SIGTERM: save the state, exit 143
     try:
         for frame in source.frames(start=warm_from):
             if frame.index < next_frame:
@@ -238,6 +241,8 @@ def predict_source(
                 save()
             if progress is not None:
                 progress.update(1)
+            if stop.requested:
+                stop.stop()  # SystemExit(143): the state is saved below
         if not stopped:
             emit(stream.finish().ready)
             marks.update(next_key=runner.next_key, results_bytes=res_fh.tell())
@@ -249,6 +254,7 @@ def predict_source(
             save()
         raise
     finally:
+        stop.__exit__(None, None, None)
         if progress is not None:
             progress.close()
         res_fh.close()

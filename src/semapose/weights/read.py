@@ -251,7 +251,8 @@ def save_state_dict_file(
     from semapose.io.atomic import atomic_path
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
-    with atomic_path(path) as tmp:
+    size = sum(t.numel() * t.element_size() for t in tensors.values())
+    with atomic_path(path, size_hint=size + len(str(metadata or ""))) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
 
 
