@@ -38,6 +38,16 @@ def _num(v: Any) -> str:
     return f"{round(float(v), 3):g}"
 
 
+#: first characters that make a spreadsheet read a cell as a formula (OWASP's list)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(text: str) -> str:
+    """A text cell that a spreadsheet shows as text: a leading ``'`` before a formula
+    start (a frame named ``=HYPERLINK(...).jpg`` reached the CSV unescaped)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def csv_rows(frames: Iterable[Any]) -> Iterator[list[str]]:
     """Rows (without the header) of ``frames`` (``FramePoses``-like), in order."""
     from semapose.keypoints import POSETRACK_KEYPOINTS
@@ -49,7 +59,7 @@ def csv_rows(frames: Iterable[Any]) -> Iterator[list[str]]:
                 name = POSETRACK_KEYPOINTS[j] if j < len(POSETRACK_KEYPOINTS) else str(j)
                 yield [
                     str(f.index),
-                    f.file_name,
+                    text_cell(f.file_name),
                     str(p.track_id),
                     str(j),
                     name,
