@@ -158,7 +158,9 @@ def test_other_inputs_start_over_instead_of_training_on_old_tracks(
     assert "start over" in err and "degrade" in err
     rebuilt = json.loads((out / "cache" / "index.json").read_text())
     assert (
-        (rebuilt["degrade"], rebuilt["rate"]) == ("motion_blur", 0.3) != (index["degrade"], index["rate"])
+        (rebuilt["degrade"], rebuilt["rate"])
+        == ("motion_blur", 0.3)
+        != (index["degrade"], index["rate"])
     )
 
 

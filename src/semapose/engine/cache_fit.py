@@ -120,7 +120,8 @@ def fit_on_cache(
     device = next(model.parameters()).device
     model.train()
     opt = _optimizer(model, fc)
-    start, log = 0, []
+    start = 0
+    log: list[dict[str, Any]] = []
     state_path = Path(out_dir) / STATE_FILE if out_dir is not None else None
     if resume and state_path is not None and state_path.is_file():
         start, log = load_fit_state(state_path, model, opt, fc)  # validated (engine/fit_state)

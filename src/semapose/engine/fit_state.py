@@ -65,7 +65,9 @@ def _log(value: Any, step: int, path: Path) -> list[dict[str, Any]]:
     return value
 
 
-def load_fit_state(path: Path, model: Any, opt: torch.optim.Optimizer, fc: Any) -> tuple[int, list]:
+def load_fit_state(
+    path: Path, model: Any, opt: torch.optim.Optimizer, fc: Any
+) -> tuple[int, list[dict[str, Any]]]:
     """Load ``path`` into ``model`` (temporal module + head) and ``opt``; returns (step, log)."""
     from semapose.weights.read import read_torch
 
@@ -97,7 +99,12 @@ def load_fit_state(path: Path, model: Any, opt: torch.optim.Optimizer, fc: Any) 
 
 
 def save_fit_state(
-    path: Path, model: Any, opt: torch.optim.Optimizer, step: int, log: list, fc: Any
+    path: Path,
+    model: Any,
+    opt: torch.optim.Optimizer,
+    step: int,
+    log: list[dict[str, Any]],
+    fc: Any,
 ) -> None:
     """Write the state after ``step`` steps atomically (free space checked first)."""
     from semapose.io.atomic import atomic_path

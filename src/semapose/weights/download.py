@@ -31,9 +31,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from semapose.limits import DOWNLOAD_DEADLINE_S
 from semapose.errors import SemaposeError
 from semapose.io.atomic import atomic_path
+from semapose.limits import DOWNLOAD_DEADLINE_S
 
 
 class DownloadError(SemaposeError):

@@ -265,7 +265,7 @@ def checkpoint_config(path: str | Path, meta: Mapping[str, str] | None = None) -
     path = Path(path)
     if meta is None and path.suffix == ".safetensors":
         meta = read_safetensors(path)[1]
-    text = (meta or {}).get("semapose_config", (meta or {}).get("config"))
+    text: str | bytes | None = (meta or {}).get("semapose_config", (meta or {}).get("config"))
     sidecar = path.with_suffix(".json")
     source = str(path)
     if text is None:
@@ -281,6 +281,7 @@ def checkpoint_config(path: str | Path, meta: Mapping[str, str] | None = None) -
             text = read_bounded(sidecar, MAX_EMBEDDED_CONFIG_BYTES, "a checkpoint config")
         except InputError as exc:
             raise CheckpointError(f"cannot read the checkpoint's config: {exc}") from None
+    assert text is not None
     if len(text) > MAX_EMBEDDED_CONFIG_BYTES:
         raise CheckpointError(
             f"{source}: the checkpoint's config: expected at most "
