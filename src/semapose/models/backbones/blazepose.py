@@ -560,17 +560,25 @@ def load_state(path: str | Path) -> dict[str, Tensor]:
         state = read_safetensors(path)[0]
         check_finite(state, path)
         return state
+    from semapose.weights.tensor_digest import DIGEST_KEY, layout_mismatch, tensors_digest
+
     cached = converted_path(path)
     if cached.is_file():
         try:
-            state = read_safetensors(cached)[0]
+            state, meta = read_safetensors(cached)
             check_finite(state, cached)
-            return state
+            # a cache entry is used only when its content checksum and layout hold (a zeroed
+            # or wrong-shape entry is rebuilt, not blamed on the .tflite)
+            if meta.get(DIGEST_KEY) == tensors_digest(state) and not layout_mismatch(
+                state, BlazePose().state_dict()
+            ):
+                return state
         except CheckpointError:  # a damaged cache entry is rebuilt
             pass
     state = convert_tflite(path)
     check_finite(state, path)
-    save_state_dict_file(cached, state, {"converted_from_sha256": sha256_file(path)})
+    meta = {"converted_from_sha256": sha256_file(path), DIGEST_KEY: tensors_digest(state)}
+    save_state_dict_file(cached, state, meta)
     return state
 
 
