@@ -10,6 +10,7 @@ Errors of type :class:`SemaposeError` become one line on stderr and exit code 2;
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import re
@@ -153,8 +154,18 @@ def path_error(exc: BaseException) -> str | None:
     name = Path(os.fsdecode(exc.filename2 or exc.filename))
     if isinstance(exc, (NotADirectoryError, FileExistsError)):
         for part in (name, *name.parents):
+            if part.is_symlink() and not part.exists():  # "File exists" said nothing
+                got = "a dangling symlink (its target does not exist)"
+                return str(InputError(part, "", "a folder or a path to create one", got))
             if part.exists() and not part.is_dir():  # a file where a folder is needed
-                return str(InputError(part, "", "a folder or a path to create one", "a file"))
+                from semapose.io.bounded import file_kind
+
+                kind = "a file" if part.is_file() else file_kind(part.stat().st_mode)
+                return str(InputError(part, "", "a folder or a path to create one", kind))
+    if exc.errno == errno.ENAMETOOLONG:  # name the part that is too long, not --out
+        part = max(name.parts, key=len)
+        got = f"a name of {len(part.encode())} bytes ({part[:24]}...)"
+        return str(InputError(name, "", "file names of at most 255 bytes", got))
     if isinstance(exc, IsADirectoryError):
         return str(InputError(name, "", "a file path", "a folder"))
     return str(InputError(name, "", "a path that can be read or written", exc.strerror or exc))

@@ -37,3 +37,7 @@ DOWNLOAD_DEADLINE_S = 1800.0
 
 #: Operators and tensors of a .tflite file; its graph depth is walked without recursion.
 MAX_TFLITE_OPERATORS = 100_000
+
+#: Longest input name (a video's stem): outputs, their temporary files (``.NAME.XXXXXXXX.tmp.mp4``)
+#: and the lock are named after it, within the file system's 255 bytes.
+MAX_INPUT_NAME_BYTES = 200

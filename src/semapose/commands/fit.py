@@ -66,7 +66,10 @@ def video_inputs(folder: Path) -> list[Path]:
             raise InputError(folder, "VIDEOS", "a video file or a folder of videos", "a file")
         return [folder]
     if not folder.is_dir():
-        raise InputError(folder, "VIDEOS", "a folder of videos", "no such folder")
+        from semapose.io.bounded import file_kind
+
+        got = file_kind(folder.stat().st_mode) if folder.exists() else "no such folder"
+        raise InputError(folder, "VIDEOS", "a folder of videos", got)
     found = sorted(p for p in folder.iterdir() if p.is_file() and is_video_file(p))
     found += sorted(
         p for p in folder.iterdir() if p.is_dir() and any(is_image_file(f) for f in p.iterdir())

@@ -43,6 +43,7 @@ from semapose.inference.stream import (
 )
 from semapose.io.atomic import atomic_write_json
 from semapose.io.signals import StopRequest
+from semapose.limits import MAX_INPUT_NAME_BYTES
 
 STATE_VERSION = 1
 
@@ -116,6 +117,15 @@ def _one_run_per_output(job: Callable[..., JobResult]) -> Callable[..., JobResul
 
         bound = signature.bind(*args, **kwargs).arguments
         name = input_name(Path(bound["path"]))
+        if len(name.encode("utf-8", "surrogateescape")) > MAX_INPUT_NAME_BYTES:
+            # outputs and their temporary files are named after the input (255-byte limit)
+            raise InputError(
+                bound["path"],
+                "",
+                f"an input name of at most {MAX_INPUT_NAME_BYTES} bytes (the outputs are "
+                "named after it)",
+                f"{len(name.encode('utf-8', 'surrogateescape'))} bytes",
+            )
         with output_lock(lock_file(bound["options"].out_dir, name), f"an output for {name}"):
             return job(*args, **kwargs)
 

@@ -27,6 +27,11 @@ def list_inputs(path: Path) -> list[Path]:
 
     if not path.exists():
         raise InputError(path, "", "an existing video file or folder", "no such file or folder")
+    if not path.is_file() and not path.is_dir():  # a FIFO or a device named like a video
+        from semapose.io.bounded import file_kind
+
+        got = file_kind(path.stat().st_mode)
+        raise InputError(path, "", "a video file (a regular file) or a folder", got)
     if path.is_file():
         if not is_video_file(path):
             raise InputError(path, "", "a video file (.mp4, .avi, .mov, .mkv, ...)", path.suffix)

@@ -118,7 +118,12 @@ def cache_dir() -> Path:
     """The cache folder: ``$SEMAPOSE_CACHE``, else ``$XDG_CACHE_HOME/semapose`` or ``~/.cache``."""
     env = os.environ.get("SEMAPOSE_CACHE")
     if env:
-        return Path(env).expanduser()
+        path = Path(env).expanduser()
+        if path.exists() and not path.is_dir():  # (the wheel was reported as "not a zip")
+            from semapose.errors import InputError
+
+            raise InputError(path, "SEMAPOSE_CACHE", "a folder (or a path to create one)", "a file")
+        return path
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "semapose"
