@@ -51,13 +51,14 @@ class DiskFullError(SemaposeError):
         if needed > 0 and free is not None and free >= needed:
             # the write needed more than was known in advance ("at least 4.0 KiB, got 4.0 KiB
             # free" read as a contradiction)
-            free_text += ", and the write needed more than that"
+            free_text += " free, and the write needed more than that"
         if needed > 0:
             what, after = f"to write it (at least {_size(needed)})", "the old file is unchanged"
         else:
             what, after = "to write its outputs", "run again with --resume when there is room"
         super().__init__(
-            f"{shown_path(path)}: expected free disk space {what}, got {free_text} free "
+            f"{shown_path(path)}: expected free disk space {what}, got {free_text}"
+            f"{'' if free_text.endswith('that') else ' free'} "
             f"(no space left on the device; {after})"
         )
 
