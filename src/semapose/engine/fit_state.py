@@ -84,7 +84,8 @@ def load_fit_state(
         )
     temporal, head = _tensors(state, "temporal", path), _tensors(state, "head", path)
     if not isinstance(state.get("optimizer"), dict):
-        raise _bad(path, "optimizer", "an optimizer state (a dict)", type(state.get("optimizer")))
+        got = type(state.get("optimizer")).__name__
+        raise _bad(path, "optimizer", "an optimizer state (a dict)", got)
     log = _log(state.get("log"), step, path)
     try:
         model.temporal.load_state_dict(temporal)

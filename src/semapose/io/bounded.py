@@ -69,8 +69,8 @@ def read_bounded(path: str | Path, limit: int, what: str) -> bytes:
         raise InputError(path, "", what, "no such file") from None
     except OSError as exc:
         raise InputError(path, "", what, exc.strerror or str(exc)) from None
-    if stat.S_ISDIR(st.st_mode):
-        raise InputError(path, "", what, "a folder")
+    if stat.S_ISDIR(st.st_mode) or stat.S_ISSOCK(st.st_mode):
+        raise InputError(path, "", what, file_kind(st.st_mode))
     if stat.S_ISREG(st.st_mode) and st.st_size > limit:  # no need to read it to know
         raise InputError(path, "", f"{what} of at most {_size_text(limit)}", _size_text(st.st_size))
     flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)

@@ -51,6 +51,10 @@ def file_digest(path: str | Path) -> dict[str, Any]:
         st = os.stat(p)
     except OSError:
         return {"missing": True}
+    import stat
+
+    if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+        return {"kind": oct(stat.S_IFMT(st.st_mode))}  # never read a FIFO or a device
     if p.is_dir():
         h = hashlib.sha256()
         for entry in sorted(os.scandir(p), key=lambda e: e.name):

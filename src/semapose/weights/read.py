@@ -177,6 +177,8 @@ def _pickle_globals(data: bytes) -> list[str]:
 def read_checkpoint(path: str | Path) -> Any:
     """The stored object of a ``.safetensors`` or torch checkpoint, without running code."""
     p = Path(path)
+    if p.exists() and not p.is_file():  # a FIFO or a device: say what it is
+        check_weights_file(p, "a checkpoint")
     if not p.is_file():
         raise CheckpointError(f"{p}: checkpoint file not found")
     check_weights_file(p, "a checkpoint")
