@@ -163,8 +163,8 @@ def path_error(exc: BaseException) -> str | None:
                 kind = "a file" if part.is_file() else file_kind(part.stat().st_mode)
                 return str(InputError(part, "", "a folder or a path to create one", kind))
     if exc.errno == errno.ENAMETOOLONG:  # name the part that is too long, not --out
-        part = max(name.parts, key=len)
-        got = f"a name of {len(part.encode())} bytes ({part[:24]}...)"
+        longest = max(name.parts, key=len)
+        got = f"a name of {len(longest.encode())} bytes ({longest[:24]}...)"
         return str(InputError(name, "", "file names of at most 255 bytes", got))
     if isinstance(exc, IsADirectoryError):
         return str(InputError(name, "", "a file path", "a folder"))
