@@ -130,15 +130,20 @@ def run_model(net: Any, crops: np.ndarray, batch: int = 8) -> dict[str, np.ndarr
 
 def decode(out: dict[str, np.ndarray], how: str) -> tuple[np.ndarray, np.ndarray]:
     """33 body points (N, 33, 2) in crop pixels (pixel-centre convention) and scores (N, 33)."""
+    import torch
+
     from semapose.data.codec import HeatmapCodec
-    from semapose.models.backbones.blazepose import refine_landmarks
+    from semapose.models.backbones.blazepose_landmarks import refine_landmarks_torch
 
     lm, hm = out["landmarks"][:, :33], out["heatmaps"][:, :33]
     vis = 1 / (1 + np.exp(-lm[..., 3]))
     if how == "regression":
         return lm[..., :2] - 0.5, vis
     if how == "regression+refine":
-        xy, peak = refine_landmarks(lm, hm)
+        refined = refine_landmarks_torch(
+            torch.from_numpy(lm).double(), torch.from_numpy(hm).double()
+        )
+        xy, peak = (t.numpy() for t in refined)
         return xy - 0.5, np.minimum(vis, peak)
     if how == "heatmap":
         codec = HeatmapCodec((256, 256), stride=4, sigma=2.0, refine="dark")
@@ -164,7 +169,7 @@ def decode_head(
     import torch
 
     from semapose.data.codec import HeatmapCodec
-    from semapose.models.backbones.blazepose import BlazePoseHead, posetrack_head_state
+    from semapose.models.backbones.blazepose_head import BlazePoseHead, posetrack_head_state
 
     head = BlazePoseHead()
     head.load_state_dict(posetrack_head_state(net.state_dict(), fitted))
@@ -441,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from semapose.keypoints import BLAZEPOSE_HEAD_WEIGHTS
-    from semapose.models.backbones.blazepose import load_blazepose
+    from semapose.models.backbones.blazepose_tflite import load_blazepose
 
     set_threads(args.threads)
     net = load_blazepose(args.weights)

@@ -5,7 +5,7 @@ Usage::
     python benchmarks/eval_speed.py [--sequences 170] [--frames 40] [--max-people 20]
                                     [--runs 3] [--coco] [--track]
 
-Generates a random GT/prediction set (``tests/posetrack_random.py``; default
+Generates a random GT/prediction set (``semapose.evaluation.random_sets``; default
 170 sequences, ~30 labeled frames each, ~50k GT people, with ignore regions,
 unlabeled frames and missing joints), then times, as the median over
 ``--runs``: loading + poseval clean-up, the assignment, the AP, and the whole
@@ -26,8 +26,6 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
-#: the random-set generator is a test helper (tests/posetrack_random.py)
-TESTS = Path(__file__).resolve().parents[1] / "tests"
 
 
 CPU_TIMES: dict[str, list[float]] = {}
@@ -55,9 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from semapose.evaluation.posetrack_map import compute_map, evaluate_posetrack, match
     from semapose.evaluation.poseval_io import load_eval_set
-
-    sys.path.insert(0, str(TESTS))
-    from posetrack_random import write_random_set
+    from semapose.evaluation.random_sets import write_random_set
 
     rows: dict[str, list[float]] = {"load + clean-up": [], "assignment": [], "AP": [], "total": []}
     if args.coco:

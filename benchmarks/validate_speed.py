@@ -16,11 +16,37 @@ the prediction files and scoring mAP. Prints a table and saves
 from __future__ import annotations
 
 import argparse
-import sys
+from typing import Any
 
 import common
 
-TESTS = common.ROOT / "tests"
+
+def tiny_model(cfg: Any) -> Any:
+    """A random tiny model (seed 0) with random BatchNorm means (more peaked heatmaps)."""
+    import torch
+
+    from semapose.models.build import build_model
+
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.normal_(0, 0.1)
+    return model
+
+
+def tiny_cfg() -> Any:
+    """64x48 crops, T = 5 (offsets -2..2), MLSME+SMML of width 32, two heads."""
+    from semapose.config import Config
+
+    cfg = Config()
+    cfg.data.image_size = (64, 48)
+    cfg.data.offsets = [-2, -1, 1, 2]
+    cfg.model.temporal = "mlsme_smml"
+    cfg.model.dim = 32
+    cfg.model.heads = 2
+    cfg.test.batch_size = 8
+    return cfg
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,12 +60,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    sys.path.insert(0, str(TESTS))
     from semapose.data.loader import build_dataset
     from semapose.data.synthetic.generate import generate_dataset
     from semapose.engine.validate import Validator
     from semapose.evaluation.poseval_io import gt_files_in
-    from test_predict_helpers import tiny_cfg, tiny_model
 
     root = common.CACHE / f"validate_speed_{args.videos}x{args.frames}"
     if not (root / "annotations" / "val").is_dir():

@@ -12,6 +12,8 @@ import torch
 from blazepose_helpers import tflite_file
 from semapose.errors import CheckpointError
 from semapose.models.backbones import blazepose as bp
+from semapose.models.backbones import blazepose_landmarks as bpl
+from semapose.models.backbones import blazepose_tflite as bpt
 
 #: Parameters of the module (the graph's 3,169,489 minus segmentation and world landmarks).
 MODULE_PARAMS = 3_032_739
@@ -20,7 +22,7 @@ MODULE_PARAMS = 3_032_739
 @pytest.fixture(scope="module")
 def net() -> bp.BlazePose:
     model = bp.BlazePose()
-    model.load_state_dict(bp.convert_tflite(tflite_file()))
+    model.load_state_dict(bpt.convert_tflite(tflite_file()))
     return model.eval()
 
 
@@ -82,7 +84,7 @@ def test_backbone_undoes_imagenet_normalisation_and_traces():
         assert extras["keypoint_scores"].shape == (1, 17)
         # nose slot = BlazePose landmark 0 refined by its heatmap, moved from pixel
         # corners to pixel centres
-        refined, _ = bp.refine_landmarks_torch(direct["landmarks"], direct["heatmaps"])
+        refined, _ = bpl.refine_landmarks_torch(direct["landmarks"], direct["heatmaps"])
         torch.testing.assert_close(
             extras["keypoints"][:, 0], refined[:, 0] - 0.5, atol=1e-4, rtol=0
         )
@@ -128,7 +130,7 @@ def test_converter_uses_every_weight_outside_segmentation_and_world_landmarks():
 
     path = tflite_file()
     model = read_tflite(path)
-    state = bp.convert_tflite(path)
+    state = bpt.convert_tflite(path)
     assert sum(v.numel() for v in state.values()) == MODULE_PARAMS
     # the rest of the file's weights belong to layers that only reach the two outputs we skip
     skipped_outputs = {
@@ -158,19 +160,19 @@ def test_converter_uses_every_weight_outside_segmentation_and_world_landmarks():
 def test_load_blazepose_converts_once_into_the_cache(tmp_path, monkeypatch):
     path = tflite_file()
     monkeypatch.setenv("SEMAPOSE_CACHE", str(tmp_path / "cache"))
-    first = bp.load_blazepose(path)
+    first = bpt.load_blazepose(path)
     assert not first.training
-    cached = bp.converted_path(path)
+    cached = bpt.converted_path(path)
     assert cached.is_file() and cached.parent.parent == tmp_path / "cache"
 
     def no_conversion(p):
         raise AssertionError("converted again instead of using the cache")
 
-    monkeypatch.setattr(bp, "convert_tflite", no_conversion)
-    second = bp.load_blazepose(path)
+    monkeypatch.setattr(bpt, "convert_tflite", no_conversion)
+    second = bpt.load_blazepose(path)
     for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True):
         assert torch.equal(a, b)
-    assert bp.load_blazepose(cached).state_dict()["stem.bias"].equal(first.stem.bias)
+    assert bpt.load_blazepose(cached).state_dict()["stem.bias"].equal(first.stem.bias)
 
 
 def test_wrong_files_are_refused_with_the_file_named(tmp_path, monkeypatch):
@@ -178,9 +180,9 @@ def test_wrong_files_are_refused_with_the_file_named(tmp_path, monkeypatch):
     junk = tmp_path / "model.tflite"
     junk.write_bytes(b"\0" * 64)
     with pytest.raises(CheckpointError, match="model.tflite"):
-        bp.load_blazepose(junk)
+        bpt.load_blazepose(junk)
     with pytest.raises(CheckpointError, match="nothere.tflite"):
-        bp.load_blazepose(tmp_path / "nothere.tflite")
+        bpt.load_blazepose(tmp_path / "nothere.tflite")
 
 
 def test_real_crops_give_a_plausible_pose(net, posetrack18_sample):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from blazepose_helpers import tflite_file
+from blazepose_helpers import refine_landmarks, tflite_file
 from semapose.config import load_config
 from semapose.keypoints import (
     BLAZEPOSE_HEAD_WEIGHTS,
@@ -19,6 +19,9 @@ from semapose.keypoints import (
     blazepose_to_posetrack18,
 )
 from semapose.models.backbones import blazepose as bp
+from semapose.models.backbones import blazepose_head as bph
+from semapose.models.backbones import blazepose_landmarks as bpl
+from semapose.models.backbones import blazepose_tflite as bpt
 from test_blazepose import real_crops
 
 
@@ -78,7 +81,7 @@ def test_refinement_moves_to_the_weighted_window_mean():
     hm[0, 0, 15, 26] = 5.0  # one confident cell: landmark 0 moves to its corner (104, 60)
     hm[0, 1, 15, 26] = -2.0  # below the 0.5 threshold: landmark 1 stays
     hm[0, 2, 15, 40] = 5.0  # confident but outside the 7x7 window: stays
-    xy, peak = bp.refine_landmarks(lm, hm)
+    xy, peak = refine_landmarks(lm, hm)
     np.testing.assert_allclose(xy[0, 0], (104.0, 60.0), atol=1e-6)
     np.testing.assert_allclose(xy[0, 1:3], [(100.0, 60.0), (100.0, 60.0)])
     assert peak[0, 0] > 0.99 and peak[0, 1] < 0.5
@@ -86,29 +89,29 @@ def test_refinement_moves_to_the_weighted_window_mean():
     rng = np.random.default_rng(0)
     lm = rng.uniform(-20, 276, (3, 39, 5))
     hm = rng.normal(-1, 3, (3, 39, 64, 64))
-    xy_np, peak_np = bp.refine_landmarks(lm, hm)
-    xy_t, peak_t = bp.refine_landmarks_torch(torch.from_numpy(lm), torch.from_numpy(hm))
+    xy_np, peak_np = refine_landmarks(lm, hm)
+    xy_t, peak_t = bpl.refine_landmarks_torch(torch.from_numpy(lm), torch.from_numpy(hm))
     np.testing.assert_allclose(xy_t.numpy(), xy_np, atol=1e-9)
     np.testing.assert_allclose(peak_t.numpy(), peak_np, atol=1e-12)
 
 
 def test_head_state_copies_blazepose_channels_and_the_fitted_head_points(tmp_path):
     state = bp.BlazePose().state_dict()
-    head = bp.posetrack_head_state(state)
+    head = bph.posetrack_head_state(state)
     w, b = head["final_layer.weight"], head["final_layer.bias"]
     assert w.shape == (17, 48, 1, 1) and b.shape == (17,)
     for slot, j in enumerate(BLAZEPOSE_TO_POSETRACK18):
         if j >= 0:
             assert torch.equal(w[slot], state["heatmap.weight"][j])
-    assert bp.head_fit_path().is_file(), "the bundled synthetic-fitted head channels"
+    assert bph.head_fit_path().is_file(), "the bundled synthetic-fitted head channels"
     from safetensors.torch import load_file
 
-    fit = load_file(str(bp.head_fit_path()))
+    fit = load_file(str(bph.head_fit_path()))
     assert torch.equal(w[1, :, 0, 0], fit["head_bottom.weight"])
-    fallback = bp.posetrack_head_state(state, fitted=tmp_path / "none.safetensors")
+    fallback = bph.posetrack_head_state(state, fitted=tmp_path / "none.safetensors")
     mouth = state["heatmap.weight"][[9, 10]].mean(0)
     torch.testing.assert_close(fallback["final_layer.weight"][1], mouth)
-    module = bp.BlazePoseHead()
+    module = bph.BlazePoseHead()
     module.load_state_dict(head)
     y = module(torch.randn(2, 48, 64, 64))
     assert y.shape == (2, 17, 64, 64) and float(y.min()) >= 0 and float(y.max()) <= 1
@@ -130,7 +133,7 @@ def test_build_model_makes_blazepose_with_its_head():
 
     model = build_model(blazepose_config()).eval()
     assert isinstance(model.backbone, bp.BlazePoseBackbone)
-    assert isinstance(model.head, bp.BlazePoseHead)
+    assert isinstance(model.head, bph.BlazePoseHead)
     x = torch.randn(2, 3, 256, 256)
     with torch.no_grad():
         extras = model.encode_with_outputs(x)
@@ -155,7 +158,7 @@ def test_pretrained_blazepose_estimator_finds_people_on_real_crops(posetrack18_s
     with torch.no_grad():
         extras = model.encode_with_outputs(x)
         heatmaps = model.decode_clip(extras["features"][:, None].expand(-1, 3, -1, -1, -1))
-        direct = bp.load_blazepose(path)(torch.from_numpy(crops).permute(0, 3, 1, 2) / 255.0)
+        direct = bpt.load_blazepose(path)(torch.from_numpy(crops).permute(0, 3, 1, 2) / 255.0)
     # the head's shared channels are BlazePose's own heatmaps (sigmoid), computed from
     # ImageNet-normalised input that the backbone un-normalises
     shared = [BLAZEPOSE_TO_POSETRACK18[s] for s in BLAZEPOSE_SHARED_SLOTS]
@@ -171,24 +174,3 @@ def test_pretrained_blazepose_estimator_finds_people_on_real_crops(posetrack18_s
     close = np.linalg.norm(coords - regressed, axis=-1)[:, list(BLAZEPOSE_SHARED_SLOTS)] < 12
     assert close.mean() > 0.6
     assert (extras["pose_score"] > 0.5).sum() >= 4
-
-
-def test_benchmark_head_fits_recover_known_rules():
-    """The sample benchmark's two head-rule fits find the weights that generated the data."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "blazepose_sample.py"
-    spec = importlib.util.spec_from_file_location("blazepose_sample", path)
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    rng = np.random.default_rng(3)
-    parts = rng.normal(0, 30, (40, 4, 2))
-    scale = rng.uniform(10, 40, 40)
-    truth = np.array([0.1, -0.2, 1.5, -0.4])
-    targets = np.einsum("npd,p->nd", parts, truth)
-    np.testing.assert_allclose(bench.fit_head_weights(parts, targets, scale), truth, atol=1e-9)
-    axis_truth = np.array([0.0, 0.0, 1.75, -0.75])
-    targets = np.einsum("npd,p->nd", parts, axis_truth)
-    np.testing.assert_allclose(bench.fit_axis_weights(parts, targets, scale), axis_truth, atol=1e-9)

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from posetrack_random import write_random_set
 from semapose.cli import main
 from semapose.errors import InputError
 from semapose.evaluation import evaluate_posetrack, load_eval_set
 from semapose.evaluation.coco_ap import evaluate_coco
 from semapose.evaluation.polygon import points_in_polygons
+from semapose.evaluation.random_sets import write_random_set
 from semapose.evaluation.robustness import evaluate_by_degradation
 from semapose.io.posetrack_json import (
     coco_results,

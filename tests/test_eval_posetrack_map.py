@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from posetrack_random import write_random_set
 from semapose.errors import InputError
 from semapose.evaluation import compute_map, evaluate_posetrack, load_eval_set
 from semapose.evaluation.posetrack_map import rank_ap
+from semapose.evaluation.random_sets import write_random_set
 from semapose.keypoints import POSETRACK15_KEYPOINTS, POSETRACK_KEYPOINTS
 
 NAMES = list(POSETRACK15_KEYPOINTS)

@@ -240,19 +240,3 @@ def test_resume_with_other_options_starts_over(tmp_path: Path, model_cfg) -> Non
     assert r.status == "done" and r.stats["backbone_crops"] == 6  # all frames again
     again = predict_source(video, model, a, BoxFileDetector(boxes), _job(tmp_path, resume=True))
     assert again.status == "skipped"
-
-
-def test_crop_study_runs_the_three_modes_on_the_same_joints(model_cfg) -> None:
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from crop_study import _videos, run_mode
-    from semapose.inference.loading import LoadedModel
-    from semapose.inference.predictor import Predictor
-
-    model, cfg = model_cfg
-    predictor = Predictor.from_loaded(LoadedModel(model, cfg, True, "tiny"), flip=False)
-    videos = _videos(1, 5, (128, 96))
-    res = [run_mode(predictor, videos, m) for m in ("track", "key", "static")]
-    assert len({len(r.keypoints) for r in res}) == 1 and len(res[0].keypoints) > 0
-    assert all(0.0 <= r.pckh <= 1.0 and np.isfinite(r.mean_error) for r in res)

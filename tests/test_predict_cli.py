@@ -249,8 +249,10 @@ def test_official_hrnet_checkpoint_runs_single_frame(tmp_path: Path) -> None:
     """An official-layout HRNet file (``final_layer``/``stage4`` keys in a ``state_dict``)."""
     import torch
 
-    from semapose.inference.loading import SingleFrameAdapter, load_model
+    from semapose.inference.loading import load_model
+    from semapose.models.estimator import Estimator
     from semapose.models.single_frame import SingleFrameHRNet
+    from semapose.models.temporal import SingleFrame
 
     with torch.device("meta"):  # shapes only: no time spent on a random init
         shapes = SingleFrameHRNet(32).state_dict()
@@ -258,7 +260,9 @@ def test_official_hrnet_checkpoint_runs_single_frame(tmp_path: Path) -> None:
     path = tmp_path / "pose_hrnet_w32_384x288.pth"
     torch.save({"state_dict": sd}, path)
     loaded = load_model(path)
-    assert isinstance(loaded.model, SingleFrameAdapter) and not loaded.temporal
+    # one single-frame model for every source (issue 23): the Estimator with T = 1
+    assert isinstance(loaded.model, Estimator) and not loaded.temporal
+    assert isinstance(loaded.model.temporal, SingleFrame)
     assert loaded.cfg.data.image_size == (384, 288) and loaded.cfg.data.offsets == []
     assert len(loaded.notes) == 1 and "single-frame" in loaded.notes[0]
 

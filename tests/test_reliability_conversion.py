@@ -10,7 +10,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from blazepose_helpers import tflite_file  # noqa: E402
-from semapose.models.backbones.blazepose import converted_path, load_state  # noqa: E402
+from semapose.models.backbones.blazepose_tflite import (  # noqa: E402
+    converted_path,
+    converted_state as load_state,
+)
 
 
 @pytest.mark.parametrize("damage", ["zeroed", "wrong shape"])

@@ -279,7 +279,7 @@ def test_default_is_blazepose_from_the_asset(tmp_path: Path, capsys: Any) -> Non
     """The single-frame entry: every parameter from the asset; ``--weights X.tflite`` the same;
     the default: our temporal module + head over that same backbone."""
     from semapose.inference.loading import load_model
-    from semapose.models.backbones.blazepose import pretrained_parts
+    from semapose.models.backbones.blazepose_head import pretrained_parts
 
     tflite = tflite_file()
     loaded = load_model(R.SINGLE_FRAME_WEIGHTS)

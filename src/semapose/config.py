@@ -74,7 +74,7 @@ class DataConfig:
     _choices = {"dataset": ("posetrack17", "posetrack18", "posetrack21", "coco", "synthetic")}
 
 
-#: Backbone names ``model.backbone`` accepts (built by ``models.backbones.build_backbone``).
+#: Backbone names ``model.backbone`` accepts (the rows of ``models/backbones/spec.py``).
 BACKBONE_NAMES: tuple[str, ...] = (
     "tiny",
     "hrnet_w32",

@@ -18,16 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from semapose.inference.export import HEATMAP_TOLERANCE, export_onnx
-    from semapose.inference.loading import SingleFrameAdapter, load_model
+    from semapose.inference.loading import load
 
-    loaded = load_model(args.weights, "cpu")
-    if isinstance(loaded.model, SingleFrameAdapter):
-        from semapose.errors import CheckpointError
-
-        raise CheckpointError(
-            f"{loaded.source}: export needs a semapose model (encode_frames/decode_clip); "
-            "official single-frame checkpoints can be exported with their own tools"
-        )
+    loaded = load(args.weights, "cpu")
     result = export_onnx(loaded.model, loaded.cfg, args.out, check=not args.no_check)
     print(f"encoder (backbone, per crop): {result.encoder}")
     print(f"decoder (clip -> heatmaps):   {result.decoder}")

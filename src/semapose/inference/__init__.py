@@ -7,7 +7,7 @@ Modules (nothing heavy is imported here):
   feature cache (``cache.py``) keyed by (frame, track id); ``crops.py`` the affine crops;
 * ``job.py`` -- one video end to end with resumable partial state; ``outputs.py``
   the PoseTrack/COCO JSON and overlay frames; ``predictor.py`` model + options;
-* ``loading.py`` -- bundled, semapose and official HRNet/ViTPose weights;
+* ``loading.py`` -- the one loader (``load``): any weights value -> a model;
 * ``api.py`` -- :class:`PoseEstimator`; ``export.py`` -- ONNX; ``demo.py`` -- the demo;
 * ``distributed.py`` -- sharing a folder of videos among torchrun ranks.
 """

@@ -11,7 +11,7 @@ from typing import Any
 
 from semapose.errors import InputError
 from semapose.inference.job import JobOptions, JobResult, predict_source
-from semapose.inference.loading import LoadedModel, load_model
+from semapose.inference.loading import LoadedModel, load
 from semapose.inference.pipeline import RunnerOptions
 from semapose.inference.stream import input_name, make_detector
 from semapose.inference.tracker import DEFAULT_DETECT_EVERY
@@ -78,7 +78,7 @@ class Predictor:
         from semapose.device import resolve_device
 
         dev = resolve_device(device, "--device", local_rank)
-        loaded = load_model(weights, dev)
+        loaded = load(weights, dev)
         return cls.from_loaded(loaded, dev, online=online, flip=flip, batch=batch, crop=crop)
 
     @classmethod

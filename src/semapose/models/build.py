@@ -1,17 +1,18 @@
 """``build_model(cfg) -> Estimator``: the one place a config becomes a model.
 
-Backbones come from a fixed name table (no registry): ``tiny`` here, HRNet and ViT
-from :mod:`semapose.models.backbones` (imported lazily). The head is the backbone's
-own single-frame head (HRNet: one 1x1 convolution; ViT: the classic two-deconvolution
-decoder), chosen from the backbone's stride so that the heatmaps come out at
-``cfg.data.heatmap_stride``.
+Backbones come from the fixed table :data:`semapose.models.backbones.spec.BACKBONES`
+(no registry; networks imported lazily). The head is the backbone's own single-frame
+head (HRNet, tiny: one 1x1 convolution; ViT: the classic two-deconvolution decoder;
+BlazePose: its sigmoid head), chosen from the backbone's stride so that the heatmaps
+come out at ``cfg.data.heatmap_stride``.
 """
 
 from __future__ import annotations
 
-import importlib
 import warnings
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from torch import Tensor, nn
 
@@ -21,13 +22,16 @@ from semapose.models.estimator import Estimator
 from semapose.models.temporal.base import TemporalModule
 from semapose.models.temporal.tokens import log2_int
 
+if TYPE_CHECKING:
+    from semapose.models.backbones.spec import BackboneSpec, Pretrained
+
 __all__ = [
+    "backbone_spec",
     "build_model",
     "check_model",
-    "build_backbone",
-    "make_head_factory",
     "build_temporal",
     "key_index_of",
+    "fill_pretrained",
     "load_pretrained",
 ]
 
@@ -37,54 +41,17 @@ def key_index_of(offsets: list[int]) -> int:
     return sum(1 for o in offsets if o < 0)
 
 
-def build_backbone(
-    name: str, image_size: tuple[int, int] = (256, 192), source: str = "<config>"
-) -> nn.Module:
-    """A randomly initialised backbone by name (``tiny``, ``hrnet_w32``, ..., ``vit_h``).
+def backbone_spec(cfg: Config) -> BackboneSpec:
+    """The row of ``cfg.model.backbone`` in :data:`semapose.models.backbones.spec.BACKBONES`;
+    ConfigError naming the config file for an unknown name."""
+    from semapose.models.backbones.spec import spec_of
 
-    ``image_size`` sizes the ViT position embedding (other backbones ignore it);
-    ``source`` is the config file named in errors.
-    """
     try:
-        module = importlib.import_module("semapose.models.backbones")
-        factory = module.build_backbone
-    except (ImportError, AttributeError) as exc:  # pragma: no cover - broken install
-        raise ConfigError(
-            source,
-            "model.backbone",
-            "a backbone whose implementation is installed (semapose.models.backbones)",
-            f"{name} ({exc})",
-        ) from exc
-    kwargs = {"img_size": tuple(image_size)} if name.startswith("vit_") else {}
-    try:
-        backbone: nn.Module = factory(name, **kwargs)
+        return spec_of(cfg.model.backbone)
     except ValueError as exc:
-        raise ConfigError(source, "model.backbone", "a known backbone", name) from exc
-    return backbone
-
-
-def make_head_factory(
-    backbone: nn.Module, model_cfg: ModelConfig, heatmap_stride: int
-) -> Callable[[int], nn.Module]:
-    """``in_channels -> head`` producing heatmaps at ``heatmap_stride`` from backbone features
-    (the sizes are those :func:`check_model` accepts)."""
-    from semapose.models.heads import DeconvHead, FinalLayerHead
-
-    stride = int(getattr(backbone, "stride"))  # noqa: B009
-    num_deconv = log2_int(stride // heatmap_stride, "backbone stride / heatmap stride")
-
-    def make(in_channels: int) -> nn.Module:
-        if model_cfg.backbone == "blazepose" and num_deconv == 0:
-            from semapose.models.backbones.blazepose import BlazePoseHead
-
-            return BlazePoseHead(in_channels, model_cfg.num_joints)  # sigmoid: heatmaps 0..1
-        if num_deconv == 0:
-            return FinalLayerHead(in_channels, model_cfg.num_joints)
-        return DeconvHead(
-            in_channels, model_cfg.num_joints, num_deconv, deconv_channels=model_cfg.head_channels
-        )
-
-    return make
+        raise ConfigError(
+            cfg.source, "model.backbone", "a known backbone", cfg.model.backbone
+        ) from exc
 
 
 def build_temporal(
@@ -188,88 +155,77 @@ def check_model(cfg: Config, stride: int) -> tuple[int, int]:
 def build_model(cfg: Config) -> Estimator:
     """Backbone + temporal module + head from ``cfg.model`` and the clip/input of ``cfg.data``.
 
-    Loads ``cfg.model.backbone_weights`` (backbone and, where the checkpoint has it,
-    the single-frame head) when set.
+    The backbone and its single-frame head are its spec's; loads
+    ``cfg.model.backbone_weights`` (backbone and, where the checkpoint has it, the
+    single-frame head) when set.
     """
     from semapose.models.size import check_model_size
 
     check_model_size(cfg)  # before any tensor is allocated: the config may be a file's
     m = cfg.model
-    backbone = build_backbone(m.backbone, cfg.data.image_size, cfg.source)
-    feat_size = check_model(cfg, int(getattr(backbone, "stride")))  # noqa: B009
-    h, w = cfg.data.image_size
-    num_frames = cfg.num_frames
-    key_index = key_index_of(cfg.data.offsets)
-    make_head = make_head_factory(backbone, m, cfg.data.heatmap_stride)
+    spec = backbone_spec(cfg)
+    h, w = (int(v) for v in cfg.data.image_size)
+    backbone = spec.build((h, w))
+    stride = int(getattr(backbone, "stride"))  # noqa: B009
+    feat_size = check_model(cfg, stride)
+    num_deconv = log2_int(stride // cfg.data.heatmap_stride, "backbone stride / heatmap stride")
+
+    def make_head(in_channels: int) -> nn.Module:
+        return spec.make_head(in_channels, m.num_joints, num_deconv, m.head_channels)
+
     channels = int(getattr(backbone, "out_channels"))  # noqa: B009
-    temporal = build_temporal(m, channels, feat_size, num_frames, key_index, make_head)
-    head = make_head(channels)
+    key_index = key_index_of(cfg.data.offsets)
+    temporal = build_temporal(m, channels, feat_size, cfg.num_frames, key_index, make_head)
     model = Estimator(
         backbone,
         temporal,
-        head,
+        make_head(channels),
         image_size=(h, w),
         freeze_backbone=m.freeze_backbone,
         name=f"{m.backbone}+{m.temporal}",
     )
     if m.backbone_weights:
-        load_pretrained(model, m.backbone, m.backbone_weights)
+        load_pretrained(model, spec, m.backbone_weights)
     return model
 
 
-def load_pretrained(model: Estimator, backbone: str, weights: str) -> list[str]:
+def load_pretrained(model: Estimator, backbone: str | BackboneSpec, weights: str) -> list[str]:
     """Initialise the backbone, and where shapes fit the head(s), from pose weights.
 
     ``weights`` is any weights value (:func:`semapose.weights.resolve.resolve_weights`:
-    a file, a training folder, a known name, a URL, a registry asset). HRNet / ViTPose
-    checkpoints in any layout their backbone module converts (official, mmpose 0.x,
-    mmpose 1.x); BlazePose from its tflite (or our conversion); ``tiny`` from a semapose
-    checkpoint with ``backbone.*`` (and optionally ``head.*``) keys. The single-frame
-    head initialises both the main head and the pose-reconstruction head of the temporal
-    module (same design) when its joints and channels match; otherwise they keep their
-    random initialisation. Returns the names of the parts that were loaded.
+    a file, a training folder, a known name, a URL, a registry asset), read in any layout
+    the backbone's spec reads (:mod:`semapose.models.backbones.spec`). See
+    :func:`fill_pretrained`; returns the names of the parts that were loaded.
     """
-    from semapose.models.checkpoints import check_and_load
-    from semapose.weights.read import load_state_dict_file
+    from semapose.models.backbones.spec import spec_of
     from semapose.weights.resolve import resolve_weights
 
+    spec = spec_of(backbone) if isinstance(backbone, str) else backbone
     path = resolve_weights(weights, option="model.backbone_weights").path
-    source: dict[str, dict[str, Tensor]] = {}
-    if backbone == "blazepose":
-        from semapose.models.backbones.blazepose import pretrained_parts
+    pretrained = spec.read_pretrained(path, None, model.image_size)
+    return fill_pretrained(model, pretrained, path, spec.name)
 
-        source = pretrained_parts(path)
-    elif backbone.startswith(("hrnet_w", "vit_")):
-        from semapose.models.single_frame import SingleFrameHRNet, SingleFrameViTPose
 
-        sd = load_state_dict_file(path)
-        pose: nn.Module
-        if backbone.startswith("hrnet_w"):
-            pose = SingleFrameHRNet.from_state_dict(sd, path, width=int(backbone[-2:]))
-        else:
-            pose = SingleFrameViTPose.from_state_dict(
-                sd, path, arch=backbone, img_size=model.image_size
-            )
-        source = {"backbone": pose.backbone.state_dict(), "head": pose.head.state_dict()}
-    else:
-        sd = load_state_dict_file(path)
-        for part in ("backbone", "head"):
-            sub = {k[len(part) + 1 :]: v for k, v in sd.items() if k.startswith(part + ".")}
-            if sub:
-                source[part] = sub
-        if "backbone" not in source:
-            check_and_load(model.backbone, sd, path=path, layout="unknown", what=backbone)
+def fill_pretrained(model: Estimator, pretrained: Pretrained, path: Path, what: str) -> list[str]:
+    """Put a backbone's published weights into ``model``: the backbone strictly; the
+    single-frame head initialises both the main head and the pose-reconstruction head of
+    the temporal module (same design) when its joints and channels match, otherwise they
+    keep their random initialisation (with a warning). Returns the parts loaded."""
+    from semapose.models.checkpoints import check_and_load
+
+    source = pretrained.parts
     loaded: list[str] = []
     if "backbone" in source:
         check_and_load(
-            model.backbone, source["backbone"], path=path, layout="semapose", what=backbone
+            model.backbone, source["backbone"], path=path, layout=pretrained.layout, what=what
         )
         loaded.append("backbone")
     head_sd = source.get("head")
     targets = {"head": model.head, "temporal.pose_head": getattr(model.temporal, "pose_head", None)}
     for name, head in targets.items():
         if head_sd is not None and isinstance(head, nn.Module) and _fits(head, head_sd):
-            head.load_state_dict(head_sd, strict=False)
+            on_meta = any(t.is_meta for t in head.state_dict().values())  # built without init
+            head.load_state_dict(head_sd, strict=False, assign=on_meta)
             loaded.append(name)
     if head_sd is not None and "head" not in loaded:
         warnings.warn(

@@ -4,7 +4,8 @@ Reading files is :mod:`semapose.weights.read` (never unpickles code); converting
 published layout to our names is done beside each backbone
 (:func:`semapose.models.backbones.hrnet.convert_hrnet_checkpoint`,
 :func:`semapose.models.backbones.vit.convert_vit_checkpoint`, BlazePose's tflite
-converter in :mod:`semapose.models.backbones.blazepose`). Our models keep
+converter in :mod:`semapose.models.backbones.blazepose_tflite`; each backbone's spec row
+names its reader, :mod:`semapose.models.backbones.spec`). Our models keep
 ``backbone.*`` and ``head.*`` sub-modules. Layouts recognised by :func:`detect_layout`:
 
 ================  ===========================================================

@@ -20,7 +20,14 @@ from torch import nn
 
 from semapose.errors import CheckpointError
 
-__all__ = ["PARTS", "deploy_state", "save_partial_weights", "load_partial_weights", "is_partial"]
+__all__ = [
+    "PARTS",
+    "deploy_state",
+    "fill_partial",
+    "is_partial",
+    "load_partial_weights",
+    "save_partial_weights",
+]
 
 PARTS = ("temporal", "head")
 
@@ -72,11 +79,8 @@ def is_partial(meta: dict[str, str]) -> bool:
 
 
 def load_partial_weights(model: nn.Module, path: str | Path) -> dict[str, str]:
-    """Load a :func:`save_partial_weights` file over ``model``; returns its metadata.
-
-    Every tensor of the file must exist in the model with the same shape, and every
-    deploy tensor of the model's temporal module and head must be in the file.
-    """
+    """Load a :func:`save_partial_weights` file over ``model``; returns its metadata
+    (checked as :func:`fill_partial` does)."""
     from semapose.weights.read import check_finite, read_safetensors
 
     path = Path(path)
@@ -84,6 +88,16 @@ def load_partial_weights(model: nn.Module, path: str | Path) -> dict[str, str]:
     check_finite(tensors, path)
     if not is_partial(meta):
         raise CheckpointError(f"{path}: semapose_parts: expected 'temporal,head', got nothing")
+    fill_partial(model, tensors, path)
+    return meta
+
+
+def fill_partial(model: nn.Module, tensors: dict[str, torch.Tensor], path: str | Path) -> None:
+    """Put the (already read) tensors of a temporal+head file over ``model``.
+
+    Every tensor of the file must exist in the model with the same shape, and every
+    deploy tensor of the model's temporal module and head must be in the file.
+    """
     own = model.state_dict()
     need = set(deploy_state(model))
     for key, value in tensors.items():
@@ -97,7 +111,6 @@ def load_partial_weights(model: nn.Module, path: str | Path) -> dict[str, str]:
     if missing:
         raise CheckpointError(f"{path}: {missing[0]}: missing ({len(missing)} tensors missing)")
     model.load_state_dict(tensors, strict=False)
-    return meta
 
 
 def _name(model: nn.Module) -> str:

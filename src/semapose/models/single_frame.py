@@ -7,7 +7,10 @@ Both take an already normalised (N,3,H,W) tensor (ImageNet mean/std, RGB) and re
 (N,J,H/4,W/4) heatmaps. ``from_checkpoint`` accepts the official, mmpose 0.x and
 mmpose 1.x key layouts (converted beside each backbone); ``J`` is taken from the
 checkpoint's last layer (COCO 17, MPII 16, ...) unless given.
-:func:`single_frame_from_state_dict` recognises the architecture from the tensors.
+They are how the HRNet and ViT rows of :mod:`semapose.models.backbones.spec` read
+published weights (converted and checked here); the loader then puts the tensors
+into an :class:`~semapose.models.estimator.Estimator`, the one model every source
+loads as.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ __all__ = [
     "SingleFrameModel",
     "SingleFrameViTPose",
     "init_posetrack_from_coco",
-    "single_frame_from_state_dict",
 ]
 
 #: PoseTrack slots whose COCO counterparts are different joints (eyes -> head_bottom/top)
@@ -178,33 +180,6 @@ class SingleFrameViTPose(SingleFrameModel):
                 hint + "; " if hint else ""
             ) + "only the classic deconvolution head is supported"
         check_and_load(self, sd, path=path, layout=layout, what=f"ViTPose {self.arch}", hint=hint)
-
-
-def single_frame_from_state_dict(
-    sd: Mapping[str, Tensor], path: str | Path, img_size: tuple[int, int] = (256, 192)
-) -> tuple[SingleFrameModel, str]:
-    """An HRNet or ViTPose single-frame model recognised from a checkpoint's tensors, and the
-    backbone's name (``hrnet_w32``, ``vit_b``, ...). The HRNet width and the ViT width and
-    depth are read from the weights; ``img_size`` sizes the ViT position embedding."""
-    from semapose.models.checkpoints import detect_layout
-
-    keys = list(sd)
-    if any("transition1" in k or "stage4" in k for k in keys):
-        t1 = next((sd[k] for k in keys if k.endswith("transition1.0.0.weight")), None)
-        width = int(t1.shape[0]) if t1 is not None else 32
-        return SingleFrameHRNet.from_state_dict(sd, path, width), f"hrnet_w{width}"
-    if any("patch_embed" in k for k in keys):
-        qkv = next((sd[k] for k in keys if k.endswith("blocks.0.attn.qkv.weight")), None)
-        depth = len({k.split("blocks.")[1].split(".")[0] for k in keys if "blocks." in k})
-        dim = int(qkv.shape[1]) if qkv is not None else -1
-        arch = next((n for n, a in VIT_ARCHS.items() if (a.embed_dim, a.depth) == (dim, depth)), "")
-        if not arch:
-            raise CheckpointError(f"{path}: a ViT of width {dim} and depth {depth} is not known")
-        return SingleFrameViTPose.from_state_dict(sd, path, arch, img_size=img_size), arch
-    raise CheckpointError(
-        f"{path}: expected a semapose checkpoint or an official/mmpose HRNet or ViTPose "
-        f"checkpoint, got {detect_layout(sd)} keys ({', '.join(keys[:3])}, ...)"
-    )
 
 
 def init_posetrack_from_coco(model: SingleFrameModel, reset_eye_slots: bool = False) -> None:

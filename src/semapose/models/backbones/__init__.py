@@ -1,5 +1,6 @@
 """Backbones by name: ``tiny``, ``hrnet_w32``/``w48``, ``vit_s``/``vit_b``/``vit_l``/``vit_h``,
-``blazepose`` (BlazePose GHUM full, weights from its tflite).
+``blazepose`` (BlazePose GHUM full, weights from its tflite). The names, and what each
+means, are the rows of :mod:`semapose.models.backbones.spec`.
 
 Every backbone maps (N,3,H,W) to features (N,C,h,w) and has ``out_channels`` and
 ``stride`` attributes. Submodules are imported only when a backbone is built.
@@ -19,20 +20,6 @@ __all__ = ["BACKBONE_NAMES", "build_backbone"]
 def build_backbone(name: str, **kwargs: Any) -> nn.Module:
     """A randomly initialised backbone. ``kwargs`` go to the backbone's constructor
     (e.g. ``img_size``/``depth``/``drop_path_rate`` for ViT)."""
-    if name == "tiny":
-        from semapose.models.backbones.tiny import TinyBackbone
+    from semapose.models.backbones.spec import spec_of
 
-        return TinyBackbone(**kwargs)
-    if name in ("hrnet_w32", "hrnet_w48"):
-        from semapose.models.backbones.hrnet import HRNet
-
-        return HRNet(int(name[-2:]), **kwargs)
-    if name == "blazepose":
-        from semapose.models.backbones.blazepose import BlazePoseBackbone
-
-        return BlazePoseBackbone(**kwargs)
-    if name in ("vit_s", "vit_b", "vit_l", "vit_h"):
-        from semapose.models.backbones.vit import ViT
-
-        return ViT(name, **kwargs)
-    raise ValueError(f"unknown backbone {name!r}; expected one of {', '.join(BACKBONE_NAMES)}")
+    return spec_of(name).build(**kwargs)

@@ -14,9 +14,14 @@ The backbone returns the highest-resolution branch of the last stage: the input 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from semapose.models.backbones.spec import BackboneSpec, Pretrained
 
 __all__ = [
     "HRNET_PRETRAINED_LAYERS",
@@ -306,3 +311,39 @@ def convert_hrnet_checkpoint(sd: Mapping[str, Tensor]) -> tuple[dict[str, Tensor
         else:
             out[k] = v
     return out, layout
+
+
+# ----------------------------------------------------------------------------- spec hooks
+
+
+def read_pretrained(
+    spec: BackboneSpec,
+    path: Path,
+    tensors: Mapping[str, Tensor] | None,
+    image_size: tuple[int, int],
+) -> Pretrained:
+    """Backbone and head of an official / mmpose 0.x / 1.x / semapose HRNet checkpoint."""
+    from semapose.models.backbones.spec import Pretrained
+    from semapose.models.single_frame import SingleFrameHRNet
+    from semapose.weights.read import load_state_dict_file
+
+    sd = tensors if tensors is not None else load_state_dict_file(path)
+    pose = SingleFrameHRNet.from_state_dict(sd, path, width=int(spec.args[0]))
+    return Pretrained(
+        {"backbone": pose.backbone.state_dict(), "head": pose.head.state_dict()}, "semapose"
+    )
+
+
+def recognise(sd: Mapping[str, Tensor], path: Path) -> str | None:
+    """``hrnet_wNN`` for a checkpoint with HRNet's transition/stage-4 tensors (width read
+    from them)."""
+    keys = list(sd)
+    if not any("transition1" in k or "stage4" in k for k in keys):
+        return None
+    t1 = next((sd[k] for k in keys if k.endswith("transition1.0.0.weight")), None)
+    return f"hrnet_w{int(t1.shape[0]) if t1 is not None else 32}"
+
+
+def head_settings(head: Mapping[str, Tensor]) -> dict[str, int]:
+    """The number of joints of a checkpoint's ``final_layer``."""
+    return {"num_joints": int(head["final_layer.weight"].shape[0])}

@@ -8,8 +8,15 @@ a person crop, which a plain stack of stride-4 blocks would not.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from semapose.models.backbones.spec import BackboneSpec, Pretrained
 
 __all__ = ["TinyBackbone"]
 
@@ -62,3 +69,28 @@ class TinyBackbone(nn.Module):
         m = F.relu(m + F.interpolate(self.fuse_low(low), size=m.shape[-2:], mode="nearest"))
         h = F.relu(h + F.interpolate(self.fuse_mid(m), size=h.shape[-2:], mode="nearest"))
         return self.out(h)
+
+
+# ----------------------------------------------------------------------------- spec hooks
+
+
+def read_pretrained(
+    spec: BackboneSpec,
+    path: Path,
+    tensors: Mapping[str, Tensor] | None,
+    image_size: tuple[int, int],
+) -> Pretrained:
+    """A semapose checkpoint's ``backbone.*`` (and ``head.*``) tensors, else the whole file
+    as the backbone's (layout ``unknown``)."""
+    from semapose.models.backbones.spec import Pretrained
+    from semapose.weights.read import load_state_dict_file
+
+    sd = dict(tensors) if tensors is not None else load_state_dict_file(path)
+    parts: dict[str, dict[str, Tensor]] = {}
+    for part in ("backbone", "head"):
+        sub = {k[len(part) + 1 :]: v for k, v in sd.items() if k.startswith(part + ".")}
+        if sub:
+            parts[part] = sub
+    if "backbone" not in parts:
+        return Pretrained({"backbone": sd}, "unknown")
+    return Pretrained(parts, "semapose")

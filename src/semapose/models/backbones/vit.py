@@ -21,10 +21,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from semapose.models.backbones.spec import BackboneSpec, Pretrained
 
 __all__ = ["VIT_ARCHS", "ViT", "ViTArch", "convert_vit_checkpoint", "token_grid"]
 
@@ -260,3 +265,50 @@ def _mmpretrain_pos_embed(v: Tensor, num_patches: int) -> Tensor:
         return v
     tokens = v[:, -num_patches:]
     return torch.cat([torch.zeros_like(tokens[:, :1]), tokens], dim=1)
+
+
+# ----------------------------------------------------------------------------- spec hooks
+
+
+def read_pretrained(
+    spec: BackboneSpec,
+    path: Path,
+    tensors: Mapping[str, Tensor] | None,
+    image_size: tuple[int, int],
+) -> Pretrained:
+    """Backbone and head of an official ViTPose / mmpose 1.x (mmpretrain names) checkpoint;
+    ``image_size`` sizes the position embedding."""
+    from semapose.models.backbones.spec import Pretrained
+    from semapose.models.single_frame import SingleFrameViTPose
+    from semapose.weights.read import load_state_dict_file
+
+    sd = tensors if tensors is not None else load_state_dict_file(path)
+    pose = SingleFrameViTPose.from_state_dict(sd, path, arch=spec.name, img_size=image_size)
+    return Pretrained(
+        {"backbone": pose.backbone.state_dict(), "head": pose.head.state_dict()}, "semapose"
+    )
+
+
+def recognise(sd: Mapping[str, Tensor], path: Path) -> str | None:
+    """The ViT arch of a checkpoint with a patch embedding (width and depth read from it)."""
+    from semapose.errors import CheckpointError
+
+    keys = list(sd)
+    if not any("patch_embed" in k for k in keys):
+        return None
+    qkv = next((sd[k] for k in keys if k.endswith("blocks.0.attn.qkv.weight")), None)
+    depth = len({k.split("blocks.")[1].split(".")[0] for k in keys if "blocks." in k})
+    dim = int(qkv.shape[1]) if qkv is not None else -1
+    arch = next((n for n, a in VIT_ARCHS.items() if (a.embed_dim, a.depth) == (dim, depth)), "")
+    if not arch:
+        raise CheckpointError(f"{path}: a ViT of width {dim} and depth {depth} is not known")
+    return arch
+
+
+def head_settings(head: Mapping[str, Tensor]) -> dict[str, int]:
+    """Joints and deconvolution channels of a checkpoint's classic ViTPose head."""
+    out = {"num_joints": int(head["final_layer.weight"].shape[0])}
+    deconv = head.get("deconv_layers.0.weight")
+    if deconv is not None:
+        out["head_channels"] = int(deconv.shape[1])
+    return out

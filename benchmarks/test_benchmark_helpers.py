@@ -1,20 +1,19 @@
-"""The benchmark scripts' own logic (not timings): tables, aggregation, goal check, docs."""
+"""The benchmark scripts' own logic (not timings): tables, aggregation, goal check, docs.
+
+Lives beside the scripts (pytest puts this folder on the import path), so tests/ and
+benchmarks/ never import each other."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCH))
-
-import accuracy  # noqa: E402
-import common  # noqa: E402
-import make_docs  # noqa: E402
+import accuracy
+import common
+import make_docs
 
 
 def test_md_table_alignment_and_cells() -> None:

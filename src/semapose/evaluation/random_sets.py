@@ -1,4 +1,4 @@
-"""Random PoseTrack ground-truth / prediction sets for tests and the speed benchmark.
+"""Random PoseTrack ground-truth / prediction sets (tests of an evaluator, speed benchmarks).
 
 The sets exercise poseval's corner cases: unlabeled frames, people without
 keypoints, joints at (0, 0) with visibility 1, negative coordinates, missing

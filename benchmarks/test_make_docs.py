@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _make_docs():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("make_docs", ROOT / "benchmarks" / "make_docs.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    import make_docs
+
+    return importlib.reload(make_docs)  # a fresh module: the tests monkeypatch it
 
 
 def test_benchmarks_doc_is_regenerated_from_template_and_results() -> None:
