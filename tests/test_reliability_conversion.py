@@ -12,6 +12,8 @@ torch = pytest.importorskip("torch")
 from blazepose_helpers import tflite_file  # noqa: E402
 from semapose.models.backbones.blazepose_tflite import (  # noqa: E402
     converted_path,
+)
+from semapose.models.backbones.blazepose_tflite import (
     converted_state as load_state,
 )
 
