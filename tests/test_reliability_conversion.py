@@ -12,9 +12,7 @@ torch = pytest.importorskip("torch")
 from blazepose_helpers import tflite_file  # noqa: E402
 from semapose.models.backbones.blazepose_tflite import (  # noqa: E402
     converted_path,
-)
-from semapose.models.backbones.blazepose_tflite import (
-    converted_state as load_state,
+    converted_state,
 )
 
 
@@ -28,7 +26,7 @@ def test_a_damaged_conversion_cache_is_rebuilt(
 
     tflite = tflite_file()
     monkeypatch.setenv("SEMAPOSE_CACHE", str(tmp_path))
-    good = load_state(tflite)
+    good = converted_state(tflite)
     cached = converted_path(tflite)
     assert cached.is_file() and str(tmp_path) in str(cached)
     meta = safetensors_metadata(cached)
@@ -39,6 +37,6 @@ def test_a_damaged_conversion_cache_is_rebuilt(
         name = next(iter(state))
         state[name] = torch.zeros(3, 3)
     save_file(state, str(cached), metadata=meta)
-    again = load_state(tflite)
+    again = converted_state(tflite)
     assert again.keys() == good.keys()
     assert all(torch.equal(again[k], good[k]) for k in good)
