@@ -83,7 +83,9 @@ def test_a_weights_file_naming_a_url_or_a_path_never_makes_semapose_open_it(
         tensors = {k: v for k, v in load_file(str(path)).items() if not k.startswith("backbone.")}
         save_file(tensors, str(path), metadata=safetensors_metadata(path))
         field = "model.backbone_weights" if where == "config" else "init_backbone_weights"
-        with pytest.raises(SemaposeError, match=rf"w\.safetensors: {field}: expected empty or"):
+        with pytest.raises(
+            SemaposeError, match=rf"w\.safetensors: {field}: expected empty, a weights name"
+        ):
             load_model(path)
     else:
         assert load_model(path).cfg.model.backbone_weights == ""
@@ -95,3 +97,27 @@ def test_a_weights_file_naming_a_registry_asset_still_loads(tmp_path: Path) -> N
 
     check_embedded_reference("blazepose_full", tmp_path / "x.safetensors", "f")
     check_embedded_reference("", tmp_path / "x.safetensors", "f")
+
+
+def test_a_backbone_beside_the_file_is_followed_one_elsewhere_is_not(tmp_path: Path) -> None:
+    from semapose.weights.embedded import is_allowed_reference
+
+    own = tmp_path / "run" / "w.safetensors"
+    own.parent.mkdir()
+    own.write_bytes(b"x")
+    (own.parent / "bb.safetensors").write_bytes(b"x")
+    (tmp_path / "out.safetensors").write_bytes(b"x")
+    (own.parent / "link.safetensors").symlink_to(tmp_path / "out.safetensors")
+    assert is_allowed_reference("bb.safetensors", own)
+    assert is_allowed_reference(str(own.parent / "bb.safetensors"), own)
+    elsewhere = [
+        "../out.safetensors",
+        str(tmp_path / "out.safetensors"),
+        "link.safetensors",
+        "/etc/passwd",
+        "file:///etc/passwd",
+        "~/bb.safetensors",
+        "missing.safetensors",
+    ]
+    for value in elsewhere:
+        assert not is_allowed_reference(value, own), value

@@ -100,7 +100,12 @@ class FrameSource:
         self.strict = strict
         # 0 = default; below MIN_FPS the MP4 writer's rate (denominator <= 1001) would be 0
         if fps is not None and not (np.isfinite(fps) and (fps == 0 or MIN_FPS <= fps <= MAX_FPS)):
-            raise InputError(self.path, "fps", f"a frame rate from {MIN_FPS:g} to {MAX_FPS:g}", fps)
+            raise InputError(
+                self.path,
+                "fps",
+                f"a positive frame rate up to {MAX_FPS:g} (at least {MIN_FPS:g})",
+                fps,
+            )
         if not self.path.exists():
             raise InputError(self.path, "", "an existing video file or frame folder", "missing")
         self._files: list[Path] = []

@@ -6,7 +6,8 @@ metadata ``init_backbone_weights``). Coming from a file someone else wrote, such
 value must not make semapose download a URL or open a local path the user never
 named (``http://attacker/...``, ``/etc/passwd``). :func:`check_embedded_reference`
 accepts only the names semapose knows (bundled weights, registry assets and known
-checkpoints, each pinned by a checksum); anything else is a
+checkpoints, each pinned by a checksum) and files in the weights file's own folder
+(delivered with it, read by the same code-free reader); anything else is a
 :class:`~semapose.errors.CheckpointError` naming the file and the field. Files that
 ship inside the package are trusted.
 """
@@ -19,16 +20,25 @@ from semapose.errors import CheckpointError, shown_path, shown_value
 
 
 def is_allowed_reference(value: str, path: str | Path) -> bool:
-    """Whether ``value`` may be followed: empty, a weights name semapose knows, or any
-    value in a file that ships inside the package."""
+    """Whether ``value`` may be followed: empty, a weights name semapose knows, a file in
+    the weights file's own folder (delivered with it: a frozen backbone saved beside the
+    trained parts), or any value in a file that ships inside the package. Never a URL,
+    nor a path outside that folder (``/etc/passwd``, ``../x``, a symlink leading out)."""
     from semapose.weights.resolve import BUNDLED_DIR, pose_weight_names
 
     text = (value or "").strip()
     if not text or text == "bundled" or text in pose_weight_names():
         return True
     try:
-        return Path(path).resolve().is_relative_to(BUNDLED_DIR)
-    except OSError:
+        own = Path(path).resolve()
+        if own.is_relative_to(BUNDLED_DIR):
+            return True
+        if "://" in text or text.startswith("~"):
+            return False
+        named = Path(text)
+        named = (named if named.is_absolute() else own.parent / named).resolve()
+        return named.parent == own.parent and named.is_file()
+    except (OSError, ValueError):
         return False
 
 
@@ -48,9 +58,9 @@ def check_embedded_reference(value: str, path: str | Path, field: str) -> None:
         return
     names = pose_weight_names()
     raise CheckpointError(
-        f"{shown_path(path)}: {field}: expected empty or a weights name ({', '.join(names)}) "
-        f"in a weights file, got {shown_value(text)} (a weights file never names a URL or "
-        "a file to fetch or open; pass the backbone weights yourself, e.g. --weights)"
+        f"{shown_path(path)}: {field}: expected empty, a weights name ({', '.join(names)}) "
+        f"or a file beside it, got {shown_value(text)} (a weights file never makes semapose "
+        "fetch a URL or open a file elsewhere; put the backbone beside it)"
     )
 
 
