@@ -121,3 +121,22 @@ def test_a_backbone_beside_the_file_is_followed_one_elsewhere_is_not(tmp_path: P
     ]
     for value in elsewhere:
         assert not is_allowed_reference(value, own), value
+
+
+def test_a_missing_tensor_is_named_as_a_tensor(tmp_path: Path) -> None:
+    """Before: ``PATH: temporal.x.weight: missing``, read as a place in the file."""
+    from safetensors.torch import load_file, save_file
+    from test_predict_helpers import tiny_cfg, tiny_model
+
+    from semapose.models.partial import save_partial_weights
+    from semapose.weights.read import safetensors_metadata
+
+    path = save_partial_weights(tiny_model(tiny_cfg()), tiny_cfg(), tmp_path / "t.safetensors")
+    tensors = load_file(str(path))
+    dropped = sorted(k for k in tensors if k.startswith("temporal."))[0]
+    del tensors[dropped]
+    save_file(tensors, str(path), metadata=safetensors_metadata(path))
+    with pytest.raises(
+        SemaposeError, match=rf"t\.safetensors: expected every tensor .* '{dropped}'"
+    ):
+        load_model(path)
