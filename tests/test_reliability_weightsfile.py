@@ -126,10 +126,10 @@ def test_a_backbone_beside_the_file_is_followed_one_elsewhere_is_not(tmp_path: P
 def test_a_missing_tensor_is_named_as_a_tensor(tmp_path: Path) -> None:
     """Before: ``PATH: temporal.x.weight: missing``, read as a place in the file."""
     from safetensors.torch import load_file, save_file
-    from test_predict_helpers import tiny_cfg, tiny_model
 
     from semapose.models.partial import save_partial_weights
     from semapose.weights.read import safetensors_metadata
+    from test_predict_helpers import tiny_cfg, tiny_model
 
     path = save_partial_weights(tiny_model(tiny_cfg()), tiny_cfg(), tmp_path / "t.safetensors")
     tensors = load_file(str(path))
