@@ -144,9 +144,9 @@ def instrumented(timer: StageTimer) -> Iterator[None]:
                 return
             yield frame
 
-    def draw(fp: Any) -> np.ndarray:
+    def draw(fp: Any, *a: Any) -> np.ndarray:
         with timer("write"):
-            return orig_draw(fp)  # type: ignore[no-any-return]
+            return orig_draw(fp, *a)  # type: ignore[no-any-return]
 
     def crop(*a: Any, **k: Any) -> Any:
         with timer("crop"):

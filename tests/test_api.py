@@ -92,4 +92,6 @@ def test_readme_example_runs(
             detectors, "build_detector", lambda *a, **k: BoxFileDetector(moving_boxes(4))
         )
     exec(compile(code, str(doc), "exec"), {"__name__": "__readme__"})
-    assert "frames" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "frames" in out
+    assert "np.float64" not in out and "array(" not in out  # printed as a user expects

@@ -47,14 +47,23 @@ def test_fit_writes_weights_that_load_and_resumes(
     out = tmp_path / "fit"
     args = ["fit", str(videos), "--out", str(out), "--steps", "4", "--batch", "2"]
     assert main([*args, "--no-progress", *TINY]) == 0
-    summary = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    err = capsys.readouterr().err
+    # the final report is for people; the same summary is a JSON file beside the weights
+    summary = json.loads((out / "fit_summary.json").read_text())
     assert summary["tracks"] >= 1 and summary["person_frames"] >= 5
+    assert "fit finished" in err and "semapose predict VIDEO --weights" in err
+    assert not err.strip().splitlines()[-1].startswith("{")
+    # fitted as the shipped default runs: its crop, flip and decoder settings
+    from semapose.commands.fit import shipped_settings
+
+    assert summary["settings"]["test.flip_test"] is False
+    assert summary["settings"]["model.pixel_decoder"] == 32
     weights = out / "temporal.safetensors"
     for name in ("tracks.json", "cache/index.json", "fit_state.pt"):
         assert (out / name).is_file()
     state = torch.load(out / "fit_state.pt", weights_only=True)
     assert state["step"] == 4
-    cfg = load_config(None, [*FIT_PRESET, *TINY[1:]])
+    cfg = load_config(None, [*FIT_PRESET, *shipped_settings(), *TINY[1:]])
     model = build_model(cfg)
     meta = load_partial_weights(model, weights)
     assert json.loads(meta["semapose_config"])["model"]["temporal"] == "mlsme_smml"

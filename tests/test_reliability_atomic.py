@@ -225,7 +225,6 @@ NON_ATOMIC_OK = {
     "engine/logging.py": "append-only log.jsonl, trimmed to the resumed step on resume",
     "inference/job.py": "append-only partial results, truncated to the saved state on resume",
     "weights/download.py": "downloads into a temporary name, checked, then os.replace",
-    "inference/detectors/ssd_textgraph.py": "writes into a TemporaryDirectory of its caller",
     "data/synthetic/writer.py": "writes into a temporary folder renamed when complete",
     "data/unlabeled.py": "feature cache written inside <cache>.partial/, renamed when complete",
 }

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "synth": "generate synthetic degraded multi-person video with exact ground truth",
     "export": "export a model to ONNX (backbone and clip decoder as separate graphs)",
     "fetch": "download registry-backed weights (BlazePose, SSDLite) into the cache ahead of use",
+    "report": "one self-contained HTML page per predict run: video, ids, confidence, angles",
 }
 
 

@@ -250,6 +250,30 @@ BLAZEPOSE_KEYPOINTS: tuple[str, ...] = (
     "right_foot_index",
 )
 
+
+def _blazepose_limbs(*pairs: tuple[str, str]) -> tuple[tuple[int, int], ...]:
+    return tuple((BLAZEPOSE_KEYPOINTS.index(a), BLAZEPOSE_KEYPOINTS.index(b)) for a, b in pairs)
+
+
+#: The limbs of BlazePose's landmarks beyond the 17 joints (hands, feet, mouth), drawn
+#: thin on the overlay with ``predict --landmarks 33`` (the 17-joint skeleton is drawn anyway).
+BLAZEPOSE_SKELETON: tuple[tuple[int, int], ...] = _blazepose_limbs(
+    *(
+        (f"{s}_{a}", f"{s}_{b}")
+        for s in ("left", "right")
+        for a, b in (
+            ("wrist", "pinky"),
+            ("wrist", "index"),
+            ("pinky", "index"),
+            ("wrist", "thumb"),
+            ("ankle", "heel"),
+            ("heel", "foot_index"),
+            ("ankle", "foot_index"),
+        )
+    ),
+    ("mouth_left", "mouth_right"),
+)
+
 #: For each PoseTrack18 slot, its BlazePose landmark; -1 for head_bottom/head_top,
 #: which BlazePose does not have (see :func:`blazepose_head_points`).
 BLAZEPOSE_TO_POSETRACK18: tuple[int, ...] = tuple(

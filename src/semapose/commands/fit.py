@@ -27,6 +27,36 @@ from pathlib import Path
 from typing import Any
 
 WEIGHTS_FILE = "temporal.safetensors"
+#: the run's summary as JSON, beside the weights
+SUMMARY_FILE = "fit_summary.json"
+#: settings ``fit`` takes from the shipped default model (``blazepose_temporal``), so that
+#: the fitted weights run as the default does: crop size and enlargement, clip offsets, the
+#: pixel decoder, flip test (off: twice the backbone work for little gain)
+SHIPPED_KEYS = (
+    "data.image_size",
+    "data.bbox_enlarge",
+    "data.offsets",
+    "model.pixel_decoder",
+    "test.flip_test",
+)
+
+
+def shipped_settings() -> list[str]:
+    """``key=value`` overrides with the shipped default model's values of :data:`SHIPPED_KEYS`
+    (read from its bundled file; the user's ``--set`` come after and win)."""
+    import json as _json
+
+    from semapose.weights.read import checkpoint_config
+    from semapose.weights.resolve import DEFAULT_WEIGHTS, bundled_path
+
+    cfg = checkpoint_config(bundled_path(DEFAULT_WEIGHTS))
+    out = []
+    for key in SHIPPED_KEYS:
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        value = list(value) if isinstance(value, tuple) else value
+        out.append(f"{key}={_json.dumps(value)}")
+    return out
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +84,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector", default=None, help="person detector (default ssdlite)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def summary_text(summary: dict[str, Any], path: Path) -> str:
+    """The final report of ``fit``, for people: what was fitted, how it ended, how to use it."""
+    last = summary.get("last") or {}
+    losses = ", ".join(
+        f"{k} {float(v):.4g}"
+        for k, v in last.items()
+        if isinstance(v, (int, float)) and k not in ("step", "epoch", "lr", "seconds")
+    )
+    settings = ", ".join(
+        f"{k.split('.')[1]}={json.dumps(list(v) if isinstance(v, tuple) else v)}"
+        for k, v in summary.get("settings", {}).items()
+    )
+    lines = [
+        "fit finished",
+        f"  weights:  {summary['weights']}",
+        f"  data:     {summary['videos']} video(s), {summary['tracks']} person tracks, "
+        f"{summary['person_frames']} person-frames",
+        f"  training: {summary['steps']} steps" + (f"; last step: {losses}" if losses else ""),
+        f"  settings: {settings} (as the shipped default model unless --set)",
+        f"  use:      {summary['use']}",
+        f"  summary:  {path} (JSON)",
+    ]
+    return "\n".join(lines)
 
 
 def video_inputs(folder: Path) -> list[Path]:
@@ -100,7 +155,8 @@ def run(args: argparse.Namespace) -> int:
 
     parse_degrade(args.degrade)
     videos = video_inputs(Path(args.videos))
-    cfg = load_config(None, [*FIT_PRESET, *args.overrides, f"train.seed={args.seed}"])
+    shipped = shipped_settings()
+    cfg = load_config(None, [*FIT_PRESET, *shipped, *args.overrides, f"train.seed={args.seed}"])
     info = du.init_distributed(args.device, "--device")
     progress = not args.no_progress and info.is_main
     torch.manual_seed(args.seed)
@@ -169,10 +225,16 @@ def _fit(
             "tracks": len(cache.clips),
             "person_frames": len(cache),
             "steps": fc.steps,
+            "settings": {
+                k: getattr(getattr(cfg, k.split(".")[0]), k.split(".")[1]) for k in SHIPPED_KEYS
+            },
             "last": log[-1] if log else None,
             "use": f"semapose predict VIDEO --weights {out}",
         }
-        print(json.dumps(summary), file=sys.stderr)
+        from semapose.io.atomic import atomic_write_json
+
+        atomic_write_json(out / SUMMARY_FILE, summary, indent=1)
+        print(summary_text(summary, out / SUMMARY_FILE), file=sys.stderr)
     if info.distributed:
         du.cleanup()
     return 0

@@ -196,8 +196,10 @@ def track_video(
     min_length: int = 8,
     max_people: int = 8,
     min_height: float = 48.0,
+    progress: bool = False,
 ) -> list[TrackRun]:
-    """Person tracks of a video with ``predict``'s detector and tracker.
+    """Person tracks of a video with ``predict``'s detector and tracker (``progress``: a
+    progress bar of the frames, the detector runs on each).
 
     Tracks are split where the tracker lost the person (runs of consecutive frames);
     runs shorter than ``min_length`` frames, people smaller than ``min_height`` pixels
@@ -212,7 +214,16 @@ def track_video(
     tracker = Tracker.for_detector(det)
     runs: dict[int, TrackRun] = {}
     done: list[TrackRun] = []
-    for frame in FrameSource(path).frames():
+    source = FrameSource(path)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=source.num_frames, desc=f"track {Path(path).name}", unit="frame",
+                   dynamic_ncols=True)  # fmt: skip
+    for frame in source.frames():
+        if bar is not None:
+            bar.update(1)
         boxes = usable_detections(
             det.detect(frame.image, frame.index), frame.image.shape[1], frame.image.shape[0], path
         )
@@ -232,6 +243,8 @@ def track_video(
                 run = runs[tid] = TrackRun(str(path), tid)
             run.frames.append(frame.index)
             run.boxes.append([float(v) for v in box])
+    if bar is not None:
+        bar.close()
     done.extend(runs.values())
     done = [r for r in done if len(r.frames) >= min_length]
     return sorted(done, key=lambda r: (r.track_id, r.frames[0]))

@@ -94,9 +94,7 @@ def track_videos(videos: list[Path], out: Path, detector: str, progress: bool) -
         key = {"video": str(video), "content": digest, "detector": detector}
         found = _saved_runs(saved, key)
         if found is None:
-            if progress:
-                print(f"tracking people in {video}", file=sys.stderr)
-            found = U.track_video(video, detector=detector, min_length=5)
+            found = U.track_video(video, detector=detector, min_length=5, progress=progress)
             from dataclasses import asdict
 
             atomic_write_json(saved, {**key, "runs": [asdict(r) for r in found]})

@@ -42,15 +42,22 @@ class PoseEstimator:
         online: bool = False,
         flip: bool | None = None,
         batch: int | None = None,
+        landmarks: int = 17,
     ) -> PoseEstimator:
         """Load weights: ``None`` (the default: our temporal module over BlazePose, whose weights
         are fetched once from PyPI; ``"blazepose"`` for BlazePose alone), any value
         ``--weights`` takes (:mod:`semapose.weights.resolve`): a name such as
         ``"tiny_synthetic"`` (synthetic video only), a semapose checkpoint or training folder,
-        an official HRNet/ViTPose/mmpose file, a ``.tflite``, a URL with ``#sha256=``."""
+        an official HRNet/ViTPose/mmpose file, a ``.tflite``, a URL with ``#sha256=``.
+        ``landmarks=33``: each person also carries BlazePose's 33 landmarks of its crop
+        (``person.landmarks`` (33, 4): x, y, visibility, presence; BlazePose models only)."""
         from semapose.inference.loading import warn_notes
 
-        predictor = Predictor.create(path_or_name, device, online=online, flip=flip, batch=batch)
+        if landmarks not in (17, 33):
+            raise ValueError(f"landmarks must be 17 or 33, got {landmarks!r}")
+        predictor = Predictor.create(
+            path_or_name, device, online=online, flip=flip, batch=batch, landmarks=landmarks == 33
+        )
         warn_notes(predictor.loaded)
         synthetic = [n for n in predictor.loaded.notes if "synthetic" in n.lower()]
         if synthetic:
@@ -80,12 +87,14 @@ class PoseEstimator:
         return_images: bool = False,
         detect_every: int | None = None,
         smooth: bool | dict[str, float] = False,
+        pose_threshold: float | None = None,
     ) -> Iterator[FramePoses]:
         """Yield one :class:`FramePoses` per frame, in order.
 
-        ``source``: a video file, a frame folder, or any iterable of RGB ``uint8``
-        frames (H, W, 3). Person boxes come from ``boxes`` (an mmpose/PoseWarper
-        file) or ``detector`` (a name such as ``"ssdlite"``, or an object with
+        ``source``: a video file, a frame folder, a URL PyAV opens (``http://``,
+        ``rtsp://``, ...; ``online=True`` suits live ones), ``"-"`` (standard input), or any
+        iterable of RGB ``uint8`` frames (H, W, 3). Person boxes come from ``boxes`` (an
+        mmpose/PoseWarper file) or ``detector`` (a name such as ``"ssdlite"``, or an object with
         ``detect(frame, index) -> (K, 5)`` x1, y1, x2, y2, score).
         ``return_images`` attaches each frame's image to its result.
         ``detect_every``: run the detector every this many frames (and whenever a
@@ -94,11 +103,18 @@ class PoseEstimator:
         filter on the keypoints (``True``, or a dict of
         :class:`~semapose.inference.smoothing.OneEuroSmoother` parameters, e.g.
         ``{"min_cutoff": 1.0, "beta": 1.0}``; ``fps`` defaults to the video's or 30).
+        ``pose_threshold``: a followed person is output while their pose-present score is at
+        least this (default 0.5; models with such a score). A person whom someone else hides
+        is kept with ``person.hidden = True`` (id and box; scores 0, no pose of their own).
         """
         from semapose.inference.pipeline import TemporalRunner
         from semapose.inference.stream import PoseStream, input_frames, make_detector
+        from semapose.io.video import is_stream
 
-        path = Path(source) if isinstance(source, (str, Path)) else None
+        stream_url = isinstance(source, str) and is_stream(source)
+        path = Path(source) if isinstance(source, (str, Path)) and not stream_url else None
+        if stream_url and boxes is not None:
+            raise ValueError("boxes need a video file or frame folder (a stream has no names)")
         det = make_detector(boxes, detector, source=path)
         opts = replace(self.predictor.options, keep_images=return_images)
         runner = TemporalRunner(self.predictor.loaded.model, opts, self.predictor.device)
@@ -107,7 +123,13 @@ class PoseEstimator:
         every = self.predictor.detect_every if detect_every is None else int(detect_every)
         if every < 1:
             raise ValueError(f"detect_every must be a positive integer, got {detect_every}")
-        stream = PoseStream(runner, det, schedule=DetectionSchedule(every), source=path)
+        from semapose.inference.stream import TrackerAdapter
+
+        threshold = self.predictor.pose_threshold if pose_threshold is None else pose_threshold
+        if not 0.0 <= float(threshold) <= 1.0:
+            raise ValueError(f"pose_threshold must be in [0, 1], got {pose_threshold}")
+        tracker = TrackerAdapter(det, presence_threshold=float(threshold))
+        stream = PoseStream(runner, det, tracker, DetectionSchedule(every), source=path)
         poses = stream.poses(input_frames(source))
         if not smooth:
             yield from poses

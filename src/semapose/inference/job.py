@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -41,6 +42,7 @@ from semapose.inference.stream import (
     TrackerAdapter,
     input_name,
 )
+from semapose.inference.warmup import warm_up
 from semapose.io.atomic import atomic_write_json
 from semapose.io.signals import StopRequest
 from semapose.limits import MAX_INPUT_NAME_BYTES
@@ -66,6 +68,10 @@ class JobOptions:
     fingerprint: dict[str, Any] = field(default_factory=dict)
     #: One-Euro smoothing of the written keypoints (the JSONL keeps the raw ones), or None
     smooth: Any = None
+    #: joints and landmarks scoring below this are not drawn on the overlay
+    draw_threshold: float = 0.3
+    #: draw hidden persons (dashed box, no skeleton) or leave them out of the overlay
+    draw_hidden: bool = True
 
 
 @dataclass
@@ -77,6 +83,8 @@ class OutputPaths:
     video: Path
     partial: Path
     csv: Path
+    #: speed of the run that wrote the outputs (seconds, frames/s; the report reads it)
+    run: Path = Path()
 
     @classmethod
     def for_name(cls, out_dir: Path, name: str) -> OutputPaths:
@@ -86,6 +94,7 @@ class OutputPaths:
             video=out_dir / "video" / f"{name}.mp4",
             partial=out_dir / ".partial" / name,
             csv=out_dir / "csv" / f"{name}.csv",
+            run=out_dir / "run" / f"{name}.json",
         )
 
 
@@ -116,7 +125,7 @@ def _one_run_per_output(job: Callable[..., JobResult]) -> Callable[..., JobResul
         from semapose.io.lock import lock_file, output_lock
 
         bound = signature.bind(*args, **kwargs).arguments
-        name = input_name(Path(bound["path"]))
+        name = input_name(bound["path"])
         if len(name.encode("utf-8", "surrogateescape")) > MAX_INPUT_NAME_BYTES:
             # outputs and their temporary files are named after the input (255-byte limit)
             raise InputError(
@@ -134,7 +143,7 @@ def _one_run_per_output(job: Callable[..., JobResult]) -> Callable[..., JobResul
 
 @_one_run_per_output
 def predict_source(
-    path: Path,
+    path: Path | str,
     model: Any,
     runner_options: RunnerOptions,
     detector: Any,
@@ -144,21 +153,33 @@ def predict_source(
     on_frames: Callable[[list[FramePoses]], None] | None = None,
     schedule: DetectionSchedule | None = None,
 ) -> JobResult:
-    """Run one video or frame folder end to end; see the module docstring."""
-    from semapose.io.video import FrameSource
+    """Run one video, frame folder or stream end to end; see the module docstring.
+
+    A stream (a URL or ``-``, :func:`semapose.io.video.is_stream`) is read once: it cannot be
+    resumed, and ``max_frames`` or Ctrl-C end it like its last frame (the outputs are
+    written for the frames read so far)."""
+    from semapose.io.video import FrameSource, is_stream
 
     t0 = time.perf_counter()
+    live = isinstance(path, str) and is_stream(path)
+    if live and options.resume:
+        raise InputError(path, "--resume", "a file or folder (a stream cannot be read again)")
     name = input_name(path)
     paths = OutputPaths.for_name(options.out_dir, name)
     state_file = paths.partial / "state.json"
     done = paths.posetrack.is_file() and paths.coco.is_file() and paths.csv.is_file()
     done = done and (paths.video.is_file() or not options.write_video)
     if options.resume and done and not state_file.is_file():
-        return JobResult(path, "skipped", 0, paths)
+        return JobResult(Path(path), "skipped", 0, paths)
 
-    source = FrameSource(path, fps=options.fps)
+    source = FrameSource(path if live else Path(path), fps=options.fps)
+    path = source.path if live else Path(path)  # a stream is named by its URL's stem
     _remove_stale_temporaries(paths)
-    state = _load_state(state_file, path, options, source.num_frames) if options.resume else None
+    state = (
+        _load_state(state_file, path, options, source.num_frames)
+        if options.resume and not live
+        else None
+    )
     if state is None:
         shutil.rmtree(paths.partial, ignore_errors=True)
         state = {"next_frame": 0, "next_key": 0, "results_bytes": 0, "detections_bytes": 0}
@@ -196,6 +217,11 @@ def predict_source(
     stopped = False
     completed = False
     marks = dict(state)
+    # one-time start-up (the detector's network, the model's first calls) before the bar, so
+    # the bar's rate is the steady one from the first frame (benchmarks/startup.py)
+    started = warm_up(detector, model, opts, device, (source.width, source.height))
+    if options.progress and started > 1.0:
+        print(f"{name}: detector and model ready in {started:.1f} s", file=sys.stderr)
     progress = _progress(options.progress, source.num_frames, name, initial=next_frame)
     res_fh = open(results_path, "ab")  # noqa: SIM115 - closed in finally
     det_fh = open(dets_path, "ab")  # noqa: SIM115
@@ -203,7 +229,8 @@ def predict_source(
     def save() -> None:
         _fsync(res_fh)
         _fsync(det_fh)
-        atomic_write_json(state_file, {**marks, "fingerprint": _fp(path, options)}, indent=1)
+        fingerprint = {"source": source.url, **options.fingerprint} if live else _fp(path, options)
+        atomic_write_json(state_file, {**marks, "fingerprint": fingerprint}, indent=1)
 
     live_smoother = _smoother(options.smooth, source.fps)
 
@@ -213,7 +240,7 @@ def predict_source(
         shown = frames if live_smoother is None else live_smoother(frames)
         if writer is not None:
             for fp in shown:
-                writer.write(_draw(fp))
+                writer.write(_draw(fp, options))
         if on_frames is not None:
             on_frames(shown)
         for fp in (*frames, *shown):
@@ -222,14 +249,17 @@ def predict_source(
     if writer is not None:
         writer.__enter__()
     stop = StopRequest((signal.SIGTERM,)).__enter__()  # SIGTERM: save the state, exit 143
-    try:
+    interrupted = False
+
+    def frame_loop() -> bool:
+        """Decode and process frames; True when stopped by ``max_frames`` (resumable)."""
+        nonlocal processed
         for frame in source.frames(start=warm_from):
             if frame.index < next_frame:
                 runner.warm(frame.index, frame.image, warm_tracks.get(frame.index, []), frame.name)
                 continue
             if options.max_frames is not None and processed >= options.max_frames:
-                stopped = True
-                break
+                return not live  # a stream ends here (it cannot be resumed)
             step = stream.step(frame.index, frame.image, frame.name)
             emit(step.ready)
             line: dict[str, Any] = {
@@ -253,6 +283,15 @@ def predict_source(
                 progress.update(1)
             if stop.requested:
                 stop.stop()  # SystemExit(143): the state is saved below
+        return False
+
+    try:
+        try:
+            stopped = frame_loop()
+        except KeyboardInterrupt:
+            if not live:
+                raise
+            interrupted = True  # Ctrl-C ends a live stream: its outputs cover what was read
         if not stopped:
             emit(stream.finish().ready)
             marks.update(next_key=runner.next_key, results_bytes=res_fh.tell())
@@ -276,6 +315,7 @@ def predict_source(
                 writer.__exit__(RuntimeError, RuntimeError("incomplete"), None)
 
     stats = {
+        "interrupted": interrupted,
         "backbone_crops": runner.backbone_crops,
         "key_frames": runner.key_frames,
         "resumed_at": next_frame,
@@ -297,11 +337,34 @@ def predict_source(
         return frames if sm is None else sm.iter(frames)
 
     if options.write_video and resumed:
-        _render_video(source, results(), paths.video)
+        from semapose.inference.outputs import render_overlay
+
+        with _overlay_writer(paths.video, source.fps) as writer:
+            render_overlay(source, results(), writer, options.draw_threshold, options.draw_hidden)
     from semapose.inference.outputs import write_coco_results, write_posetrack
     from semapose.io.csv_out import write_csv
 
-    meta = {"weights": options.fingerprint.get("weights"), "frames": total}
+    run_seconds = time.perf_counter() - t0
+    meta = {
+        "weights": options.fingerprint.get("weights"),
+        "frames": total,
+        "source": source.url or str(path),
+        "fps": source.fps,
+        "smooth": bool(options.smooth),
+        "settings": {k: v for k, v in options.fingerprint.items() if k != "weights"},
+    }
+    # timing lives beside the results (the PoseTrack file of a resumed run equals an
+    # uninterrupted run's, byte for byte)
+    speed = {
+        "seconds": round(run_seconds, 3),
+        "frames_per_second": round(processed / run_seconds, 3) if run_seconds > 0 else None,
+        "frames_this_run": processed,
+        "resumed_at": next_frame,
+    }
+    atomic_write_json(paths.run, speed, indent=1)
+    if options.progress and total > 1000:
+        print(f"{name}: writing the PoseTrack, COCO and CSV files ({total} frames)",
+              file=sys.stderr)  # fmt: skip
     write_posetrack(paths.posetrack, results, path, name, meta, n=total)
     write_coco_results(paths.coco, results(), name)
     write_csv(paths.csv, results())
@@ -394,7 +457,7 @@ def _check_complete(frames: Iterable[FramePoses], path: Path, total: int) -> int
 
 def _remove_stale_temporaries(paths: OutputPaths) -> None:
     """Temporary files a killed run of this input left beside its outputs (atomic_path's)."""
-    for target in (paths.posetrack, paths.coco, paths.video, paths.csv):
+    for target in (paths.posetrack, paths.coco, paths.video, paths.csv, paths.run):
         if target.parent.is_dir():
             for tmp in target.parent.glob(f".{target.name}.*"):
                 with contextlib.suppress(OSError):
@@ -417,11 +480,11 @@ def _overlay_writer(path: Path, fps: float) -> Any:
     return VideoWriter(path, fps=fps, preset="ultrafast")
 
 
-def _draw(frame: FramePoses) -> np.ndarray:
+def _draw(frame: FramePoses, options: JobOptions) -> np.ndarray:
     from semapose.inference.outputs import draw_frame
 
     assert frame.image is not None
-    return draw_frame(frame.image, frame.persons)
+    return draw_frame(frame.image, frame.persons, options.draw_threshold, options.draw_hidden)
 
 
 def _smoother(smooth: Any, fps: float | None) -> Any:
@@ -434,21 +497,8 @@ def _smoother(smooth: Any, fps: float | None) -> Any:
     return OneEuroSmoother(fps=float(fps or 30.0), **params)
 
 
-def _render_video(source: Any, frames: Iterable[FramePoses], path: Path) -> None:
-    """Overlay video of a resumed run: decode the input again and draw the stored results
-    (both in frame order)."""
-    from semapose.inference.outputs import draw_frame
-
-    with _overlay_writer(path, source.fps) as writer:
-        for frame, poses in zip(source.frames(), frames, strict=False):
-            if poses.index != frame.index:
-                raise RuntimeError(
-                    f"{path}: internal error: result {poses.index} for frame {frame.index}"
-                )
-            writer.write(draw_frame(frame.image, poses.persons))
-
-
 __all__ = [
+    "warm_up",
     "JobOptions",
     "JobResult",
     "OutputPaths",

@@ -55,7 +55,8 @@ def _posetrack_images(
     frames: Iterable[FramePoses], n: int, source: Path, name: str
 ) -> Iterator[dict[str, Any]]:
     parsed = parse_image_id(image_id(name, 0))
-    vid = f"{parsed[0]:06d}" if parsed else 0  # PoseTrack writes the video number as "003418"
+    # PoseTrack writes the video number as "003418"; any other input is named by its name
+    vid = f"{parsed[0]:06d}" if parsed else name
     for f in frames:
         yield image_entry(image_id(name, f.index), frame_file_name(source, name, f), vid, n)
 
@@ -128,14 +129,49 @@ def write_coco_results(path: Path, frames: Iterable[FramePoses], name: str) -> N
     write_coco_pairs(path, _pairs(frames, name))
 
 
-def draw_frame(image: np.ndarray, persons: list[PersonPose], threshold: float = 0.3) -> np.ndarray:
-    """Overlay of one frame: skeletons, boxes and ids coloured by track."""
+#: joints (and landmarks) scoring below this are not drawn (``predict --draw-threshold``)
+DRAW_THRESHOLD = 0.3
+
+
+def draw_frame(
+    image: np.ndarray,
+    persons: list[PersonPose],
+    threshold: float = DRAW_THRESHOLD,
+    draw_hidden: bool = True,
+) -> np.ndarray:
+    """Overlay of one frame: skeletons, boxes and ids coloured by track; hidden persons as
+    a dashed box without a skeleton (or not at all with ``draw_hidden=False``); the
+    backbone's landmarks when the persons carry them."""
+    from semapose.keypoints import BLAZEPOSE_SKELETON
     from semapose.viz.draw import draw_persons
 
-    return draw_persons(image, persons, threshold=threshold, box_format="xywh")
+    return draw_persons(
+        image,
+        persons,
+        threshold=threshold,
+        box_format="xywh",
+        draw_hidden=draw_hidden,
+        landmark_skeleton=BLAZEPOSE_SKELETON,
+    )
+
+
+def render_overlay(
+    source: Any,
+    frames: Iterable[FramePoses],
+    writer: Any,
+    threshold: float = DRAW_THRESHOLD,
+    draw_hidden: bool = True,
+) -> None:
+    """Draw stored results over the input decoded again (a resumed run's overlay video);
+    ``source`` (a FrameSource) and ``frames`` both in frame order, into ``writer``."""
+    for frame, poses in zip(source.frames(), frames, strict=False):
+        if poses.index != frame.index:
+            raise RuntimeError(f"internal error: result {poses.index} for frame {frame.index}")
+        writer.write(draw_frame(frame.image, poses.persons, threshold, draw_hidden))
 
 
 __all__ = [
+    "render_overlay",
     "coco_results",
     "draw_frame",
     "frame_file_name",

@@ -29,7 +29,10 @@ with ``"features"`` (what ``encode_frames`` returns) and any of ``"pose_score"``
 :class:`~semapose.inference.results.CropOutput` in image pixels, for the frame
 just pushed, so a tracker can use the current frame's pose at once although the
 temporal decoder waits ``lookahead`` frames. Only un-flipped crops give them;
-``crop="key"`` encodes at emission time and gives none.
+``crop="key"`` encodes at emission time and gives none. ``"landmarks"`` (N, L, 4:
+crop-pixel x, y, visibility, presence; BlazePose's 33) are kept per (frame, track)
+with ``RunnerOptions.landmarks`` and attached to that frame's poses: the 17 joints
+come from the (temporal) head, the landmarks from the backbone on the same crop.
 
 Determinism. Every frame is encoded in the same batches (its own persons, in
 track-id order, chunked by ``batch_size``) and every key frame is decoded alone,
@@ -51,6 +54,8 @@ from semapose.inference.results import CropOutput, FramePoses, PersonPose, Track
 
 #: per-crop single-frame outputs a model may return from ``encode_with_outputs``
 CROP_OUTPUT_KEYS = ("pose_score", "keypoints", "keypoint_scores")
+#: the backbone's own landmarks (N, L, 4): crop-pixel x, y, visibility, presence (BlazePose)
+LANDMARKS_KEY = "landmarks"
 
 
 @dataclass
@@ -71,6 +76,9 @@ class RunnerOptions:
     crop: str = "track"
     #: attach each frame's RGB image to the emitted FramePoses
     keep_images: bool = False
+    #: attach the backbone's own landmarks of each person's key-frame crop (BlazePose: 33,
+    #: ``predict --landmarks 33``) to the emitted poses; models without them give none
+    landmarks: bool = False
 
     @classmethod
     def from_config(cls, cfg: Any, **overrides: Any) -> RunnerOptions:
@@ -124,6 +132,8 @@ class TemporalRunner:
         self._boxes: dict[int, dict[int, TrackBox]] = {}
         self._images: dict[int, np.ndarray] = {}
         self._names: dict[int, str] = {}
+        #: frame -> track id -> (L, 4) image-pixel landmarks (with ``options.landmarks``)
+        self._landmarks: dict[int, dict[int, np.ndarray]] = {}
         self._next_frame = 0
         self._next_key = 0
         self.backbone_crops = 0
@@ -200,7 +210,17 @@ class TemporalRunner:
         for variant, fs in feats.items():
             for t, f in zip(ordered, fs, strict=True):
                 self.cache.put(index, t.track_id, f, variant)
+        lm = extras.pop(LANDMARKS_KEY, None)
+        if self.opt.landmarks and lm is not None:
+            self._landmarks[index] = {
+                t.track_id: self._landmarks_to_image(lm[i], t.box) for i, t in enumerate(ordered)
+            }
         return self._crop_outputs(ordered, extras)
+
+    def _landmarks_to_image(self, landmarks: np.ndarray, box: np.ndarray) -> np.ndarray:
+        out = np.asarray(landmarks, dtype=np.float64).copy()
+        out[:, :2] = self.decoder.to_image(out[:, :2], box)
+        return np.round(out, 3)
 
     def _crop(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
         return crop_image(image, self.decoder.crop_matrices(box)[0], self.opt.input_size)
@@ -243,7 +263,7 @@ class TemporalRunner:
                     if v == 0 and with_outputs is not None:
                         res = with_outputs(x)
                         feats.extend(res["features"].unbind(0))
-                        for k in CROP_OUTPUT_KEYS:
+                        for k in (*CROP_OUTPUT_KEYS, LANDMARKS_KEY):
                             if res.get(k) is not None:
                                 extras.setdefault(k, []).append(res[k].float().cpu().numpy())
                     else:
@@ -297,6 +317,7 @@ class TemporalRunner:
                         clips[v].append(feats[v])
             heatmaps = self._decode(clips)
             points, scores = self.decoder.decode(heatmaps, [t.box for t in tracks])
+            landmarks = self._landmarks.get(key, {})
             for t, xy, sc in zip(tracks, points, scores, strict=True):
                 # Rounded as stored (3 decimals), so a resumed run, which reads results back
                 # from disk, feeds the tracker exactly the numbers the original run did.
@@ -307,6 +328,7 @@ class TemporalRunner:
                         round(float(t.score), 3),
                         np.round(xy, 3),
                         np.round(sc, 3),
+                        landmarks=landmarks.get(t.track_id),
                     )
                 )
         image = self._images.get(key) if self.opt.keep_images else None
@@ -322,9 +344,11 @@ class TemporalRunner:
         for f in [f for f in self._boxes if f < keep_from]:
             del self._boxes[f]
             self._names.pop(f, None)
+        for f in [f for f in self._landmarks if f < self._next_key]:
+            del self._landmarks[f]
         image_from = keep_from if self.opt.crop == "key" else self._next_key
         for f in [f for f in self._images if f < image_from]:
             del self._images[f]
 
 
-__all__ = ["CROP_OUTPUT_KEYS", "RunnerOptions", "TemporalRunner"]
+__all__ = ["CROP_OUTPUT_KEYS", "LANDMARKS_KEY", "RunnerOptions", "TemporalRunner"]

@@ -49,18 +49,38 @@ class PersonPose:
     keypoints: np.ndarray
     #: (J,) heatmap maxima in [0, ~1]
     scores: np.ndarray
+    #: the tracker keeps this person (id and box) while someone else hides them: no pose of
+    #: their own in this frame (keypoints are not theirs, scores are 0); drawn differently
+    hidden: bool = False
+    #: (L, 4) the backbone's own landmarks of this person's crop (BlazePose: 33), image-pixel
+    #: x, y, visibility, presence; only with ``predict --landmarks 33`` (else None)
+    landmarks: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # plain Python numbers, so that the objects print as numbers, not np.float64(...)
         self.track_id = int(self.track_id)
         self.box_score = float(self.box_score)
+        self.hidden = bool(self.hidden)
 
     def __repr__(self) -> str:
         box = ", ".join(f"{float(v):.1f}" for v in np.asarray(self.box).reshape(-1))
+        hidden = ", hidden=True" if self.hidden else ""
         return (
             f"PersonPose(track_id={self.track_id}, box=[{box}], box_score={self.box_score:.3f}, "
-            f"score={self.score:.3f}, keypoints=<{len(self.keypoints)} x (x, y)>)"
+            f"score={self.score:.3f}{hidden}, keypoints=<{len(self.keypoints)} x (x, y)>)"
         )
+
+    def joint(self, joint: int | str) -> tuple[float, float, float]:
+        """``(x, y, score)`` of one joint as plain floats, by index or PoseTrack18 name
+        (``"nose"``, ``"left_ankle"``, ...)."""
+        if isinstance(joint, str):
+            from semapose.keypoints import POSETRACK_KEYPOINTS
+
+            if joint not in POSETRACK_KEYPOINTS:
+                raise KeyError(f"unknown joint {joint!r}; one of {', '.join(POSETRACK_KEYPOINTS)}")
+            joint = POSETRACK_KEYPOINTS.index(joint)
+        x, y = (float(v) for v in self.keypoints[joint])
+        return x, y, float(self.scores[joint])
 
     @property
     def score(self) -> float:
@@ -74,16 +94,25 @@ class PersonPose:
             "box_score": _num(self.box_score),
             "keypoints": [[_num(x), _num(y)] for x, y in self.keypoints],
             "scores": [_num(v) for v in self.scores],
+            **({"hidden": True} if self.hidden else {}),
+            **(
+                {"landmarks": [[_num(v) for v in row] for row in self.landmarks]}
+                if self.landmarks is not None
+                else {}
+            ),
         }
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> PersonPose:
+        lm = obj.get("landmarks")
         return cls(
             track_id=int(obj["track_id"]),
             box=np.asarray(obj["box"], dtype=np.float64),
             box_score=float(obj["box_score"]),
             keypoints=np.asarray(obj["keypoints"], dtype=np.float64).reshape(-1, 2),
             scores=np.asarray(obj["scores"], dtype=np.float64),
+            hidden=bool(obj.get("hidden", False)),
+            landmarks=None if lm is None else np.asarray(lm, dtype=np.float64).reshape(-1, 4),
         )
 
 

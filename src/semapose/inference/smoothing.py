@@ -119,6 +119,9 @@ class OneEuroSmoother:
         for f in frames:
             persons = []
             for p in f.persons:
+                if getattr(p, "hidden", False):  # not their pose: left as is, filter untouched
+                    persons.append(p)
+                    continue
                 h = float(np.asarray(p.box, dtype=np.float64)[3])
                 kp = self.smooth_keypoints(p.track_id, f.index, p.keypoints, h)
                 persons.append(replace(p, keypoints=np.round(kp, 3)))

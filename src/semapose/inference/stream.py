@@ -234,16 +234,22 @@ def input_frames(source: str | Path | Iterable[Any], fps: float | None = None) -
     """Frames of a video file or frame folder (:class:`~semapose.io.video.FrameSource` order),
     or of an iterable of RGB arrays (named ``""``)."""
     if isinstance(source, (str, Path)):
-        from semapose.io.video import FrameSource
+        from semapose.io.video import FrameSource, is_stream
 
-        yield from FrameSource(Path(source), fps=fps).frames()
+        yield from FrameSource(source if is_stream(source) else Path(source), fps=fps).frames()
     else:
         for i, image in enumerate(source):
             yield ArrayFrame(i, "", image)
 
 
-def input_name(path: Path) -> str:
-    """Output base name of an input: the video's stem or the frame folder's name."""
+def input_name(path: Path | str) -> str:
+    """Output base name of an input: the video's stem or the frame folder's name; for a
+    stream, the stem of its URL (``stdin`` for ``-``)."""
+    from semapose.io.video import is_stream, stream_name
+
+    if isinstance(path, str) and is_stream(path):
+        return stream_name(path)
+    path = Path(path)
     return path.stem if path.is_file() else path.name
 
 

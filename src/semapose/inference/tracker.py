@@ -51,6 +51,10 @@ import numpy as np
 
 from semapose.inference.detectors.boxops import box_iou, nms
 
+#: a followed person is output while their pose-present score is at least this
+#: (``predict --pose-threshold``; MediaPipe's own presence threshold)
+DEFAULT_POSE_THRESHOLD = 0.5
+
 
 @dataclass
 class Track:
@@ -206,7 +210,7 @@ class Tracker:
         nms_iou: float = 0.5,
         motion: bool = True,
         max_keypoint_age: int = 5,
-        presence_threshold: float = 0.5,
+        presence_threshold: float = DEFAULT_POSE_THRESHOLD,
         redetect_below: float = 0.8,
         duplicate_oks: float = 0.5,
         contain_ratio: float = 0.8,
@@ -426,7 +430,8 @@ class Tracker:
 
     def select(self, frames: list[Any]) -> list[Any]:
         """The frames with the persons the tracker decided not to output removed (ids unchanged);
-        persons kept on screen without a pose of their own get joint scores 0."""
+        persons kept on screen without a pose of their own get joint scores 0 and
+        ``hidden=True``."""
         out = []
         for f in frames:
             keep = self._output.get(f.index)
@@ -435,7 +440,9 @@ class Tracker:
                 f = replace(
                     f,
                     persons=[
-                        replace(p, scores=np.zeros_like(p.scores)) if p.track_id in blind else p
+                        replace(p, scores=np.zeros_like(p.scores), hidden=True)
+                        if p.track_id in blind
+                        else p
                         for p in f.persons
                         if p.track_id in keep
                     ],

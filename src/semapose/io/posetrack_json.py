@@ -13,7 +13,8 @@ number (``000342_mpii_test``) gets such ids; any other gets the frame index.
 Two kinds of prediction document:
 
 * :func:`prediction_annotation` (``semapose predict``): ``keypoints``
-  ``[x, y, score] * 17``, ``scores``, ``track_id``, ``bbox``, ``score``;
+  ``[x, y, score] * 17``, ``scores``, ``track_id``, ``bbox``, ``score``, ``hidden``
+  (and ``landmarks`` ``[x, y, visibility, presence] * 33`` with ``--landmarks 33``);
 * :func:`posetrack18_predictions` (what poseval accepts, for a GT file): **every
   image of its GT file, in GT order** (poseval pairs frames by position), track
   ids unique within a frame and below 10000, keypoints ``[x, y, 1]`` with the
@@ -134,7 +135,21 @@ def prediction_annotation(image_id: int, person: Any, where: str = "person") -> 
     if box is not None:
         entry["bbox"] = [round(float(v), 3) for v in np.asarray(box).reshape(4)]
     entry["score"] = round(_person_score(person, scores), 4)
+    _person_extras(entry, person)
     return entry
+
+
+def _person_extras(entry: dict[str, Any], person: Any) -> None:
+    """``hidden`` (the person is kept by the tracker without a pose of their own) and
+    ``landmarks`` (the backbone's own landmarks, e.g. BlazePose's 33) when the person has them."""
+    hidden = _field(person, "hidden")
+    if hidden is not None:
+        entry["hidden"] = bool(hidden)
+    landmarks = _field(person, "landmarks")
+    if landmarks is not None:
+        entry["landmarks"] = [
+            round(float(v), 3) for v in np.asarray(landmarks, dtype=np.float64).reshape(-1)
+        ]
 
 
 def coco_result(image_id: int, person: Any, where: str = "result") -> dict[str, Any]:
@@ -153,6 +168,7 @@ def coco_result(image_id: int, person: Any, where: str = "result") -> dict[str, 
     box = _field(person, "box")
     if box is not None:
         entry["bbox"] = [round(float(v), 3) for v in np.asarray(box).reshape(4)]
+    _person_extras(entry, person)
     return entry
 
 

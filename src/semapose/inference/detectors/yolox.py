@@ -69,7 +69,11 @@ class YOLOXPersonDetector:
         try:
             self._session = ort.InferenceSession(str(path), providers=self.providers)
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise DetectorUnavailableError(f"{path}: not a loadable ONNX model ({exc})") from None
+            raise DetectorUnavailableError(
+                f"--detector {self.name}: {path}: not a loadable ONNX model "
+                f"({_first_line(exc)}); delete it and run again to download it, or pass "
+                "person boxes with --boxes FILE"
+            ) from exc
         inp = self._session.get_inputs()[0]
         self._input_name = inp.name
         shape = list(inp.shape)
@@ -94,7 +98,14 @@ class YOLOXPersonDetector:
     def detect(self, frame_rgb: np.ndarray, frame_index: int | None = None) -> np.ndarray:
         self.load()
         blob, ratio = self.preprocess(frame_rgb)
-        outputs = self._session.run(None, {self._input_name: blob})
+        try:
+            outputs = self._session.run(None, {self._input_name: blob})
+        except Exception as exc:  # onnxruntime's own exception types
+            raise DetectorUnavailableError(
+                f"--detector {self.name} failed to run {self.model_path or self.name} "
+                f"({_first_line(exc)}); use another --detector, or pass person boxes "
+                "with --boxes FILE"
+            ) from exc
         dets = np.asarray(outputs[0], dtype=np.float32).reshape(-1, 5)
         if len(outputs) > 1:
             labels = np.asarray(outputs[1]).reshape(-1)
@@ -106,3 +117,8 @@ class YOLOXPersonDetector:
         dets[:, :4] /= ratio
         h, w = frame_rgb.shape[:2]
         return nms(clip_boxes(dets, w, h), self.nms_iou)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__

@@ -275,9 +275,13 @@ class BlazePoseBackbone(nn.Module):
     def forward_with_outputs(self, x: Tensor) -> dict[str, Tensor]:
         """``features`` plus the per-crop extras of the pipeline: ``pose_score`` (N,),
         ``keypoints`` (N, 17, 2) PoseTrack18 slots in crop pixels (regression output
-        refined by the heatmaps, as MediaPipe does) and ``keypoint_scores`` (N, 17).
-        Needs 256 x 256 crops."""
-        from semapose.models.backbones.blazepose_landmarks import posetrack_keypoints
+        refined by the heatmaps, as MediaPipe does), ``keypoint_scores`` (N, 17) and
+        ``landmarks`` (N, 33, 4): all 33 body landmarks, refined the same way, as crop-pixel
+        x, y, visibility, presence (:func:`body_landmarks`). Needs 256 x 256 crops."""
+        from semapose.models.backbones.blazepose_landmarks import (
+            body_landmarks,
+            posetrack_keypoints,
+        )
 
         out = self.forward_outputs(x)
         keypoints, scores = posetrack_keypoints(out["landmarks"], self.mixing, out["heatmaps"])
@@ -286,4 +290,5 @@ class BlazePoseBackbone(nn.Module):
             "pose_score": out["pose_score"],
             "keypoints": keypoints,
             "keypoint_scores": scores,
+            "landmarks": body_landmarks(out["landmarks"], out["heatmaps"]),
         }

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from semapose.models.backbones.blazepose import INPUT_SIZE
 
-__all__ = ["posetrack_keypoints", "refine_landmarks_torch"]
+__all__ = ["body_landmarks", "posetrack_keypoints", "refine_landmarks_torch"]
 
 
 def refine_landmarks_torch(
@@ -80,3 +80,15 @@ def posetrack_keypoints(
     scores = vis[:, idx]
     scores = torch.cat([scores[:, :1], head, head, scores[:, 3:]], dim=1)
     return points, scores
+
+
+def body_landmarks(landmarks: Tensor, heatmaps: Tensor, count: int = 33) -> Tensor:
+    """BlazePose's ``count`` body landmarks (N, count, 4): x, y in crop pixels (semapose's
+    pixel-centre convention, refined by the heatmaps as in :func:`posetrack_keypoints`),
+    visibility and presence (sigmoids of their logits, capped by the refinement window's
+    maximum, as MediaPipe does)."""
+    body = landmarks[:, :count]
+    xy, peak = refine_landmarks_torch(body, heatmaps[:, :count])
+    vis = torch.minimum(torch.sigmoid(body[..., 3]), peak)
+    pres = torch.minimum(torch.sigmoid(body[..., 4]), peak)
+    return torch.cat([xy - 0.5, vis[..., None], pres[..., None]], dim=-1)

@@ -310,6 +310,10 @@ def converted_state(path: str | Path) -> dict[str, Tensor]:
                 return state
         except CheckpointError:  # a damaged cache entry is rebuilt
             pass
+    import sys
+
+    # first use only (~2 s): say so, a silent pause looks like a hang
+    print(f"converting {path.name} once into {cached} ...", file=sys.stderr, flush=True)
     state = convert_tflite(path)
     check_finite(state, path)
     meta = {"converted_from_sha256": sha256_file(path), DIGEST_KEY: tensors_digest(state)}

@@ -1,4 +1,10 @@
-"""Build the OpenCV DNN text graph (.pbtxt) of a TF Object Detection API SSD graph.
+"""Test-only reference: the SSDLite graph run by OpenCV's ``cv2.dnn`` (opencv-python-headless<5.1).
+
+semapose's detector was this code until the PyTorch port (issue 22); the tests keep it
+to prove the port equal (``tests/test_ssd_torch.py``). It needs ``cv2.dnn``'s TensorFlow
+importer, which opencv 5.1 removed: :func:`cv2_dnn_available` says why it cannot run.
+
+Build the OpenCV DNN text graph (.pbtxt) of a TF Object Detection API SSD graph.
 
 ``cv2.dnn.readNetFromTensorflow(frozen.pb, graph.pbtxt)`` runs SSD models when
 the text graph describes only the convolutional part plus OpenCV's own SSD
@@ -24,6 +30,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 #: ops the convolutional trunk needs; others are removed
 _KEEP_OPS = frozenset(
@@ -299,3 +306,75 @@ def _prune_unconnected(nodes: list[_Node], output: str) -> list[_Node]:
         needed.add(name)
         stack.extend(by_name[name].inputs)
     return [n for n in nodes if n.name in needed]
+
+
+def cv2_dnn_available() -> str | None:
+    """None when this OpenCV runs TensorFlow graphs in cv2.dnn, else the reason it cannot."""
+    try:
+        import cv2
+    except ImportError:
+        return "OpenCV is not installed"
+    if not hasattr(cv2, "dnn") or not hasattr(cv2.dnn, "readNetFromTensorflow"):
+        return (
+            f"opencv {cv2.__version__} has no cv2.dnn.readNetFromTensorflow (removed in 5.1); "
+            "the reference needs opencv-python-headless<5.1 (the dev extra pins it)"
+        )
+    if not hasattr(cv2.dnn, "writeTextGraph"):
+        return f"opencv {cv2.__version__} has no cv2.dnn.writeTextGraph"
+    return None
+
+
+class ReferenceSSD:
+    """The former cv2.dnn run of the SSDLite graph (test-only): same windows, same selection."""
+
+    def __init__(
+        self,
+        pb: str | Path,
+        score_threshold: float = 0.3,
+        nms_iou: float = 0.5,
+        min_size: float = 8.0,
+        input_size: int = 300,
+    ) -> None:
+        import tempfile
+
+        import cv2
+
+        with tempfile.TemporaryDirectory() as tmp:
+            pbtxt = build_ssd_text_graph(pb, Path(tmp) / "ssdlite_person.pbtxt", num_classes=1)
+            self.net = cv2.dnn.readNetFromTensorflow(str(pb), str(pbtxt))
+        self.score_threshold = score_threshold
+        self.nms_iou = nms_iou
+        self.min_size = min_size
+        self.input_size = input_size
+
+    def raw(self, crops: list[Any]) -> Any:
+        """DetectionOutput rows (image id, class, score, x1, y1, x2, y2) of 300x300 inputs."""
+        import cv2
+        import numpy as np
+
+        s = self.input_size
+        blob = cv2.dnn.blobFromImages(crops, 1 / 127.5, (s, s), (127.5, 127.5, 127.5), swapRB=False)
+        self.net.setInput(blob)
+        return np.asarray(self.net.forward()).reshape(-1, 7)
+
+    def detect_windows(self, frame_rgb: Any, windows: list[tuple[int, int, int, int]]) -> Any:
+        import numpy as np
+
+        from semapose.inference.detectors.boxops import clip_boxes, empty_boxes, nms
+
+        h, w = frame_rgb.shape[:2]
+        crops = [np.ascontiguousarray(frame_rgb[y0:y1, x0:x1]) for x0, y0, x1, y1 in windows]
+        out = self.raw(crops)
+        out = out[(out[:, 2] >= self.score_threshold) & np.isfinite(out).all(axis=1)]
+        if len(out) == 0:
+            return empty_boxes()
+        boxes = np.zeros((len(out), 5), dtype=np.float32)
+        for k, (img_id, _cls, score, bx1, by1, bx2, by2) in enumerate(out):
+            x0, y0, x1, y1 = windows[int(img_id)]
+            cw, ch = x1 - x0, y1 - y0
+            boxes[k] = (x0 + bx1 * cw, y0 + by1 * ch, x0 + bx2 * cw, y0 + by2 * ch, score)
+        boxes = clip_boxes(boxes, w, h)
+        big = (boxes[:, 2] - boxes[:, 0] >= self.min_size) & (
+            boxes[:, 3] - boxes[:, 1] >= self.min_size
+        )
+        return nms(boxes[big], self.nms_iou)
