@@ -36,6 +36,7 @@ from semapose.errors import InputError
 from semapose.inference.pipeline import RunnerOptions, TemporalRunner
 from semapose.inference.recovery import recovered_state
 from semapose.inference.results import CropOutput, FramePoses, TrackBox
+from semapose.inference.state_schema import check_input_name
 from semapose.inference.stream import (
     DetectionSchedule,
     PoseStream,
@@ -45,7 +46,6 @@ from semapose.inference.stream import (
 from semapose.inference.warmup import warm_up
 from semapose.io.atomic import atomic_write_json
 from semapose.io.signals import StopRequest
-from semapose.limits import MAX_INPUT_NAME_BYTES
 
 STATE_VERSION = 1
 
@@ -125,16 +125,7 @@ def _one_run_per_output(job: Callable[..., JobResult]) -> Callable[..., JobResul
         from semapose.io.lock import lock_file, output_lock
 
         bound = signature.bind(*args, **kwargs).arguments
-        name = input_name(bound["path"])
-        if len(name.encode("utf-8", "surrogateescape")) > MAX_INPUT_NAME_BYTES:
-            # outputs and their temporary files are named after the input (255-byte limit)
-            raise InputError(
-                bound["path"],
-                "",
-                f"an input name of at most {MAX_INPUT_NAME_BYTES} bytes (the outputs are "
-                "named after it)",
-                f"{len(name.encode('utf-8', 'surrogateescape'))} bytes",
-            )
+        name = check_input_name(bound["path"], input_name(bound["path"]))
         with output_lock(lock_file(bound["options"].out_dir, name), f"an output for {name}"):
             return job(*args, **kwargs)
 

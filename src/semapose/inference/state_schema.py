@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from semapose.errors import InputError
-from semapose.limits import MAX_STATE_BYTES
+from semapose.limits import MAX_INPUT_NAME_BYTES, MAX_STATE_BYTES
 
 _KEYS = ("next_frame", "next_key", "results_bytes", "detections_bytes")
 _HINT = "(run without --resume to start over)"
@@ -90,4 +90,16 @@ def checked_predict_state(
     return state
 
 
-__all__ = ["checked_predict_state"]
+def check_input_name(path: Any, name: str) -> str:
+    """``name`` when the outputs named after it fit the file system (255 bytes with the
+    temporary files' additions), else InputError naming the input, not ``--out``."""
+    size = len(name.encode("utf-8", "surrogateescape"))
+    if size > MAX_INPUT_NAME_BYTES:
+        expected = (
+            f"an input name of at most {MAX_INPUT_NAME_BYTES} bytes (outputs are named after it)"
+        )
+        raise InputError(path, "", expected, f"{size} bytes")
+    return name
+
+
+__all__ = ["check_input_name", "checked_predict_state"]
