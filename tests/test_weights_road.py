@@ -343,6 +343,9 @@ def test_fit_folder_with_temporal_parts_loads_over_its_backbone(tmp_path: Path) 
     trained = tiny_model(cfg, seed=6)
     trained.backbone.load_state_dict(donor.backbone.state_dict())
     fit_dir = tmp_path / "fit"
+    fit_dir.mkdir()
+    (tmp_path / "bb.safetensors").rename(fit_dir / "bb.safetensors")  # issue 24: beside it
+    cfg.model.backbone_weights = str(fit_dir / "bb.safetensors")
     save_partial_weights(trained, cfg, fit_dir / "temporal.safetensors")
     loaded = load_model(fit_dir)
     assert loaded.temporal

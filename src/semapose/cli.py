@@ -10,6 +10,7 @@ Errors of type :class:`SemaposeError` become one line on stderr and exit code 2;
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import re
@@ -45,6 +46,15 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n" + (f"{hint}\n" if hint else ""))
 
 
+#: (command, option of other commands) -> what to do instead (a close spelling misled:
+#: ``fit --resume`` suggested ``--set``)
+NOT_AN_OPTION: dict[tuple[str, str], str] = {
+    ("fit", "--resume"): "it always continues where it stopped from the work files in --out "
+    "(use a new --out to start over)",
+    ("fit", "--boxes"): "it finds people with --detector (ssdlite, yolox-tiny, yolox-m)",
+    ("evaluate", "--resume"): "it runs in one go",
+}
+
 _INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)")
 _UNRECOGNIZED = re.compile(r"unrecognized arguments: (.*)")
 
@@ -64,10 +74,13 @@ def suggestion(message: str, parser: argparse.ArgumentParser) -> str:
         return ""
     options = [s for a in parser._actions for s in a.option_strings]
     hints = []
+    command = parser.prog.split()[-1]
     for token in found.group(1).split():
         if not token.startswith("-"):
             continue
         flag = token.split("=", 1)[0]
+        if (command, flag) in NOT_AN_OPTION:  # an option of another command: say so
+            return f"{parser.prog} has no {flag}: {NOT_AN_OPTION[command, flag]}"
         close = difflib.get_close_matches(flag, options, n=1, cutoff=0.6)
         if close:
             hints.append(f"{flag} -> {close[0]}")
@@ -142,8 +155,18 @@ def path_error(exc: BaseException) -> str | None:
     name = Path(os.fsdecode(exc.filename2 or exc.filename))
     if isinstance(exc, (NotADirectoryError, FileExistsError)):
         for part in (name, *name.parents):
+            if part.is_symlink() and not part.exists():  # "File exists" said nothing
+                got = "a dangling symlink (its target does not exist)"
+                return str(InputError(part, "", "a folder or a path to create one", got))
             if part.exists() and not part.is_dir():  # a file where a folder is needed
-                return str(InputError(part, "", "a folder or a path to create one", "a file"))
+                from semapose.io.bounded import file_kind
+
+                kind = "a file" if part.is_file() else file_kind(part.stat().st_mode)
+                return str(InputError(part, "", "a folder or a path to create one", kind))
+    if exc.errno == errno.ENAMETOOLONG:  # name the part that is too long, not --out
+        longest = max(name.parts, key=len)
+        got = f"a name of {len(longest.encode())} bytes ({longest[:24]}...)"
+        return str(InputError(name, "", "file names of at most 255 bytes", got))
     if isinstance(exc, IsADirectoryError):
         return str(InputError(name, "", "a file path", "a folder"))
     return str(InputError(name, "", "a path that can be read or written", exc.strerror or exc))

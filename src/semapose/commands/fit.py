@@ -121,7 +121,10 @@ def video_inputs(folder: Path) -> list[Path]:
             raise InputError(folder, "VIDEOS", "a video file or a folder of videos", "a file")
         return [folder]
     if not folder.is_dir():
-        raise InputError(folder, "VIDEOS", "a folder of videos", "no such folder")
+        from semapose.io.bounded import file_kind
+
+        got = file_kind(folder.stat().st_mode) if folder.exists() else "no such folder"
+        raise InputError(folder, "VIDEOS", "a folder of videos", got)
     found = sorted(p for p in folder.iterdir() if p.is_file() and is_video_file(p))
     found += sorted(
         p for p in folder.iterdir() if p.is_dir() and any(is_image_file(f) for f in p.iterdir())
@@ -145,11 +148,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError(out, "--out", "a folder (or a path to create one)", "an existing file")
-    for name, value, low in (("--steps", args.steps, 1), ("--batch", args.batch, 1)):
-        if value < low:
-            raise InputError(None, name, f"an integer >= {low}", value)
-    if not 0.0 < args.rate <= 1.0:
-        raise InputError(None, "--rate", "a fraction in (0, 1]", args.rate)
+    from semapose.commands.options import check_fit_options
+
+    check_fit_options(args)
     from semapose.data.synthetic.degrade import parse_degrade
 
     parse_degrade(args.degrade)
@@ -184,20 +185,18 @@ def _fit(
 
     from semapose.data import unlabeled as U
     from semapose.engine import distributed as du
+    from semapose.engine import fit_work as W
     from semapose.engine.cache_fit import CacheFitConfig, fit_on_cache
     from semapose.errors import InputError
     from semapose.models.partial import save_partial_weights
 
     tracks, cache_dir = out / "tracks.json", out / "cache"
     if info.is_main:
-        if not tracks.is_file():
-            runs = []
-            for v in videos:
-                runs += U.track_video(
-                    v, detector=args.detector or "ssdlite", min_length=5, progress=progress
-                )
+        W.prepare_work(out, W.fit_fingerprint(args, videos))  # other inputs: start over
+        if not tracks.is_file():  # per video, saved as each is done
+            runs = W.track_videos(videos, out, args.detector or "ssdlite", progress)
             U.save_runs(tracks, runs)
-        runs = U.load_runs(tracks)
+        runs = W.load_runs_checked(tracks)
         if not runs:
             raise InputError(Path(args.videos), "VIDEOS", "people tracked over >= 5 frames", "none")
         if not (cache_dir / "index.json").is_file():
@@ -213,6 +212,7 @@ def _fit(
             )
     if info.distributed:
         du.barrier()
+    W.check_cache(cache_dir)
     cache = U.FeatureCache(cache_dir)
     fc = CacheFitConfig(steps=args.steps, batch_size=args.batch, lr=args.lr, seed=args.seed)
     rows = torch.arange(len(cache)).numpy()

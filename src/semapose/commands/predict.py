@@ -161,6 +161,9 @@ def run(args: argparse.Namespace) -> int:
                           ("--draw-threshold", args.draw_threshold)):  # fmt: skip
         if not 0.0 <= value <= 1.0:
             raise InputError(None, option, "a score in [0, 1]", value)
+    from semapose.commands.options import check_predict_options
+
+    check_predict_options(args)
     if not 0 <= args.threads <= 1024:
         raise InputError(None, "--threads", "an integer in [0, 1024]", args.threads)
     if args.threads:

@@ -71,6 +71,9 @@ def load_boxes(path: str | Path, score_threshold: float = 0.0) -> list[Detection
             image_id = get_int(d, "image_id", p, where)
         else:
             image_id = get_int(d, "frame_id", p, where, default=-1)
+        key = "image_id" if "image_id" in d else "frame_id"
+        if key in d and image_id < 0:  # -1 means "absent" below: a given id must be >= 0
+            raise InputError(p, f"{where}.{key}", "a non-negative integer", image_id)
         if image_id == -1 and not name:
             raise InputError(p, where, "an image_id (mmpose) or image_name (PoseWarper)", d)
         out.append(Detection(box, score, image_id, _norm(name), i))

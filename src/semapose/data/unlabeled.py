@@ -205,6 +205,7 @@ def track_video(
     runs shorter than ``min_length`` frames, people smaller than ``min_height`` pixels
     and all but the ``max_people`` largest people of a frame are left out.
     """
+    from semapose.inference.detections import usable_detections
     from semapose.inference.stream import make_detector
     from semapose.inference.tracker import Tracker
     from semapose.io.video import FrameSource
@@ -223,7 +224,9 @@ def track_video(
     for frame in source.frames():
         if bar is not None:
             bar.update(1)
-        boxes = det.detect(frame.image, frame.index)
+        boxes = usable_detections(
+            det.detect(frame.image, frame.index), frame.image.shape[1], frame.image.shape[0], path
+        )
         tracks = tracker.update(frame.index, boxes)
         seen = sorted(
             ((float(tb.box_xywh[3]), int(tb.track_id), tb.box_xywh) for tb in tracks),
@@ -491,6 +494,13 @@ def build_cache(
     device = next(model.parameters()).device
     c = int(model.feature_channels)
     fh, fw = size[0] // model.feature_stride, size[1] // model.feature_stride
+    try:  # a memory-mapped write to a full disk is a SIGBUS: check the space first
+        from semapose.io.freespace import ensure_free_space
+
+        ensure_free_space(out, 2 * c * fh * fw * (num_rows + max(num_clean, 0)))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     inputs = np.lib.format.open_memmap(tmp / "inputs.npy", "w+", np.float16, (num_rows, c, fh, fw))
     clean = np.lib.format.open_memmap(
         tmp / "clean.npy", "w+", np.float16, (max(num_clean, 0), c, fh, fw)

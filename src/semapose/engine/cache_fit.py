@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from semapose.engine.fit_state import diverged, load_fit_state, save_fit_state
 from semapose.engine.seeding import derive_seed
-from semapose.errors import CheckpointError
+from semapose.io.signals import StopRequest
 from semapose.losses import total_loss
 
 __all__ = ["CacheFitConfig", "fit_on_cache", "STATE_FILE", "FIT_PRESET"]
@@ -113,29 +114,17 @@ def fit_on_cache(
     (one record per ``fc.log_every`` steps: step, loss terms, lr, seconds).
     """
     from semapose.engine import distributed as du
-    from semapose.io.atomic import atomic_path
 
     if len(rows) == 0:
         raise ValueError("no training rows in the cache")
     device = next(model.parameters()).device
     model.train()
     opt = _optimizer(model, fc)
-    start, log = 0, []
+    start = 0
+    log: list[dict[str, Any]] = []
     state_path = Path(out_dir) / STATE_FILE if out_dir is not None else None
     if resume and state_path is not None and state_path.is_file():
-        try:
-            state = torch.load(state_path, map_location="cpu", weights_only=True)
-            model.temporal.load_state_dict(state["temporal"])
-            model.head.load_state_dict(state["head"])
-            opt.load_state_dict(state["optimizer"])
-            start, log = int(state["step"]), list(state["log"])
-        except (KeyError, RuntimeError, ValueError, OSError) as exc:
-            raise CheckpointError(f"{state_path}: cannot resume from it ({exc})") from exc
-        if state.get("fit_config") != asdict(fc):
-            raise CheckpointError(
-                f"{state_path}: fit_config: expected the settings of this run, got "
-                f"{state.get('fit_config')} (use a new --out or the same settings)"
-            )
+        start, log = load_fit_state(state_path, model, opt, fc)  # validated (engine/fit_state)
     rank, world = 0, 1
     net: nn.Module = model
     if du.is_dist():
@@ -148,6 +137,8 @@ def fit_on_cache(
     # "seconds" in the log is training wall time summed over resumed sessions
     t0 = time.perf_counter() - (float(log[-1]["seconds"]) if log else 0.0)
     run: dict[str, float] = {}
+    saved = start
+    stop = StopRequest().__enter__()  # Ctrl-C / SIGTERM: finish the step, checkpoint, stop
     for step in range(start, fc.steps):
         rng = np.random.default_rng([fc.seed, step])
         keys = rng.choice(rows, size=fc.batch_size * world, replace=len(rows) < fc.batch_size)
@@ -162,7 +153,8 @@ def fit_on_cache(
         )
         loss, weighted = total_loss(terms, cfg.loss)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite loss at step {step}: {terms}")
+            stop.__exit__(None, None, None)
+            raise diverged(step, terms, saved)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if fc.grad_clip > 0:
@@ -196,19 +188,14 @@ def fit_on_cache(
             and rank == 0
             and (done % fc.checkpoint_every == 0 or done == fc.steps)
         ):
-            state_path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(state_path) as tmp:
-                torch.save(
-                    {
-                        "step": done,
-                        "temporal": model.temporal.state_dict(),
-                        "head": model.head.state_dict(),
-                        "optimizer": opt.state_dict(),
-                        "log": log,
-                        "fit_config": asdict(fc),
-                    },
-                    tmp,
-                )
+            save_fit_state(state_path, model, opt, done, log, fc)
+            saved = done
+        if stop.requested:
+            if state_path is not None and rank == 0 and saved != done:
+                save_fit_state(state_path, model, opt, done, log, fc)
+            stop.__exit__(None, None, None)
+            stop.stop()
+    stop.__exit__(None, None, None)
     if bar is not None:
         bar.close()
     model.eval()

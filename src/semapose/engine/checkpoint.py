@@ -118,7 +118,9 @@ def save_checkpoint(
     weights = ckpt_dir / f"{name}.safetensors"
     sidecar = ckpt_dir / f"{name}.state.pt"
     save_weights(model, weights, metadata)
-    with atomic_path(sidecar) as tmp:
+    from semapose.io.freespace import nbytes
+
+    with atomic_path(sidecar, size_hint=nbytes(state)) as tmp:
         torch.save(state, tmp)
     record = {
         "name": name,

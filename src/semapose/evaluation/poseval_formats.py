@@ -125,8 +125,8 @@ def _track(value: Any, path: Path, where: str) -> int | None:
     value = _first(value, path, where)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
         raise InputError(path, where, "an integer track id", value)
-    if value >= MAX_TRACK_ID:
-        raise InputError(path, where, f"a track id below {MAX_TRACK_ID} (as poseval)", value)
+    if not 0 <= value < MAX_TRACK_ID:
+        raise InputError(path, where, f"a track id from 0 to {MAX_TRACK_ID - 1}", value)
     return int(value)
 
 
@@ -228,8 +228,17 @@ def _parse_pt18(
             raise InputError(path, f"images[{k}]", "an object with an id")
         if isinstance(img["id"], (list, dict)):
             raise InputError(path, f"images[{k}].id", "a number", img["id"])
-        first_info.setdefault(img["id"], img)
-    # a repeated image id repeats the first image with that id (poseval's lookup);
+        if img["id"] in first_info:  # poseval silently repeated the first image (24.8 -> 22.2)
+            raise InputError(path, f"images[{k}].id", "distinct image ids", img["id"])
+        first_info[img["id"]] = img
+    unknown = next((k for k, a in enumerate(annotations) if a["image_id"] not in first_info), None)
+    if unknown is not None:
+        raise InputError(
+            path,
+            f"annotations[{unknown}].image_id",
+            "the id of an image of this file",
+            annotations[unknown]["image_id"],
+        )
     # only the first video of the file is kept (poseval's convert_videos(...)[0])
     infos = [first_info[img["id"]] for img in images]
     video0 = _video_key(infos[0].get("file_name", ""))
@@ -403,7 +412,7 @@ def parse_file(path: Path, side: _Side, frame0: int, protocol: str) -> list[_Fra
         if size > MAX_FILE_BYTES:
             limit = f"a file of at most {MAX_FILE_BYTES // 2**20} MiB (one file per sequence)"
             raise InputError(path, "", limit, f"{size / 2**20:.0f} MiB")
-    data = read_json(path)
+    data = read_json(path, MAX_FILE_BYTES)
     if not isinstance(data, dict):
         raise InputError(path, "", "a PoseTrack JSON object", type(data).__name__)
     if "annolist" in data:

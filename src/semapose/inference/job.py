@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -35,6 +36,7 @@ from semapose.errors import InputError
 from semapose.inference.pipeline import RunnerOptions, TemporalRunner
 from semapose.inference.recovery import recovered_state
 from semapose.inference.results import CropOutput, FramePoses, TrackBox
+from semapose.inference.state_schema import check_input_name
 from semapose.inference.stream import (
     DetectionSchedule,
     PoseStream,
@@ -43,6 +45,7 @@ from semapose.inference.stream import (
 )
 from semapose.inference.warmup import warm_up
 from semapose.io.atomic import atomic_write_json
+from semapose.io.signals import StopRequest
 
 STATE_VERSION = 1
 
@@ -122,7 +125,7 @@ def _one_run_per_output(job: Callable[..., JobResult]) -> Callable[..., JobResul
         from semapose.io.lock import lock_file, output_lock
 
         bound = signature.bind(*args, **kwargs).arguments
-        name = input_name(bound["path"])
+        name = check_input_name(bound["path"], input_name(bound["path"]))
         with output_lock(lock_file(bound["options"].out_dir, name), f"an output for {name}"):
             return job(*args, **kwargs)
 
@@ -163,7 +166,11 @@ def predict_source(
     source = FrameSource(path if live else Path(path), fps=options.fps)
     path = source.path if live else Path(path)  # a stream is named by its URL's stem
     _remove_stale_temporaries(paths)
-    state = _load_state(state_file, path, options) if options.resume and not live else None
+    state = (
+        _load_state(state_file, path, options, source.num_frames)
+        if options.resume and not live
+        else None
+    )
     if state is None:
         shutil.rmtree(paths.partial, ignore_errors=True)
         state = {"next_frame": 0, "next_key": 0, "results_bytes": 0, "detections_bytes": 0}
@@ -232,6 +239,7 @@ def predict_source(
 
     if writer is not None:
         writer.__enter__()
+    stop = StopRequest((signal.SIGTERM,)).__enter__()  # SIGTERM: save the state, exit 143
     interrupted = False
 
     def frame_loop() -> bool:
@@ -264,6 +272,8 @@ def predict_source(
                 save()
             if progress is not None:
                 progress.update(1)
+            if stop.requested:
+                stop.stop()  # SystemExit(143): the state is saved below
         return False
 
     try:
@@ -284,6 +294,7 @@ def predict_source(
             save()
         raise
     finally:
+        stop.__exit__(None, None, None)
         if progress is not None:
             progress.close()
         res_fh.close()
@@ -358,30 +369,27 @@ def predict_source(
 
 
 def _fp(path: Path, options: JobOptions) -> dict[str, Any]:
+    from semapose.io.fingerprint import file_digest
+
     st = path.stat()
     return {
         "source": str(path.resolve()),
         "size": st.st_size if path.is_file() else None,
+        "content": file_digest(path),  # the input changed in place: start over
         **options.fingerprint,
     }
 
 
-def _load_state(state_file: Path, path: Path, options: JobOptions) -> dict[str, Any] | None:
-    """The saved state if it belongs to this input and these options, else None (start over)."""
+def _load_state(
+    state_file: Path, path: Path, options: JobOptions, num_frames: int | None
+) -> dict[str, Any] | None:
+    """The saved state if it belongs to this input and these options, else None (start over);
+    a state of this job that cannot be right is an InputError (see :mod:`.state_schema`)."""
+    from semapose.inference.state_schema import checked_predict_state
+
     if not state_file.is_file():
         return None
-    try:
-        state = json.loads(state_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(state, dict) or state.get("fingerprint") != json.loads(
-        json.dumps(_fp(path, options))
-    ):
-        return None
-    keys = ("next_frame", "next_key", "results_bytes", "detections_bytes")
-    if not all(isinstance(state.get(k), int) and state[k] >= 0 for k in keys):
-        return None
-    return state
+    return checked_predict_state(state_file, json.loads(json.dumps(_fp(path, options))), num_frames)
 
 
 def _truncate(path: Path, size: int) -> None:

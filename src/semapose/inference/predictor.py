@@ -62,6 +62,11 @@ def scan_inputs(path: Path | str, images: str = "auto") -> InputList:
     path = Path(path)
     if not path.exists():
         raise InputError(path, "", "an existing video file, image, folder or URL", "missing")
+    if not path.is_file() and not path.is_dir():  # a FIFO or a device named like a video
+        from semapose.io.bounded import file_kind
+
+        got = file_kind(path.stat().st_mode)
+        raise InputError(path, "", "a video file (a regular file), an image or a folder", got)
     if path.is_file():
         if is_image_file(path):
             note = f"{path.name}: a photo ({PHOTOS_NOTE})"
@@ -217,11 +222,23 @@ class Predictor:
         marks = ", landmarks 33" if o.landmarks else ""
         return f"{self.loaded.source} ({kind}{mode}, crop={o.crop}, flip={o.flip_test}{marks})"
 
-    def fingerprint(self, boxes: str | None, detector: str | None) -> dict[str, Any]:
-        """What a resumed run must share with the interrupted one."""
+    def fingerprint(
+        self, boxes: str | None, detector: str | None, path: Path | None = None
+    ) -> dict[str, Any]:
+        """What a resumed run must share with the interrupted one: every option that changes
+        the numbers, and the content (size + SHA-256) of the weights and box files, so a file
+        changed in place under the same name starts the job over."""
+        from semapose.io.fingerprint import file_digest
+
         o = self.options
+        box_file = Path(boxes) if boxes else None
+        if box_file is not None and box_file.is_dir() and path is not None:
+            box_file = box_file / f"{input_name(path)}.json"
+        weights = Path(self.loaded.source)
         return {
             "weights": self.loaded.source,
+            "weights_content": file_digest(weights) if weights.is_file() else None,
+            "boxes_content": file_digest(box_file) if box_file is not None else None,
             "offsets": list(o.offsets),
             "online": o.online,
             "crop": o.crop,
@@ -274,7 +291,11 @@ class Predictor:
             max_frames=max_frames,
             progress=progress,
             fps=fps,
-            fingerprint=self.fingerprint(boxes, None if boxes else (detector or "default")),
+            fingerprint=self.fingerprint(
+                boxes,
+                None if boxes else (detector or "default"),
+                path if isinstance(path, Path) else None,
+            ),
             smooth=smooth,
             draw_threshold=draw_threshold,
             draw_hidden=draw_hidden,

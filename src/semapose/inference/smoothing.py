@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from semapose.errors import InputError
+
 #: defaults (see docs/predict.md, "Steady keypoints", for the measurement behind them)
 MIN_CUTOFF_HZ = 1.0
 BETA = 4.0
@@ -40,6 +42,11 @@ class _TrackFilter:
     x: np.ndarray  # (J, 2) filtered position
     dx: np.ndarray  # (J, 2) filtered speed, px/s
     frame: int
+
+
+class SmoothingParameterError(InputError, ValueError):
+    """A One-Euro parameter that is not a finite number in its range (also a ValueError,
+    as before)."""
 
 
 class OneEuroSmoother:
@@ -60,11 +67,19 @@ class OneEuroSmoother:
         d_cutoff: float = D_CUTOFF_HZ,
         reset_after: int = 5,
     ) -> None:
-        if not (fps > 0 and min_cutoff > 0 and beta >= 0 and d_cutoff > 0):
-            raise ValueError(
-                f"One-Euro parameters must be positive (fps {fps}, min_cutoff {min_cutoff}, "
-                f"beta {beta}, d_cutoff {d_cutoff})"
-            )
+        values = {"fps": fps, "min_cutoff": min_cutoff, "beta": beta, "d_cutoff": d_cutoff}
+        for key, value in values.items():
+            # inf or NaN (fps inf gave NaN keypoints) and non-positive rates are refused
+            ok = isinstance(value, (int, float)) and math.isfinite(value)
+            if not ok or value < 0 or (value == 0 and key != "beta") or value > 1e6:
+                raise SmoothingParameterError(
+                    None,
+                    f"smooth.{key}",
+                    "a finite positive number up to 1e6"
+                    if key != "beta"
+                    else "a finite number >= 0",
+                    value,
+                )
         self.fps = float(fps)
         self.min_cutoff = float(min_cutoff)
         self.beta = float(beta)

@@ -39,6 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from semapose.errors import InputError
+from semapose.inference.detections import usable_detections
 from semapose.inference.results import CropOutput, FramePoses, TrackBox
 
 
@@ -145,7 +146,14 @@ class PoseStream:
         detections = None
         why = self._why(index)
         if why is not None:
-            raw = np.asarray(self._detect(image, index, why), dtype=np.float64).reshape(-1, 5)
+            raw = usable_detections(
+                self._detect(image, index, why),
+                image.shape[1],
+                image.shape[0],
+                self.source,
+                index,
+                getattr(self.detector, "name", type(self.detector).__name__),
+            )
             rounded = [[round(float(v), 3) for v in d] for d in raw]
             detections = np.asarray(rounded, dtype=np.float64).reshape(-1, 5)
         tracks = self.tracker.update(index, detections)

@@ -36,6 +36,7 @@ _DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 #: 28 / StorageFull) and PyTorch's zip writer ("file write failed")
 _DISK_FULL_TEXT = re.compile(
     r"code: (28|122)\b|StorageFull|QuotaExceeded|No space left|Disk quota|file write failed"
+    r"|unexpected pos \d+ vs \d+"
 )
 
 
@@ -47,12 +48,17 @@ class DiskFullError(SemaposeError):
         files: the job's saved state is kept and resumes)."""
         self.path, self.needed, self.free = path, needed, free
         free_text = "an unknown amount" if free is None else _size(free)
+        if needed > 0 and free is not None and free >= needed:
+            # the write needed more than was known in advance ("at least 4.0 KiB, got 4.0 KiB
+            # free" read as a contradiction)
+            free_text += " free, and the write needed more than that"
         if needed > 0:
             what, after = f"to write it (at least {_size(needed)})", "the old file is unchanged"
         else:
             what, after = "to write its outputs", "run again with --resume when there is room"
         super().__init__(
-            f"{shown_path(path)}: expected free disk space {what}, got {free_text} free "
+            f"{shown_path(path)}: expected free disk space {what}, got {free_text}"
+            f"{'' if free_text.endswith('that') else ' free'} "
             f"(no space left on the device; {after})"
         )
 
@@ -92,7 +98,11 @@ def atomic_path(
     extension (video encoders, safetensors) behave the same. ``size_hint``: the
     expected size in bytes, shown when the disk fills up.
     """
+    from semapose.io.freespace import ensure_free_space
+
     target = Path(target)
+    if size_hint > 0:  # checked before writing, not read from the writer's error text
+        ensure_free_space(target, size_hint)
     target.parent.mkdir(parents=True, exist_ok=True)
     if suffix is None:
         suffix = ".tmp" + target.suffix

@@ -47,6 +47,16 @@ def _num(v: Any) -> str:
     return f"{round(float(v), 3):g}"
 
 
+#: first characters that make a spreadsheet read a cell as a formula (OWASP's list)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(text: str) -> str:
+    """A text cell that a spreadsheet shows as text: a leading ``'`` before a formula
+    start (a frame named ``=HYPERLINK(...).jpg`` reached the CSV unescaped)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def csv_rows(frames: Iterable[Any]) -> Iterator[list[str]]:
     """Rows (without the header) of ``frames`` (``FramePoses``-like), in order."""
     from semapose.keypoints import BLAZEPOSE_KEYPOINTS, POSETRACK_KEYPOINTS
@@ -55,7 +65,7 @@ def csv_rows(frames: Iterable[Any]) -> Iterator[list[str]]:
         for p in sorted(f.persons, key=lambda p: p.track_id):
             box = [_num(v) for v in p.box]
             hidden = "1" if getattr(p, "hidden", False) else "0"
-            head = [str(f.index), f.file_name, str(p.track_id)]
+            head = [str(f.index), text_cell(f.file_name), str(p.track_id)]
             tail = [*box, _num(p.box_score), hidden]
             for j, ((x, y), s) in enumerate(zip(p.keypoints, p.scores, strict=True)):
                 name = POSETRACK_KEYPOINTS[j] if j < len(POSETRACK_KEYPOINTS) else str(j)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
-from typing import BinaryIO
 
 from semapose.errors import InputError
 
@@ -23,8 +22,8 @@ MAX_IMAGE_PIXELS = 1 << 26
 
 #: JPEG start-of-frame markers (they carry the size); C4, C8 and CC are not frames.
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-#: bytes of JPEG segments read before giving up on finding the frame header
-_JPEG_SCAN_LIMIT = 4 << 20
+#: Largest image file read as a frame (any file type: a symlink to /dev/zero stops here).
+MAX_IMAGE_FILE_BYTES = 256 << 20
 
 
 def _png(head: bytes) -> tuple[int, int] | None:
@@ -58,36 +57,49 @@ def _webp(head: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _jpeg(fh: BinaryIO) -> tuple[int, int] | None:
-    fh.seek(2)
-    while fh.tell() < _JPEG_SCAN_LIMIT:
-        byte = fh.read(1)
-        if not byte:
+def _jpeg(data: bytes) -> tuple[int, int] | None:
+    """Width and height from the frame header (SOF) of JPEG ``data``, walking the marker
+    segments as a decoder does: each segment is skipped by its length, however many come
+    first (70 APP1 segments of 64 KiB pushed the SOF past the old 4 MiB scan and a
+    30000 x 30000 frame was decoded); bytes between segments are skipped to the next
+    0xFF like libjpeg does. None when no SOF comes before the image data."""
+    pos, n = 2, len(data)
+    while pos < n:
+        if data[pos] != 0xFF:
+            nxt = data.find(b"\xff", pos)
+            if nxt < 0:
+                return None
+            pos = nxt
+        while pos < n and data[pos] == 0xFF:  # the marker's 0xFF and any fill bytes
+            pos += 1
+        if pos >= n:
             return None
-        if byte != b"\xff":
-            continue
-        marker = fh.read(1)
-        while marker == b"\xff":  # fill bytes
-            marker = fh.read(1)
-        if not marker:
-            return None
-        code = marker[0]
+        code = data[pos]
+        pos += 1
         if code == 0xD8 or 0xD0 <= code <= 0xD7 or code == 0x01:
             continue  # markers without a length
-        length_bytes = fh.read(2)
-        if len(length_bytes) < 2:
+        if code == 0xD9 or pos + 2 > n:
             return None
-        length = struct.unpack(">H", length_bytes)[0]
+        length = struct.unpack_from(">H", data, pos)[0]
         if code in _SOF:
-            data = fh.read(5)
-            if len(data) < 5:
+            if pos + 7 > n:
                 return None
-            h, w = struct.unpack(">HH", data[1:5])
+            h, w = struct.unpack_from(">HH", data, pos + 3)
             return int(w), int(h)
         if code == 0xDA:  # start of scan before any frame header: not a valid file
             return None
-        fh.seek(max(length - 2, 0), 1)
+        pos += max(length, 2)
     return None
+
+
+def image_size_of(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` that the header in ``data`` declares (PNG, JPEG, BMP, WebP), or
+    None for another format. A JPEG without a frame header is refused by
+    :func:`check_image_bytes`."""
+    if data[:2] == b"\xff\xd8":
+        return _jpeg(data)
+    head = data[:32]
+    return _png(head) or _bmp(head) or _webp(head)
 
 
 def image_size(path: str | Path) -> tuple[int, int] | None:
@@ -97,7 +109,7 @@ def image_size(path: str | Path) -> tuple[int, int] | None:
         with open(path, "rb") as fh:
             head = fh.read(32)
             if head[:2] == b"\xff\xd8":
-                return _jpeg(fh)
+                return _jpeg(head + fh.read(MAX_IMAGE_FILE_BYTES))
             return _png(head) or _bmp(head) or _webp(head)
     except OSError:
         return None
@@ -115,6 +127,16 @@ def check_frame_size(width: int, height: int, path: str | Path, where: str) -> N
         )
 
 
+def check_image_bytes(data: bytes, path: str | Path, where: str) -> None:
+    """Raise :class:`InputError` when the header in ``data`` declares a frame beyond the
+    limits, or ``data`` is a JPEG whose frame header cannot be found (nothing is decoded)."""
+    size = image_size_of(data)
+    if size is None and data[:2] == b"\xff\xd8":
+        raise InputError(path, where, "a JPEG with a frame header (SOF) before its image data")
+    if size is not None:
+        check_frame_size(size[0], size[1], path, where)
+
+
 def check_image_size(path: str | Path, where: str) -> None:
     """Raise :class:`InputError` when the header of ``path`` declares a frame larger
     than the limits (nothing is decoded)."""
@@ -124,7 +146,10 @@ def check_image_size(path: str | Path, where: str) -> None:
 
 
 __all__ = [
+    "MAX_IMAGE_FILE_BYTES",
     "MAX_IMAGE_PIXELS",
+    "check_image_bytes",
+    "image_size_of",
     "MAX_IMAGE_SIDE",
     "check_frame_size",
     "check_image_size",

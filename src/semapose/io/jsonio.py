@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 from semapose.errors import InputError
+from semapose.io.bounded import read_json_bounded
+from semapose.limits import MAX_JSON_BYTES
 
 
-def read_json(path: str | Path) -> Any:
-    """Parse a JSON file; missing, unreadable or malformed files raise InputError."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "", "an existing JSON file", "no such file")
-    if path.is_dir():
-        raise InputError(path, "", "a JSON file", "a directory")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, "", "a readable UTF-8 JSON file", str(exc)) from exc
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            path, f"line {exc.lineno} column {exc.colno}", "valid JSON", exc.msg
-        ) from exc
-    except (ValueError, RecursionError) as exc:  # huge integer literals, absurd nesting
-        raise InputError(path, "", "valid JSON of reasonable size", str(exc)[:80]) from exc
+def read_json(path: str | Path, limit: int = MAX_JSON_BYTES) -> Any:
+    """Parse a JSON file of at most ``limit`` bytes (counted while reading, so a device or a
+    FIFO is bounded too); missing, unreadable, oversized or malformed files raise InputError."""
+    return read_json_bounded(path, limit)
 
 
 def require(obj: Any, key: str, typ: type | tuple[type, ...], path: str | Path, where: str) -> Any:

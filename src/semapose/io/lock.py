@@ -100,6 +100,11 @@ def _acquire(path: Path, what: str) -> int | None:
 
 def lock_file(folder: str | Path, name: str = "") -> Path:
     """The lock file of ``folder`` (or of the output ``name`` inside it: one per input)."""
+    if len(f".semapose-{name}.lock".encode()) > 255:  # a long input name: hash the rest
+        import hashlib
+
+        digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        name = f"{name.encode()[:160].decode('utf-8', 'ignore')}-{digest}"
     return Path(folder) / (f".semapose-{name}.lock" if name else ".semapose.lock")
 
 

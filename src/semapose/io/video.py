@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from semapose.errors import InputError
-from semapose.io.image_header import check_frame_size, check_image_size
+from semapose.io.image_header import check_frame_size
 
 # the one MP4 writer (io/video_writer.py), importable from here too, where callers look for it
 from semapose.io.video_writer import VideoWriter as VideoWriter
@@ -52,6 +52,8 @@ DEFAULT_FOLDER_FPS = 25.0
 #: Highest frame rate accepted (high-speed cameras reach a few thousand; the MP4
 #: writer's time base overflows far beyond).
 MAX_FPS = 100_000.0
+#: Smallest frame rate accepted (one frame per 100 s); the MP4 writer encodes it exactly.
+MIN_FPS = 0.01
 
 
 def is_video_file(path: str | Path) -> bool:
@@ -142,8 +144,14 @@ class FrameSource:
         self._live: Any = None
         #: display rotation of a video (degrees counter-clockwise; frames come out upright)
         self.rotation = 0.0
-        if fps is not None and not (np.isfinite(fps) and 0 <= fps <= MAX_FPS):  # 0 = default
-            raise InputError(path, "fps", f"a positive frame rate up to {MAX_FPS:g}", fps)
+        # 0 = default; below MIN_FPS the MP4 writer's rate (denominator <= 1001) would be 0
+        if fps is not None and not (np.isfinite(fps) and (fps == 0 or MIN_FPS <= fps <= MAX_FPS)):
+            raise InputError(
+                path,
+                "fps",
+                f"a positive frame rate up to {MAX_FPS:g} (at least {MIN_FPS:g})",
+                fps,
+            )
         if is_stream(path):
             self.url = str(path)
             self.path = Path(stream_name(self.url))
@@ -399,14 +407,20 @@ def _read_image(path: Path, index: int) -> np.ndarray:
     """Read an image file as RGB uint8 (H, W, 3)."""
     import cv2
 
-    check_image_size(path, f"frame {index}")  # before decoding: a header can claim 40000x40000
-    data = np.fromfile(str(path), dtype=np.uint8) if path.stat().st_size else None
+    from semapose.io.bounded import read_bounded
+    from semapose.io.image_header import MAX_IMAGE_FILE_BYTES, check_image_bytes
+
+    where = f"frame {index}"
+    raw = read_bounded(path, MAX_IMAGE_FILE_BYTES, "an image file")
+    check_image_bytes(raw, path, where)  # before decoding: a header can claim 40000x40000
+    data = np.frombuffer(raw, dtype=np.uint8) if raw else None
     try:
         image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None else None
     except cv2.error as exc:  # e.g. beyond OpenCV's own size limits (formats without a check)
         raise InputError(path, f"frame {index}", "a readable image", str(exc).strip()) from None
     if image is None:
         raise InputError(path, f"frame {index}", "a readable image", "an unreadable or empty file")
+    check_frame_size(image.shape[1], image.shape[0], path, where)  # what was really decoded
     return np.ascontiguousarray(image[:, :, ::-1])
 
 

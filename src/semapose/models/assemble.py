@@ -72,7 +72,21 @@ def _from_config(
     from semapose.models.build import backbone_spec, build_model, fill_pretrained, load_pretrained
     from semapose.models.partial import fill_partial
 
-    init = str(backbone_file or cfg.model.backbone_weights or meta.get("init_backbone_weights", ""))
+    # a weights file carries data, never addresses: a URL or a path it names is not followed
+    from semapose.weights.embedded import allowed_reference, check_embedded_reference
+
+    named = {
+        "model.backbone_weights": cfg.model.backbone_weights,
+        "init_backbone_weights": meta.get("init_backbone_weights", ""),
+    }
+
+    def refuse_addresses() -> None:
+        for key, value in named.items():
+            check_embedded_reference(value, path, key)
+
+    cfg.model.backbone_weights = allowed_reference(cfg.model.backbone_weights, path)
+    init_meta = allowed_reference(named["init_backbone_weights"], path)
+    init = str(backbone_file or cfg.model.backbone_weights or init_meta)
     bare = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, backbone_weights=""))
     model = build_model(bare)
 
@@ -84,6 +98,8 @@ def _from_config(
         return fill_pretrained(model, pretrained, backbone_file, spec.name)
 
     if meta.get("semapose_parts"):  # temporal + head only, over a backbone from its own weights
+        if not init:
+            refuse_addresses()
         cfg.model.backbone_weights = init
         if init:
             fill_backbone()
@@ -97,6 +113,8 @@ def _from_config(
     if missing and init:
         parts = fill_backbone()
         missing = [k for k in missing if not k.startswith(tuple(f"{p}." for p in parts))]
+    if missing:
+        refuse_addresses()  # the tensors it leaves out would have come from an address
     bad = [k for k in tensors if k in own and tuple(own[k].shape) != tuple(tensors[k].shape)]
     if missing or unexpected or bad:
         detail = (

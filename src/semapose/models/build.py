@@ -99,8 +99,10 @@ def check_model(cfg: Config, stride: int) -> tuple[int, int]:
     config may have been changed in code since it was read).
     """
     from semapose.config import check_config
+    from semapose.models.size import check_model_size
 
     check_config(cfg)
+    check_model_size(cfg)
     src, m, d = cfg.source, cfg.model, cfg.data
     h, w = (int(v) for v in d.image_size)
     if h % stride or w % stride:
@@ -157,6 +159,9 @@ def build_model(cfg: Config) -> Estimator:
     ``cfg.model.backbone_weights`` (backbone and, where the checkpoint has it, the
     single-frame head) when set.
     """
+    from semapose.models.size import check_model_size
+
+    check_model_size(cfg)  # before any tensor is allocated: the config may be a file's
     m = cfg.model
     spec = backbone_spec(cfg)
     h, w = (int(v) for v in cfg.data.image_size)

@@ -109,7 +109,11 @@ def fill_partial(model: nn.Module, tensors: dict[str, torch.Tensor], path: str |
             )
     missing = sorted(need - set(tensors))
     if missing:
-        raise CheckpointError(f"{path}: {missing[0]}: missing ({len(missing)} tensors missing)")
+        # (before: "PATH: temporal.x.weight: missing", which read as a field of the file)
+        raise CheckpointError(
+            f"{path}: expected every tensor of the temporal module and head, got a file "
+            f"without {len(missing)} of them (the first: tensor {missing[0]!r})"
+        )
     model.load_state_dict(tensors, strict=False)
 
 

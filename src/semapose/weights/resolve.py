@@ -167,6 +167,12 @@ def resolve_weights(
         return WeightsSource(text, path, "file")
     if path.is_dir():
         return WeightsSource(text, run_dir_weights(path), "run")
+    if path.exists():  # a FIFO or a device (a symlink to /dev/zero): not "missing"
+        from semapose.io.bounded import file_kind
+
+        raise InputError(
+            path, option, "a weights file (a regular file)", file_kind(path.stat().st_mode)
+        )
     names = ", ".join(pose_weight_names())
     raise InputError(
         path, option, f"an existing checkpoint file or folder, a URL, or one of: {names}", "missing"

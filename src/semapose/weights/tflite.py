@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from semapose.errors import CheckpointError
+from semapose.limits import MAX_TFLITE_OPERATORS
 
 __all__ = ["TFLiteModel", "TFLiteOperator", "TFLiteTensor", "read_tflite", "OPCODE_NAMES"]
 
@@ -151,17 +152,32 @@ class TFLiteModel:
         raise KeyError(name)
 
     def constant(self, index: int) -> np.ndarray:
-        """Float32 value of a constant tensor, following a DEQUANTIZE (fp16 weights)."""
-        t = self.tensors[index]
-        if t.data is None:
+        """Float32 value of a constant tensor, following DEQUANTIZE operators (fp16 weights).
+
+        Walked in a loop (a chain of any length is no RecursionError); the reader has
+        already refused cycles and out-of-range indices."""
+        seen: set[int] = set()
+        while True:
+            if not 0 <= index < len(self.tensors) or index in seen:
+                raise CheckpointError(
+                    f"{self.path}: tensor {index}: expected a constant tensor of the file, got "
+                    f"{'a cycle' if index in seen else 'an index out of range'}"
+                )
+            seen.add(index)
+            t = self.tensors[index]
+            if t.data is not None:
+                return t.data.astype(np.float32) if t.data.dtype.kind == "f" else t.data
             producer = next((op for op in self.operators if index in op.outputs), None)
-            if producer is None or producer.opcode not in ("DEQUANTIZE", "DENSIFY"):
+            if (
+                producer is None
+                or producer.opcode not in ("DEQUANTIZE", "DENSIFY")
+                or not producer.inputs
+            ):
                 raise CheckpointError(
                     f"{self.path}: tensor {t.name!r} is not a constant (produced by "
                     f"{producer.opcode if producer else 'nothing'})"
                 )
-            return self.constant(producer.inputs[0])
-        return t.data.astype(np.float32) if t.data.dtype.kind == "f" else t.data
+            index = producer.inputs[0]
 
 
 class _Buf:
@@ -228,11 +244,16 @@ def read_tflite(path: str | Path) -> TFLiteModel:
 
     Raises :class:`CheckpointError` naming the file when it is not a TFLite model.
     """
+    from semapose.errors import InputError
+    from semapose.io.bounded import check_regular_file, read_bounded
+    from semapose.limits import MAX_WEIGHTS_BYTES
+
     path = str(path)
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise CheckpointError(f"{path}: cannot read the TFLite model ({exc.strerror})") from exc
+        check_regular_file(path, MAX_WEIGHTS_BYTES, "a TFLite model file")
+        data = read_bounded(path, MAX_WEIGHTS_BYTES, "a TFLite model file")
+    except InputError as exc:
+        raise CheckpointError(f"cannot read the TFLite model: {exc}") from None
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise CheckpointError(
             f"{path}: not a TFLite model file (expected the FlatBuffer identifier 'TFL3' "
@@ -287,17 +308,37 @@ def _read_model(buf: _Buf, path: str) -> TFLiteModel:
                 array = array.reshape(shape).copy()
         tensors.append(TFLiteTensor(i, name, tuple(shape), dtype, array))
 
+    op_tables = buf.tables(sg, 3)
+    if len(op_tables) > MAX_TFLITE_OPERATORS:
+        raise buf.fail(f"{len(op_tables)} operators, more than {MAX_TFLITE_OPERATORS}")
     operators = []
-    for i, op in enumerate(buf.tables(sg, 3)):
+    produced: set[int] = set()
+    for i, op in enumerate(op_tables):
         code_index = buf.scalar(op, 0, "I", 0)
         if code_index >= len(opcodes):
             raise buf.fail(f"operator {i} uses the operator code {code_index}")
         name = opcodes[code_index]
         inputs, outputs = buf.ints(op, 1), buf.ints(op, 2)
-        if any(j >= len(tensors) for j in inputs + outputs):
-            raise buf.fail(f"operator {i} refers to a tensor beyond {len(tensors)}")
+        # -1 marks an absent optional input; any other negative index, or one past the
+        # tensors, would select another tensor or fail later
+        if any(not -1 <= j < len(tensors) for j in inputs) or any(
+            not 0 <= j < len(tensors) for j in outputs
+        ):
+            raise buf.fail(f"operator {i} refers to a tensor outside 0-{len(tensors) - 1}")
+        # operators are stored in execution order: an input produced by this or a later
+        # operator (a cycle, or an operator reading its own output) is not a valid graph
+        if set(outputs) & (produced | set(inputs)):
+            raise buf.fail(f"operator {i} writes a tensor that is written or read before it")
+        produced.update(outputs)
         operators.append(TFLiteOperator(i, name, inputs, outputs, _options(buf, op, name)))
-    return TFLiteModel(path, tensors, operators, buf.ints(sg, 1), buf.ints(sg, 2))
+    later = {j: k for k, o in enumerate(operators) for j in o.outputs}
+    for k, o in enumerate(operators):
+        if any(later.get(j, -1) >= k for j in o.inputs if j >= 0):
+            raise buf.fail(f"operator {k} reads a tensor of a later operator (a cycle)")
+    sg_inputs, sg_outputs = buf.ints(sg, 1), buf.ints(sg, 2)
+    if any(not 0 <= j < len(tensors) for j in sg_inputs + sg_outputs):
+        raise buf.fail(f"subgraph inputs/outputs outside 0-{len(tensors) - 1}")
+    return TFLiteModel(path, tensors, operators, sg_inputs, sg_outputs)
 
 
 def _options(buf: _Buf, op: int, name: str) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from semapose.data.boxes import Detection
 from semapose.errors import InputError
 from semapose.inference.detectors.boxops import empty_boxes
 from semapose.io.posetrack_json import parse_image_id
+from semapose.limits import MAX_PEOPLE_PER_FRAME as MAX_PEOPLE
 
 
 class BoxFileDetector:
@@ -94,6 +95,7 @@ class BoxFileDetector:
         what = input_name or sequence or "this video"
         if sequence is None:
             sequence = _single_sequence(dets, path, input_name)
+            _check_posetrack_video(dets, path, input_name)
         by_name = {PurePosixPath(n).name: i for i, n in enumerate(frame_names or [])}
         seq_number = _leading_number(sequence) if sequence else None
         per_frame: dict[int, list[np.ndarray]] = {}
@@ -140,6 +142,14 @@ class BoxFileDetector:
                 f"boxes for frames of {sequence or what} (by image_name or image_id)",
                 f"{len(dets)} detections, none matching",
             )
+        crowded = next((k for k in sorted(per_frame) if len(per_frame[k]) > MAX_PEOPLE), None)
+        if crowded is not None:
+            raise InputError(
+                path,
+                f"frame {crowded}",
+                f"at most {MAX_PEOPLE} boxes per frame (people per frame)",
+                f"{len(per_frame[crowded])} boxes",
+            )
         return cls({k: np.stack(v) for k, v in per_frame.items()}, source=path)
 
 
@@ -185,6 +195,23 @@ def _single_sequence(dets: list[Detection], path: str | Path, name: str | None) 
         f"boxes of one video, or of several with one named like the input ({name or '?'})",
         f"{len(seqs)} sequences: {shown}",
     )
+
+
+def _check_posetrack_video(dets: list[Detection], path: str | Path, name: str | None) -> None:
+    """A file of one PoseTrack video (``000342_mpii_test``, ids ``1000342FFFF``) given for an
+    input named like another PoseTrack video (``000001_mpii_test``) is refused."""
+    if not name or not re.match(r"\d{6}_", name):
+        return
+    seqs = {s for s in map(_sequence_of, dets) if s is not None}
+    number = _leading_number(name)
+    numbers = {_leading_number(s) for s in seqs} - {None}
+    if number is not None and len(seqs) == 1 and numbers and number not in numbers:
+        raise InputError(
+            path,
+            "detections",
+            f"boxes of the PoseTrack video {name} (video number {number:06d})",
+            f"boxes of video {next(iter(seqs))}",
+        )
 
 
 def _frames_text(names: Sequence[str]) -> str:

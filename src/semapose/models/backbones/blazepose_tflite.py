@@ -294,10 +294,20 @@ def converted_state(path: str | Path) -> dict[str, Tensor]:
         raise CheckpointError(f"{path}: BlazePose weights not found")
     if path.suffix == ".safetensors":
         return load_state_dict_file(path)  # read, checked finite
+    from semapose.weights.read import read_safetensors
+    from semapose.weights.tensor_digest import DIGEST_KEY, layout_mismatch, tensors_digest
+
     cached = converted_path(path)
     if cached.is_file():
         try:
-            return load_state_dict_file(cached)
+            state, meta = read_safetensors(cached)
+            check_finite(state, cached)
+            # used only when its content checksum and layout hold: a zeroed or wrong-shape
+            # entry is rebuilt, not loaded nor blamed on the .tflite (issue 24)
+            if meta.get(DIGEST_KEY) == tensors_digest(state) and not layout_mismatch(
+                state, BlazePose().state_dict()
+            ):
+                return state
         except CheckpointError:  # a damaged cache entry is rebuilt
             pass
     import sys
@@ -306,7 +316,8 @@ def converted_state(path: str | Path) -> dict[str, Tensor]:
     print(f"converting {path.name} once into {cached} ...", file=sys.stderr, flush=True)
     state = convert_tflite(path)
     check_finite(state, path)
-    save_state_dict_file(cached, state, {"converted_from_sha256": sha256_file(path)})
+    meta = {"converted_from_sha256": sha256_file(path), DIGEST_KEY: tensors_digest(state)}
+    save_state_dict_file(cached, state, meta)
     return state
 
 
