@@ -1,6 +1,7 @@
 """The tracker's public names, kept here for callers.
 
-The code is in :mod:`semapose.inference.tracking`, one module per stage.
+The code is in :mod:`semapose.inference.tracking`, one module per stage; import from
+there. This module only keeps older imports working (``data/unlabeled.py``).
 """
 
 from semapose.inference.tracking import (
