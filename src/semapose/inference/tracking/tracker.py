@@ -66,7 +66,7 @@ class Tracker:
 
     def __getattr__(self, name: str) -> Any:
         """The settings by their flat names, read-only (``tracker.min_hits``)."""
-        if name == "config":  # not set yet (during construction)
+        if name == "config" or name.startswith("_"):  # config not set yet; no private names
             raise AttributeError(name)
         return self.config.option(name)
 
