@@ -221,7 +221,7 @@ def section_predict(weights: str | None, videos: list[str], repeat: int) -> dict
     from semapose.inference.job import JobOptions, predict_source
     from semapose.inference.predictor import Predictor
     from semapose.inference.stream import make_detector
-    from semapose.inference.tracker import DetectionSchedule
+    from semapose.inference.tracking import DetectionSchedule
 
     vdir = videos_dir()
     paths = [vdir / v for v in (videos or ["two_people_72f.mp4"]) if (vdir / v).is_file()]

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     from semapose.inference.pipeline import TemporalRunner
     from semapose.inference.predictor import Predictor
     from semapose.inference.stream import make_detector
-    from semapose.inference.tracker import DetectionSchedule
+    from semapose.inference.tracking import DetectionSchedule
 
     video = videos_dir() / args.video
     if not video.is_file():

@@ -142,7 +142,7 @@ def run_clip(
 ) -> dict[str, Any]:
     from semapose.inference.job import JobOptions, predict_source
     from semapose.inference.stream import make_detector
-    from semapose.inference.tracker import DetectionSchedule
+    from semapose.inference.tracking import DetectionSchedule
 
     det = CountingDetector(make_detector(None, None))
     with tempfile.TemporaryDirectory() as tmp:
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     set_threads(args.threads)
 
     from semapose.inference.predictor import Predictor
-    from semapose.inference.tracker import DEFAULT_DETECT_EVERY
+    from semapose.inference.tracking import DEFAULT_DETECT_EVERY
 
     vdir = videos_dir()
     videos = sorted(vdir.glob("*.mp4")) if vdir.is_dir() else []

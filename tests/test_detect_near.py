@@ -9,7 +9,7 @@ import numpy as np
 
 from semapose.inference.detectors.ssdlite import SSDLitePersonDetector, tile_windows
 from semapose.inference.stream import PoseStream
-from semapose.inference.tracker import DetectionSchedule
+from semapose.inference.tracking import DetectionSchedule
 
 
 def _windows_of(boxes: list[list[float]]) -> list[tuple[int, int, int, int]]:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from semapose.inference.results import FramePoses, PersonPose
-from semapose.inference.tracker import Tracker
+from semapose.inference.tracking import Tracker
 from test_track_pose import crop, det, frame_of
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from semapose.inference.tracker import Track, Tracker
+from semapose.inference.tracking import Track, Tracker
 from semapose.io.video import FrameSource, VideoWriter
 from semapose.viz import draw_box, draw_persons, draw_pose, side_by_side, track_color
 from test_predict_helpers import NO_SSDLITE, ssdlite_available

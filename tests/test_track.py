@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from semapose.inference.tracker import Tracker, keypoint_box
+from semapose.inference.tracking import Tracker, keypoint_box
 
 
 def box(cx: float, cy: float = 100.0, w: float = 40.0, h: float = 100.0, s: float = 0.9) -> list:

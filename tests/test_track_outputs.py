@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 from semapose.inference.detectors.boxfile import BoxFileDetector  # noqa: E402
 from semapose.inference.job import JobOptions, predict_source  # noqa: E402
 from semapose.inference.pipeline import RunnerOptions  # noqa: E402
-from semapose.inference.tracker import DetectionSchedule  # noqa: E402
+from semapose.inference.tracking import DetectionSchedule  # noqa: E402
 
 
 class PoseScoringModel:
@@ -155,7 +155,7 @@ def test_csv_beside_the_json_files_and_smoothing(tmp_path: Path, model: Any) -> 
 
 def test_messages_and_printing() -> None:
     from semapose.commands.predict import DEFAULT_DETECT_EVERY
-    from semapose.inference import tracker
+    from semapose.inference import tracking as tracker
     from semapose.inference.results import CropOutput, FramePoses, PersonPose
 
     assert DEFAULT_DETECT_EVERY == tracker.DEFAULT_DETECT_EVERY

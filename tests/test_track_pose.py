@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from semapose.inference.results import FramePoses, PersonPose
-from semapose.inference.tracker import DetectionSchedule, Tracker, pose_oks
+from semapose.inference.tracking import DetectionSchedule, Tracker, pose_oks
 
 # a standing person, 17 PoseTrack18 slots, as fractions of the box (x, y)
 LAYOUT = np.array(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 #: detector names (kept here so --help does not import the detectors)
 DETECTOR_CHOICES = ("ssdlite", "yolox-tiny", "yolox-m")
-#: same value as semapose.inference.tracker.DEFAULT_DETECT_EVERY (a test checks)
+#: same value as semapose.inference.tracking.DEFAULT_DETECT_EVERY (a test checks)
 DEFAULT_DETECT_EVERY = 10
 
 

@@ -2,7 +2,8 @@
 
 Modules (nothing heavy is imported here):
 
-* ``detectors/``, ``tracker.py``, ``weights.py`` -- person boxes, tracks, known checkpoints;
+* ``detectors/``, ``tracking/``, ``weights.py`` -- person boxes, tracks (the tracker's
+  stages; ``tracker.py`` re-exports its names), known checkpoints;
 * ``pipeline.py`` -- :class:`TemporalRunner`, streaming clip inference over a
   feature cache (``cache.py``) keyed by (frame, track id); ``crops.py`` the affine crops;
 * ``job.py`` -- one video end to end with resumable partial state; ``outputs.py``

@@ -99,7 +99,7 @@ class PoseEstimator:
         ``return_images`` attaches each frame's image to its result.
         ``detect_every``: run the detector every this many frames (and whenever a
         tracked pose's score falls) for models with a pose-present score; default
-        ``semapose.inference.tracker.DEFAULT_DETECT_EVERY``. ``smooth``: One-Euro
+        ``semapose.inference.tracking.DEFAULT_DETECT_EVERY``. ``smooth``: One-Euro
         filter on the keypoints (``True``, or a dict of
         :class:`~semapose.inference.smoothing.OneEuroSmoother` parameters, e.g.
         ``{"min_cutoff": 1.0, "beta": 1.0}``; ``fps`` defaults to the video's or 30).
@@ -118,7 +118,7 @@ class PoseEstimator:
         det = make_detector(boxes, detector, source=path)
         opts = replace(self.predictor.options, keep_images=return_images)
         runner = TemporalRunner(self.predictor.loaded.model, opts, self.predictor.device)
-        from semapose.inference.tracker import DetectionSchedule
+        from semapose.inference.tracking import DetectionSchedule
 
         every = self.predictor.detect_every if detect_every is None else int(detect_every)
         if every < 1:

@@ -38,8 +38,8 @@ from semapose.inference.recovery import recovered_state
 from semapose.inference.results import CropOutput, FramePoses, TrackBox
 from semapose.inference.state_schema import check_input_name
 from semapose.inference.stream import (
-    DetectionSchedule,
     PoseStream,
+    StreamSchedule,
     TrackerAdapter,
     input_name,
 )
@@ -142,7 +142,7 @@ def predict_source(
     device: Any = "cpu",
     tracker_factory: Callable[[Any], Any] = TrackerAdapter,
     on_frames: Callable[[list[FramePoses]], None] | None = None,
-    schedule: DetectionSchedule | None = None,
+    schedule: StreamSchedule | None = None,
 ) -> JobResult:
     """Run one video, frame folder or stream end to end; see the module docstring.
 

@@ -15,7 +15,7 @@ from semapose.inference.loading import LoadedModel, load
 from semapose.inference.photos import PHOTOS_NOTE, PhotoSet
 from semapose.inference.pipeline import RunnerOptions
 from semapose.inference.stream import input_name, make_detector
-from semapose.inference.tracker import DEFAULT_DETECT_EVERY, DEFAULT_POSE_THRESHOLD
+from semapose.inference.tracking import DEFAULT_DETECT_EVERY, DEFAULT_POSE_THRESHOLD
 
 #: an input of ``semapose predict``: a video file or frame folder (Path), a stream (a URL
 #: or ``-``, str), or photos processed each alone (:class:`PhotoSet`)
@@ -158,7 +158,7 @@ class Predictor:
     loaded: LoadedModel
     options: RunnerOptions
     device: Any
-    #: detector period for models that track by pose (see inference/tracker.py)
+    #: detector period for models that track by pose (see inference/tracking/schedule.py)
     detect_every: int = DEFAULT_DETECT_EVERY
     #: persons are output while their pose-present score is at least this (models with one)
     pose_threshold: float = DEFAULT_POSE_THRESHOLD
@@ -301,7 +301,7 @@ class Predictor:
             draw_hidden=draw_hidden,
         )
         from semapose.inference.stream import TrackerAdapter
-        from semapose.inference.tracker import DetectionSchedule
+        from semapose.inference.tracking import DetectionSchedule
 
         threshold = self.pose_threshold
         if isinstance(path, PhotoSet):

@@ -53,14 +53,16 @@ class StreamTracker(Protocol):
     def observe(self, frames: list[FramePoses]) -> None: ...
 
 
-class DetectionSchedule(Protocol):
-    """When the detector runs; a pure function of the frame index and the tracker."""
+class StreamSchedule(Protocol):
+    """What :class:`PoseStream` asks of a detection schedule: when the detector runs, a
+    pure function of the frame index and the tracker (the project's schedule is
+    :class:`semapose.inference.tracking.DetectionSchedule`)."""
 
     def should_detect(self, frame: int, tracker: Any) -> bool: ...
 
 
 class TrackerAdapter:
-    """The project tracker (:class:`semapose.inference.tracker.Tracker`) behind the
+    """The project tracker (:class:`semapose.inference.tracking.Tracker`) behind the
     :class:`StreamTracker` interface, with :class:`TrackBox` (x, y, w, h) output.
 
     ``select`` drops the persons the tracker decided not to output in their frame
@@ -68,7 +70,7 @@ class TrackerAdapter:
     """
 
     def __init__(self, detector: Any = None, **tracker_options: Any) -> None:
-        from semapose.inference.tracker import Tracker
+        from semapose.inference.tracking import Tracker
 
         # Boxes from a file are used exactly as given; a live detector's boxes are
         # checked by the pose (pose-present score, OKS duplicates).
@@ -131,7 +133,7 @@ class PoseStream:
         runner: Any,
         detector: Any,
         tracker: StreamTracker | None = None,
-        schedule: DetectionSchedule | None = None,
+        schedule: StreamSchedule | None = None,
         source: Path | None = None,
     ) -> None:
         self.runner = runner
@@ -296,8 +298,8 @@ def make_detector(
 
 __all__ = [
     "ArrayFrame",
-    "DetectionSchedule",
     "PoseStream",
+    "StreamSchedule",
     "StreamStep",
     "StreamTracker",
     "TrackerAdapter",

@@ -1,0 +1,220 @@
+"""Stage 2, association: the frame's detections to the people held.
+
+Detections are filtered (score, NMS, boxes mostly inside a higher-scored one), then
+matched to the held people by IoU + Hungarian assignment; the similarity mixes the
+IoU with each person's expected box (the pose-followed crop box, else the last box
+moved by its velocity) and, with weight ``pose_weight``, the IoU with the box of
+their late keypoints. A matched detection re-anchors the person (as MediaPipe
+re-crops from its detector). A detection left over either re-identifies a lost
+person (position, motion, size) or starts a track: at once in the pose-tracked
+regime (its pose score confirms it later), at once when scored ``new_track_score``
+in the detection-tracked regime, else after ``min_hits`` frames. Box files
+(``trust_boxes``) skip the filters, the poses and the re-identification.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from semapose.inference.detectors.boxops import box_iou, nms
+from semapose.inference.tracking.config import TrackerConfig
+from semapose.inference.tracking.geometry import suppress_contained
+from semapose.inference.tracking.state import (
+    Track,
+    TrackBook,
+    TrackState,
+    last_pose_box,
+    late_pose_box,
+    predicted_box,
+)
+
+
+class Association:
+    """Matches detections to :class:`TrackState` s of a :class:`TrackBook`; starts tracks."""
+
+    def __init__(self, config: TrackerConfig, book: TrackBook) -> None:
+        self.config = config
+        self.cfg = config.association
+        self.book = book
+
+    def filter(self, dets: np.ndarray) -> np.ndarray:
+        """A live detector's boxes (K, 5) without low scores, overlaps and contained boxes."""
+        dets = nms(dets[dets[:, 4] >= self.cfg.min_score], self.cfg.nms_iou)
+        return suppress_contained(dets, self.cfg.contain_ratio)
+
+    def update_exact(self, frame_index: int, dets: np.ndarray) -> list[Track]:
+        """Box files: every box is a person; only ids are assigned (IoU + Hungarian)."""
+        self.book.expire(frame_index)
+        states = self.book.in_order()
+        motion = self.cfg.motion
+        predicted = np.array([predicted_box(s, frame_index, motion) for s in states])
+        predicted = predicted.reshape(-1, 4)
+        matches, _, unmatched = assign(box_iou(predicted, dets), self.cfg.iou_threshold)
+        out = [self._match(states[ti], dets[di], frame_index) for ti, di in matches]
+        out += [self._start(dets[di], frame_index, confirmed=True) for di in unmatched]
+        return [t for t in out if t is not None]
+
+    def match(
+        self,
+        active: list[TrackState],
+        crop_boxes: list[np.ndarray | None],
+        dets: np.ndarray,
+        frame_index: int,
+    ) -> tuple[list[Track], list[int], list[int], list[np.ndarray | None]]:
+        """Match the active people (with their pose-followed crop boxes, None where there is
+        none) to ``dets``: the matched people's tracks (tentative ones left out), the
+        unmatched people's and detections' indices and the people's late-pose boxes."""
+        predicted = np.array(
+            [
+                cb if cb is not None else predicted_box(s, frame_index, self.cfg.motion)
+                for s, cb in zip(active, crop_boxes, strict=True)
+            ]
+        ).reshape(-1, 4)
+        pose_boxes = [late_pose_box(s, frame_index, self.config) for s in active]
+        sim = self._similarity(predicted, pose_boxes, dets)
+        matches, unmatched_tracks, unmatched_dets = assign(sim, self.cfg.iou_threshold)
+        out: list[Track] = []
+        for ti, di in matches:
+            # a detection re-anchors the crop (as MediaPipe re-crops from its detector)
+            t = self._match(active[ti], dets[di], frame_index)
+            if t is not None:
+                out.append(t)
+        return out, unmatched_tracks, unmatched_dets, pose_boxes
+
+    def births(
+        self,
+        dets: np.ndarray,
+        unmatched_dets: list[int],
+        lost: list[TrackState],
+        taken: np.ndarray,
+        frame_index: int,
+    ) -> list[Track]:
+        """The detections no held person explains (``taken``: the boxes given out so far):
+        a lost person re-identified, or a new track; a second box on someone is dropped."""
+        out: list[Track] = []
+        for di in unmatched_dets:
+            det = dets[di]
+            if len(taken) and self._is_duplicate(det[:4], taken):
+                continue  # a second box on someone already tracked
+            found = self._reidentify(det, lost, frame_index)
+            if found is not None:
+                lost.remove(found)
+                found.lost_at = None
+                t = self._match(found, det, frame_index)
+            else:
+                t = self._start(det, frame_index, confirmed=None)
+            if t is not None:
+                out.append(t)
+                taken = np.vstack([taken, t.box[None]])
+        return out
+
+    def _match(self, s: TrackState, det: np.ndarray, frame_index: int) -> Track | None:
+        box = det[:4].astype(np.float64)
+        gap = max(frame_index - s.last_frame, 1)
+        s.velocity = 0.5 * s.velocity + 0.5 * (box - s.box) / gap
+        s.box, s.score = box, float(det[4])
+        s.last_frame = s.last_detected = s.matched_frame = frame_index
+        s.anchor_height = float(box[3] - box[1])
+        s.ref_box = box.copy()
+        s.hits += 1
+        if s.track_id < 0 and s.hits >= self.cfg.min_hits:
+            s.track_id, s.confirmed = self.book.new_id(), True
+        if s.track_id < 0:
+            return None
+        return Track(s.track_id, box.copy(), s.score, "detection")
+
+    def _start(self, det: np.ndarray, frame_index: int, confirmed: bool | None) -> Track | None:
+        """A new track. ``confirmed=None``: decided by the regime (module docstring)."""
+        box, score = det[:4].astype(np.float64), float(det[4])
+        if confirmed is None:
+            if self.book.pose_scores_seen:  # cropped at once; the pose score confirms it
+                confirmed = False
+                tid = self.book.new_id()
+            else:
+                confirmed = score >= self.cfg.new_track_score or self.cfg.min_hits <= 1
+                tid = self.book.new_id() if confirmed else -1
+        else:
+            tid = self.book.new_id()
+        self.book.add(
+            TrackState(tid, box, score, frame_index, frame_index, confirmed=bool(confirmed))
+        )
+        if tid < 0:
+            return None
+        return Track(tid, box.copy(), score, "detection")
+
+    def _is_duplicate(self, box: np.ndarray, taken: np.ndarray) -> bool:
+        """IoU above ``nms_iou`` with a taken box, or mostly inside one (pose-tracked regime)."""
+        if box_iou(box[None], taken).max() > self.cfg.nms_iou:
+            return True
+        if not self.book.pose_scores_seen:
+            return False
+        area = max(float((box[2] - box[0]) * (box[3] - box[1])), 1e-9)
+        ix = np.clip(np.minimum(box[2], taken[:, 2]) - np.maximum(box[0], taken[:, 0]), 0, None)
+        iy = np.clip(np.minimum(box[3], taken[:, 3]) - np.maximum(box[1], taken[:, 1]), 0, None)
+        return bool((ix * iy / area).max() > self.cfg.contain_ratio)
+
+    def _reidentify(
+        self, det: np.ndarray, lost: list[TrackState], frame_index: int
+    ) -> TrackState | None:
+        """The lost track this detection most plausibly continues, by position, motion and size.
+
+        The reference is where the person should be now: the box of its last
+        keypoints (or its last box) moved by its velocity, for at most 10 frames
+        of motion; the detection's centre must lie within ``reid_radius`` of that
+        box's height (growing with the gap) and its height within a factor
+        ``reid_size``.
+        """
+        cfg = self.cfg
+        best, best_cost = None, np.inf
+        cx, cy = (det[0] + det[2]) / 2, (det[1] + det[3]) / 2
+        h = max(float(det[3] - det[1]), 1.0)
+        for s in lost:
+            if s.track_id < 0 or not s.confirmed:
+                continue
+            gap = frame_index - s.last_frame
+            ref = s.ref_box
+            if ref is None:
+                ref = last_pose_box(s, self.config.following.keypoint_min_score)
+            ref = (ref if ref is not None else s.box) + s.velocity * min(gap, 10)
+            rh = max(float(ref[3] - ref[1]), 1.0)
+            if not 1 / cfg.reid_size <= h / rh <= cfg.reid_size:
+                continue
+            dist = np.hypot(cx - (ref[0] + ref[2]) / 2, cy - (ref[1] + ref[3]) / 2) / rh
+            if dist > cfg.reid_radius * (1 + gap / cfg.reid_frames):
+                continue
+            cost = dist + abs(np.log(h / rh))
+            if cost < best_cost:
+                best, best_cost = s, cost
+        return best
+
+    def _similarity(
+        self, predicted: np.ndarray, pose_boxes: list[np.ndarray | None], dets: np.ndarray
+    ) -> np.ndarray:
+        sim = box_iou(predicted, dets)
+        weight = self.cfg.pose_weight
+        if weight > 0 and len(dets):
+            for i, pb in enumerate(pose_boxes):
+                if pb is not None:
+                    pose_sim = box_iou(pb[None], dets)[0]
+                    sim[i] = (1 - weight) * sim[i] + weight * pose_sim
+        return sim
+
+
+def assign(sim: np.ndarray, threshold: float) -> tuple[list[tuple[int, int]], list[int], list[int]]:
+    """Hungarian assignment maximising similarity; pairs below ``threshold`` are rejected."""
+    from scipy.optimize import linear_sum_assignment
+
+    n_t, n_d = sim.shape
+    matches: list[tuple[int, int]] = []
+    if n_t and n_d:
+        rows, cols = linear_sum_assignment(-sim)
+        matches = [
+            (int(r), int(c)) for r, c in zip(rows, cols, strict=True) if sim[r, c] >= threshold
+        ]
+    mt = {m[0] for m in matches}
+    md = {m[1] for m in matches}
+    return (
+        matches,
+        [i for i in range(n_t) if i not in mt],
+        [j for j in range(n_d) if j not in md],
+    )
