@@ -31,6 +31,12 @@ just pushed, so a tracker can use the current frame's pose at once although the
 temporal decoder waits ``lookahead`` frames. Only un-flipped crops give them;
 ``crop="key"`` encodes at emission time and gives none.
 
+Joint scores. A model that reports a pose-present score (BlazePose) scores each
+emitted joint as its heatmap maximum times the pose-present score of the person's
+key-frame crop, so that a crop without a person (a false or duplicate box) ranks its
+joints low; models without one score joints by the heatmap maximum alone
+(docs/predict.md, "Scores").
+
 Determinism. Every frame is encoded in the same batches (its own persons, in
 track-id order, chunked by ``batch_size``) and every key frame is decoded alone,
 so a resumed run computes exactly the same numbers as an uninterrupted one.
@@ -122,6 +128,8 @@ class TemporalRunner:
         )
         self.cache = FeatureCache()
         self._boxes: dict[int, dict[int, TrackBox]] = {}
+        #: pose-present score of each (frame, track id) crop, for models that give one
+        self._presence: dict[int, dict[int, float]] = {}
         self._images: dict[int, np.ndarray] = {}
         self._names: dict[int, str] = {}
         self._next_frame = 0
@@ -200,6 +208,11 @@ class TemporalRunner:
         for variant, fs in feats.items():
             for t, f in zip(ordered, fs, strict=True):
                 self.cache.put(index, t.track_id, f, variant)
+        if extras.get("pose_score") is not None:
+            self._presence[index] = {
+                t.track_id: round(float(p), 3)
+                for t, p in zip(ordered, extras["pose_score"], strict=True)
+            }
         return self._crop_outputs(ordered, extras)
 
     def _crop(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -285,6 +298,7 @@ class TemporalRunner:
         if tracks:
             variants = [0, 1] if self.opt.flip_test else [0]
             clips: dict[int, list[list[Any]]] = {v: [] for v in variants}
+            presence = dict(self._presence.get(key, {}))
             for t in tracks:
                 frames = self._slot_frames(key, t.track_id, last)
                 if self.opt.crop == "track":
@@ -292,12 +306,17 @@ class TemporalRunner:
                         clips[v].append([self.cache.get(g, t.track_id, v) for g in frames])
                 else:
                     crops = np.stack([self._crop(self._images[g], t.box) for g in frames])
-                    feats, _ = self._encode(crops)
+                    feats, extras = self._encode(crops)
+                    if extras.get("pose_score") is not None:
+                        at = self.slot_offsets.index(0)
+                        presence[t.track_id] = round(float(extras["pose_score"][at]), 3)
                     for v in variants:
                         clips[v].append(feats[v])
             heatmaps = self._decode(clips)
             points, scores = self.decoder.decode(heatmaps, [t.box for t in tracks])
             for t, xy, sc in zip(tracks, points, scores, strict=True):
+                if t.track_id in presence:  # joint score x the crop's pose-present score
+                    sc = sc * presence[t.track_id]
                 # Rounded as stored (3 decimals), so a resumed run, which reads results back
                 # from disk, feeds the tracker exactly the numbers the original run did.
                 persons.append(
@@ -322,6 +341,7 @@ class TemporalRunner:
         for f in [f for f in self._boxes if f < keep_from]:
             del self._boxes[f]
             self._names.pop(f, None)
+            self._presence.pop(f, None)
         image_from = keep_from if self.opt.crop == "key" else self._next_key
         for f in [f for f in self._images if f < image_from]:
             del self._images[f]

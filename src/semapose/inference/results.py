@@ -47,7 +47,8 @@ class PersonPose:
     box_score: float
     #: (J, 2) image-pixel x, y (may be negative or beyond the frame)
     keypoints: np.ndarray
-    #: (J,) heatmap maxima in [0, ~1]
+    #: (J,) heatmap maxima in [0, ~1], times the key-frame crop's pose-present score for
+    #: models that report one (BlazePose)
     scores: np.ndarray
 
     def __post_init__(self) -> None:
