@@ -271,7 +271,8 @@ class _Presence:
         return self.model.decode_clip(feats)
 
     def encode_with_outputs(self, x):
-        return {"features": self.model.encode_frames(x), "pose_score": x.float().mean((1, 2, 3)).sigmoid()}
+        score = x.float().mean((1, 2, 3)).sigmoid()
+        return {"features": self.model.encode_frames(x), "pose_score": score}
 
 
 @pytest.mark.parametrize("crop", ["track", "key"])

@@ -87,13 +87,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint-every", type=int, default=50, help="frames between resumable states"
     )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=0,
-        help="CPU threads for the model (default: PyTorch's choice; 1 is fastest for the "
-        "bundled tiny model and on a busy machine)",
-    )
+    from semapose.threads import THREADS_HELP
+
+    parser.add_argument("--threads", type=int, default=0, help=THREADS_HELP)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -108,12 +104,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, "--max-frames", "a non-negative integer", args.max_frames)
     if args.detect_every < 1:
         raise InputError(None, "--detect-every", "a positive integer", args.detect_every)
-    if not 0 <= args.threads <= 1024:
-        raise InputError(None, "--threads", "an integer in [0, 1024]", args.threads)
-    if args.threads:
-        import torch
+    from semapose.threads import check_threads, set_threads
 
-        torch.set_num_threads(args.threads)
+    threads = set_threads(check_threads(args.threads))
     info = rank_info()
     inputs = list_inputs(Path(args.input))
     mine = shard(inputs, info)
@@ -130,7 +123,10 @@ def run(args: argparse.Namespace) -> int:
     predictor.detect_every = args.detect_every
     for note in predictor.loaded.notes:
         print(f"semapose predict: {note}", file=sys.stderr)
-    print(f"{tag}{len(mine)} of {len(inputs)} input(s), model {predictor.describe()}")
+    print(
+        f"{tag}{len(mine)} of {len(inputs)} input(s), model {predictor.describe()}, "
+        f"{threads} CPU thread{'s' if threads > 1 else ''}"
+    )
     failures: list[tuple[Path, str]] = []
     out = Path(args.out)
     for path in mine:

@@ -111,6 +111,11 @@ class TemporalRunner:
 
         if options.crop not in ("track", "key"):
             raise ValueError(f"crop must be 'track' or 'key', got {options.crop!r}")
+        from semapose.threads import thread_invariant_convolutions
+
+        # the same numbers whatever the thread count (semapose.threads)
+        for part in (model, getattr(model, "model", None)):
+            thread_invariant_convolutions(part)
         self.model = model
         self.opt = options
         self.device = torch.device(device)
