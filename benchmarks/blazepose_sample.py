@@ -400,7 +400,16 @@ def detection_rows(data: Path, gt_files: list[Path], threads: int) -> list[dict[
             pred = [Path(tmp) / "posetrack" / f.name for f in gt_files]
             boxes = sum(len(_annotations(f)) for f in pred)
             mapped = evaluate_posetrack(gt_files, pred)
-        shown = ["semapose", *argv[:3], "OUT", "--boxes", "DETECTIONS", *argv[6:]]
+        shown = [
+            "semapose",
+            "predict",
+            "SAMPLE/images/val",
+            "--out",
+            "OUT",
+            "--boxes",
+            "DETECTIONS",
+        ]
+        shown += argv[6:]
         rows.append(
             {
                 "weights": label,
@@ -581,8 +590,8 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         "With the sample's detection file through the product road (`semapose predict "
         "--boxes`, the command itself, every box kept as given; joint score = heatmap "
-        "maximum x the key crop's pose-present score; DETECTIONS = "
-        "annotations/test_posetrack18_human_detections.json):",
+        "maximum x the key crop's pose-present score; SAMPLE = the PoseTrack18 sample, "
+        "DETECTIONS = SAMPLE/annotations/test_posetrack18_human_detections.json):",
         "",
         md_table(
             ["weights", "command", "persons written", *[f"mAP {c}" for c in cols]],
