@@ -108,6 +108,7 @@ def _onednn_forward(conv: Any, x: Any) -> Any:
         and not isinstance(conv.padding, str)
         and not torch.jit.is_tracing()
         and not torch.jit.is_scripting()
+        and not torch.compiler.is_compiling()  # torch.export / ONNX (dynamo) see the plain layer
         and torch.backends.mkldnn.is_available()
     ):
         x = x.contiguous(memory_format=torch.channels_last)
