@@ -81,7 +81,9 @@ trap 'rm -f "$PINS"' EXIT
 if [ "$MODE" = constraints ]; then
   grep -iv '^torch==' constraints.txt >"$PINS"
 fi
-"$VENV/bin/python" -c 'import torch; print("torch==" + torch.__version__)' >>"$PINS"
+# (the installed distribution's version: torch.__version__ may add a local label, +cu130)
+"$VENV/bin/python" -c 'from importlib.metadata import version; print("torch==" + version("torch"))' \
+  >>"$PINS"
 if [ "$MODE" = newest ]; then
   pip_install --upgrade --upgrade-strategy eager -c "$PINS" -e ".[dev]"
 else
