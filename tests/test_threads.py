@@ -131,3 +131,53 @@ def test_the_same_ids_and_keypoints_with_1_and_2_threads(shared_data: Path) -> N
         for tid in a:
             np.testing.assert_allclose(a[tid][0], b[tid][0], atol=1e-3, rtol=0)
             np.testing.assert_allclose(a[tid][1], b[tid][1], atol=1e-3, rtol=0)
+
+
+@pytest.mark.parametrize("command", ["predict", "fit"])
+def test_threads_option_of_predict_and_fit(tmp_path: Path, capsys, command: str) -> None:
+    from semapose.cli import main
+
+    before = torch.get_num_threads()
+    try:
+        assert (
+            main(
+                [
+                    command,
+                    str(tmp_path / "missing"),
+                    "--out",
+                    str(tmp_path / "o"),
+                    "--threads",
+                    "-1",
+                ]
+            )
+            == 2
+        )
+        err = capsys.readouterr().err
+        assert "--threads" in err and "[0, 1024]" in err and len(err.strip().splitlines()) == 1
+        # a valid count is set before the (missing) input is read
+        assert (
+            main(
+                [command, str(tmp_path / "missing"), "--out", str(tmp_path / "o"), "--threads", "1"]
+            )
+            == 2
+        )
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_api_threads(monkeypatch) -> None:
+    from semapose.inference import api
+
+    class _Predictor:
+        pass
+
+    before = torch.get_num_threads()
+    try:
+        assert api.PoseEstimator(_Predictor(), threads=2).threads == 2 == torch.get_num_threads()
+        torch.set_num_threads(1)
+        assert api.PoseEstimator(_Predictor()).threads == 1  # None: torch's setting stays
+        with pytest.raises(InputError, match="threads"):
+            api.PoseEstimator(_Predictor(), threads=-3)
+    finally:
+        torch.set_num_threads(before)
