@@ -4,7 +4,7 @@ cores to itself and beside a CPU-bound neighbour process.
 Usage::
 
     python benchmarks/threads.py [--clip ../shared/data/videos/basketball_300f.mp4]
-        [--rounds 1] [--settle 20]
+        [--rounds 1] [--settle 20] [--variants "default;--threads 1"] [--name threads]
 
 Each run is the CLI in a child process (``semapose predict CLIP --out TMP --no-video
 --quiet [--threads N]``), timed wall-clock, its track ids and keypoints read back from
@@ -12,13 +12,15 @@ the PoseTrack JSON it wrote. Variants:
 
 * ``default``: no ``--threads`` (the free cores, ``OMP_WAIT_POLICY=PASSIVE``);
 * ``--threads 1``;
+* ``--threads 2`` (with the passive wait: what the default picks on an idle 2-core
+  machine, run here on a busy one);
 * ``--threads 2, OpenMP's own wait`` (``OMP_WAIT_POLICY`` emptied: libgomp's default
   spin-then-sleep, i.e. how 2 threads ran before semapose.threads).
 
 Conditions: ``alone`` (no neighbour started; other users' jobs are whatever the load
 average says) and ``neighbour`` (one ``while True: pass`` Python process started
 ``--settle`` seconds before the run, killed after it). Saves
-``benchmarks/results/threads.{json,md}``.
+``benchmarks/results/NAME.{json,md}`` (default ``threads``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VARIANTS: dict[str, tuple[list[str], dict[str, str]]] = {
     "default": ([], {}),
     "--threads 1": (["--threads", "1"], {}),
+    "--threads 2": (["--threads", "2"], {}),
     "--threads 2, OpenMP's own wait": (["--threads", "2"], {"OMP_WAIT_POLICY": ""}),
 }
 
@@ -83,7 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--settle", type=float, default=20.0, help="neighbour warm-up, seconds")
+    parser.add_argument(
+        "--variants", default=";".join(VARIANTS), help=f'separated by ";", of: {list(VARIANTS)}'
+    )
+    parser.add_argument("--name", default="threads", help="results file name")
     args = parser.parse_args(argv)
+    chosen = [v.strip() for v in args.variants.split(";") if v.strip()]
+    unknown = [v for v in chosen if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; known: {list(VARIANTS)}")
     if not args.clip.is_file():
         raise SystemExit(f"{args.clip}: no such clip")
     rows: list[dict[str, Any]] = []
@@ -95,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                 neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"])
                 time.sleep(args.settle)
             try:
-                for name, (options, env) in VARIANTS.items():
+                for name in chosen:
+                    options, env = VARIANTS[name]
                     res = run_predict(args.clip, options, env)
                     poses = res.pop("poses")
                     if reference is None:
@@ -124,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "rows": rows,
     }
-    write_results("threads", results, markdown(results))
+    write_results(args.name, results, markdown(results))
     return 0
 
 
