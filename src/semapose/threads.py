@@ -11,8 +11,8 @@ share the cores (docs/predict.md, "Threads"; measured by benchmarks/threads.py):
   reads it once, when torch is imported, so ``semapose.cli`` and ``import semapose``
   call it before torch is imported (an API user who imported torch first keeps
   torch's setting).
-* **Thread count.** :func:`default_threads`: the cores this process may use
-  (``os.sched_getaffinity``, capped by ``os.cpu_count``) minus the load other
+* **Thread count.** :func:`default_threads`: the physical cores this process may use
+  (``os.sched_getaffinity``, hyper-threads counted once) minus the load other
   processes already put on them (the 1-minute load average), at least 1.
   ``--threads N`` / ``threads=N`` overrides it; :func:`set_threads` applies it.
 * **Thread-independent numbers.** PyTorch runs a 1x1 convolution on its own GEMM
@@ -62,12 +62,22 @@ def prefer_passive_wait() -> None:
 
 
 def usable_cores() -> int:
-    """Cores this process may run on: its CPU affinity, capped by the machine's count."""
+    """Physical cores this process may run on: its CPU affinity, hyper-threads of one core
+    counted once (Linux sysfs topology; elsewhere the logical count)."""
     try:
-        allowed = len(os.sched_getaffinity(0))
+        cpus = sorted(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
-        allowed = os.cpu_count() or 1
-    return max(1, min(allowed, os.cpu_count() or allowed))
+        return max(1, os.cpu_count() or 1)
+    cores = set()
+    for cpu in cpus:
+        topology = f"/sys/devices/system/cpu/cpu{cpu}/topology"
+        try:
+            with open(f"{topology}/physical_package_id") as package:
+                with open(f"{topology}/core_id") as core:
+                    cores.add((package.read().strip(), core.read().strip()))
+        except OSError:
+            cores.add(("cpu", str(cpu)))
+    return max(1, len(cores))
 
 
 def default_threads(cores: int | None = None, load: float | None = None) -> int:
