@@ -32,6 +32,7 @@ share the cores (docs/predict.md, "Threads"; measured by benchmarks/threads.py):
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 #: the environment variable OpenMP reads for its wait policy
@@ -72,9 +73,8 @@ def usable_cores() -> int:
     for cpu in cpus:
         topology = f"/sys/devices/system/cpu/cpu{cpu}/topology"
         try:
-            with open(f"{topology}/physical_package_id") as package:
-                with open(f"{topology}/core_id") as core:
-                    cores.add((package.read().strip(), core.read().strip()))
+            package = Path(topology, "physical_package_id").read_text().strip()
+            cores.add((package, Path(topology, "core_id").read_text().strip()))
         except OSError:
             cores.add(("cpu", str(cpu)))
     return max(1, len(cores))
