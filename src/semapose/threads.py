@@ -3,8 +3,8 @@
 Three things decide how fast and how reproducible a CPU run is when other processes
 share the cores (docs/predict.md, "Threads"; measured by benchmarks/threads.py):
 
-* **Wait policy.** PyTorch's OpenMP threads spin while they wait for each other
-  (``OMP_WAIT_POLICY=ACTIVE`` behaviour); on a loaded machine a spinning thread holds a
+* **Wait policy.** PyTorch's OpenMP threads spin for a while before they sleep when
+  they wait for each other (libgomp's default); on a loaded machine a spinning thread holds a
   core another process needs, and every parallel region waits for the slowest thread:
   2 threads become several times slower than 1. :func:`prefer_passive_wait` sets
   ``OMP_WAIT_POLICY=PASSIVE`` (waiting threads sleep) unless the user set it. OpenMP
@@ -18,7 +18,7 @@ share the cores (docs/predict.md, "Threads"; measured by benchmarks/threads.py):
 * **Thread-independent numbers.** PyTorch runs a 1x1 convolution on its own GEMM
   with one thread and on oneDNN with more (a speed heuristic in ATen's
   convolution dispatch): the two sum in different orders, so the same crop gives
-  features that differ by ~1e-6 with 1 and 2 threads, and a tracking decision near
+  BlazePose features up to ~5e-5 apart with 1 and 2 threads, and a tracking decision near
   a threshold (pose-present score 0.5, a joint score 0.3 in a keypoint box) can
   fall the other way, which changes ids. :func:`thread_invariant_convolutions`
   makes every float32 CPU ``Conv2d`` of a module take oneDNN's path (channels-last)
