@@ -615,8 +615,7 @@ def markdown(r: dict[str, Any]) -> str:
         ),
         "",
         f"Timing on {machine_line(r['machine'])}; the machine was shared with other jobs "
-        "(within one thread count the timings alternate round by round; with 2 threads on "
-        "2 loaded cores torch's threads wait on each other, hence the long medians).",
+        "(within one thread count the timings alternate round by round).",
         "",
     ]
     return "\n".join(lines)
