@@ -20,6 +20,11 @@ that no sequence is scored with constants fitted on it), and reports PCKh@0.5 of
 13 shared joints, PCKh@0.5 of head_bottom/head_top, and poseval mAP per joint
 (semapose.evaluation). Also ms per crop at batch 1 and 8 (``--threads`` torch
 threads). Saves ``benchmarks/results/blazepose_sample.{json,md}``.
+
+With the sample's own detection file it measures the product road only: it runs the
+``semapose predict --boxes`` command (in this process) and scores the files it writes,
+so this benchmark and ``semapose evaluate`` of ``semapose predict`` output cannot
+disagree (:func:`detection_rows`).
 """
 
 from __future__ import annotations
@@ -67,30 +72,6 @@ def sample_people(data: Path) -> list[dict[str, Any]]:
                         "image_path": rec.image_path,
                         "person": person,
                         "box": person.best_box(),
-                        "index": k,
-                    }
-                )
-    return people
-
-
-def detected_people(data: Path, threshold: float) -> list[dict[str, Any]]:
-    """The sample's detection file: one entry per box with ``score >= threshold``."""
-    from semapose.data.boxes import load_boxes
-    from semapose.data.posetrack import load_posetrack18
-
-    boxes = load_boxes(data / "annotations" / "test_posetrack18_human_detections.json", threshold)
-    people = []
-    for gt_file in sorted((data / "annotations" / "val").glob("*.json")):
-        for rec in load_posetrack18(gt_file):
-            mine = [d for d in boxes if d.image_id == rec.image_id]
-            for k, det in enumerate(mine):
-                people.append(
-                    {
-                        "gt_file": gt_file,
-                        "image_id": rec.image_id,
-                        "image_path": rec.image_path,
-                        "box": det.box,
-                        "det_score": det.score,
                         "index": k,
                     }
                 )
@@ -384,47 +365,73 @@ def sample_figure(
     return png.tobytes()
 
 
-def detection_rows(net: Any, data: Path, gt_files: list[Path]) -> list[dict[str, Any]]:
-    """poseval mAP with the sample's detection file instead of GT boxes (the default
-    decoding: 17-channel head at enlargement 1.5), for a few ways of using BlazePose's
-    pose-present score. No duplicate removal here (that is the tracker's)."""
+#: the product road with the sample's detection file: ``semapose predict --boxes`` options
+DETECTION_RUNS = (
+    ("blazepose_temporal (default)", []),
+    ("blazepose_temporal, --flip", ["--flip"]),
+    ("blazepose (--single-frame)", ["--single-frame"]),
+    ("blazepose (--single-frame), --flip", ["--single-frame", "--flip"]),
+)
+
+
+def detection_rows(data: Path, gt_files: list[Path], threads: int) -> list[dict[str, Any]]:
+    """poseval mAP with the sample's detection file, measured on the product road: the
+    ``semapose predict --boxes`` command itself (run in this process: the code predict
+    runs, the files it writes) scored by ``semapose.evaluation`` on those files, as
+    ``semapose evaluate`` does. Box files are used exactly as given (every box, no
+    duplicate removal); the joint scores are predict's own."""
+    from semapose.cli import main as semapose_main
+    from semapose.evaluation import evaluate_posetrack
+
+    det_file = data / "annotations" / "test_posetrack18_human_detections.json"
     rows = []
-    for threshold in (0.5, 0.0):
-        people = detected_people(data, threshold)
-        crops, mats = make_crops(people, 1.5)
-        out = run_model(net, crops)
-        kp, peak = decode_head(net, out, None)
-        kp = to_image(kp, mats)
-        pose = out["pose_score"]
-        det = np.array([p["det_score"] for p in people])
-        variants = {
-            "joint score = heatmap peak": (peak, det, np.ones(len(people), bool)),
-            "x pose score": (peak * pose[:, None], det * pose, np.ones(len(people), bool)),
-            "x pose score, crops with pose score < 0.5 dropped": (
-                peak * pose[:, None],
-                det * pose,
-                pose >= 0.5,
-            ),
-        }
-        for label, (scores, person_score, keep) in variants.items():
-            kept = [p for p, k in zip(people, keep, strict=True) if k]
-            mapped = evaluate_map(kept, kp[keep], scores[keep], person_score[keep], gt_files)
-            rows.append(
-                {
-                    "box_threshold": threshold,
-                    "boxes": len(people),
-                    "kept": len(kept),
-                    "scores": label,
-                    "map_mean": mapped.get("Mean"),
-                    "map": mapped,
-                }
-            )
-            print(
-                f"detections >= {threshold}: {len(kept)}/{len(people)} {label}: "
-                f"mAP {mapped.get('Mean')}",
-                flush=True,
-            )
+    for label, options in DETECTION_RUNS:
+        with tempfile.TemporaryDirectory() as tmp:
+            argv = [
+                "predict",
+                str(data / "images" / "val"),
+                "--out",
+                tmp,
+                "--boxes",
+                str(det_file),
+                "--no-video",
+                "--quiet",
+                "--threads",
+                str(threads),
+                *options,
+            ]
+            if semapose_main(argv) != 0:
+                raise SystemExit(f"semapose {' '.join(argv)} failed")
+            pred = [Path(tmp) / "posetrack" / f.name for f in gt_files]
+            boxes = sum(len(_annotations(f)) for f in pred)
+            mapped = evaluate_posetrack(gt_files, pred)
+        shown = [
+            "semapose",
+            "predict",
+            "SAMPLE/images/val",
+            "--out",
+            "OUT",
+            "--boxes",
+            "DETECTIONS",
+        ]
+        shown += argv[6:]
+        rows.append(
+            {
+                "weights": label,
+                "command": " ".join(shown),
+                "persons_written": boxes,
+                "map_mean": mapped.get("Mean"),
+                "map": mapped,
+            }
+        )
+        print(f"predict --boxes, {label}: {boxes} persons, mAP {mapped.get('Mean')}", flush=True)
     return rows
+
+
+def _annotations(path: Path) -> list[Any]:
+    import json
+
+    return list(json.loads(path.read_text(encoding="utf-8")).get("annotations", []))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -538,7 +545,9 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     results["fitted_head_weights_all_sequences"] = fitted_all
-    results["detections"] = detection_rows(net, args.data, sorted({p["gt_file"] for p in people}))
+    results["detections"] = detection_rows(
+        args.data, sorted({p["gt_file"] for p in people}), args.threads
+    )
     results["timing"] = {}
     for threads in (int(t) for t in args.timing_threads.split(",")):
         results["timing"].update(timing(net, args.weights, threads, args.repeat))
@@ -584,16 +593,18 @@ def markdown(r: dict[str, Any]) -> str:
             rows,
         ),
         "",
-        "With the sample's detection file (17-channel head, enlargement 1.5, no duplicate "
-        "removal):",
+        "With the sample's detection file through the product road (`semapose predict "
+        "--boxes`, the command itself, every box kept as given; joint score = heatmap "
+        "maximum x the key crop's pose-present score; SAMPLE = the PoseTrack18 sample, "
+        "DETECTIONS = SAMPLE/annotations/test_posetrack18_human_detections.json):",
         "",
         md_table(
-            ["box score >=", "crops used", "scores", *[f"mAP {c}" for c in cols]],
+            ["weights", "command", "persons written", *[f"mAP {c}" for c in cols]],
             [
                 [
-                    d["box_threshold"],
-                    f"{d['kept']}/{d['boxes']}",
-                    d["scores"],
+                    d["weights"],
+                    f"`{d['command']}`",
+                    d["persons_written"],
                     *[ap(d, k) for k in cols],
                 ]
                 for d in r.get("detections", [])
@@ -609,8 +620,7 @@ def markdown(r: dict[str, Any]) -> str:
         ),
         "",
         f"Timing on {machine_line(r['machine'])}; the machine was shared with other jobs "
-        "(within one thread count the timings alternate round by round; with 2 threads on "
-        "2 loaded cores torch's threads wait on each other, hence the long medians).",
+        "(within one thread count the timings alternate round by round).",
         "",
     ]
     return "\n".join(lines)

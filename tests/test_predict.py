@@ -240,3 +240,37 @@ def test_resume_with_other_options_starts_over(tmp_path: Path, model_cfg) -> Non
     assert r.status == "done" and r.stats["backbone_crops"] == 6  # all frames again
     again = predict_source(video, model, a, BoxFileDetector(boxes), _job(tmp_path, resume=True))
     assert again.status == "skipped"
+
+
+class _Presence:
+    """The tiny model with a pose-present score that differs per crop (sigmoid of its mean)."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    def encode_frames(self, x):
+        return self.model.encode_frames(x)
+
+    def decode_clip(self, feats):
+        return self.model.decode_clip(feats)
+
+    def encode_with_outputs(self, x):
+        score = x.float().mean((1, 2, 3)).sigmoid()
+        return {"features": self.model.encode_frames(x), "pose_score": score}
+
+
+@pytest.mark.parametrize("crop", ["track", "key"])
+def test_joint_scores_are_weighted_by_the_key_crops_pose_score(model_cfg, crop: str) -> None:
+    model, _ = model_cfg
+    frames = _frames(5)
+    boxes = moving_boxes(5)
+    opts = RunnerOptions(input_size=SIZE, offsets=(-2, -1, 1, 2), flip_test=False, crop=crop)
+    plain, _ = _run(model, opts, frames, boxes)
+    weighted, runner = _run(_Presence(model), opts, frames, boxes)
+    for a, b in zip(plain, weighted, strict=True):
+        for pa, pb in zip(a.persons, b.persons, strict=True):
+            crop_img = runner._crop(frames[a.index], pa.box)
+            presence = round(float(torch.from_numpy(crop_img).float().mean().sigmoid()), 3)
+            assert 0 < presence < 1
+            np.testing.assert_allclose(pb.scores, np.round(pa.scores * presence, 3), atol=2e-3)
+            np.testing.assert_array_equal(pb.keypoints, pa.keypoints)

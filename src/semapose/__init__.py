@@ -12,6 +12,12 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+# OpenMP threads sleep instead of spinning while they wait (unless OMP_WAIT_POLICY is set):
+# effective when semapose is imported before torch (semapose.threads, docs/predict.md).
+from semapose.threads import prefer_passive_wait as _prefer_passive_wait  # noqa: E402
+
+_prefer_passive_wait()
+
 __all__ = ["PoseEstimator", "__version__"]
 
 

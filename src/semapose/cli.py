@@ -199,6 +199,9 @@ def _free(path: object) -> int | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from semapose.threads import prefer_passive_wait
+
+    prefer_passive_wait()  # before any command imports torch (OpenMP reads it then)
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # reported by the sub-command's parser, which knows its own options

@@ -84,6 +84,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector", default=None, help="person detector (default ssdlite)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    from semapose.threads import THREADS_HELP
+
+    parser.add_argument("--threads", type=int, default=0, help=THREADS_HELP)
 
 
 def summary_text(summary: dict[str, Any], path: Path) -> str:
@@ -154,6 +157,9 @@ def run(args: argparse.Namespace) -> int:
     from semapose.data.synthetic.degrade import parse_degrade
 
     parse_degrade(args.degrade)
+    from semapose.threads import check_threads, set_threads
+
+    set_threads(check_threads(args.threads))
     videos = video_inputs(Path(args.videos))
     shipped = shipped_settings()
     cfg = load_config(None, [*FIT_PRESET, *shipped, *args.overrides, f"train.seed={args.seed}"])

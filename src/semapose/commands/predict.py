@@ -100,13 +100,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint-every", type=int, default=50, help="frames between resumable states"
     )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=0,
-        help="CPU threads for the model (default: PyTorch's choice; 1 is fastest for the "
-        "bundled tiny model and on a busy machine)",
-    )
+    from semapose.threads import THREADS_HELP
+
+    parser.add_argument("--threads", type=int, default=0, help=THREADS_HELP)
     parser.add_argument(
         "--pose-threshold",
         type=float,
@@ -164,12 +160,9 @@ def run(args: argparse.Namespace) -> int:
     from semapose.commands.options import check_predict_options
 
     check_predict_options(args)
-    if not 0 <= args.threads <= 1024:
-        raise InputError(None, "--threads", "an integer in [0, 1024]", args.threads)
-    if args.threads:
-        import torch
+    from semapose.threads import check_threads, set_threads
 
-        torch.set_num_threads(args.threads)
+    threads = set_threads(check_threads(args.threads))
     from semapose.inference.photos import PhotoSet
     from semapose.inference.predictor import scan_inputs
     from semapose.io.video import is_live, is_stream
@@ -210,7 +203,10 @@ def run(args: argparse.Namespace) -> int:
     predictor.pose_threshold = args.pose_threshold
     for note in predictor.loaded.notes:
         print(f"semapose predict: {note}", file=sys.stderr)
-    print(f"{tag}{len(mine)} of {len(inputs)} input(s), model {predictor.describe()}")
+    print(
+        f"{tag}{len(mine)} of {len(inputs)} input(s), model {predictor.describe()}, "
+        f"{threads} CPU thread{'s' if threads > 1 else ''}"
+    )
     failures: list[tuple[str, str]] = []
     out = Path(args.out)
     for path in mine:

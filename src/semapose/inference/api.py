@@ -31,8 +31,18 @@ class SyntheticWeightsWarning(UserWarning):
 class PoseEstimator:
     """Tracked multi-person 2D poses for videos, frame folders or streams of frames."""
 
-    def __init__(self, predictor: Predictor) -> None:
+    def __init__(self, predictor: Predictor, threads: int | None = None) -> None:
+        import torch
+
+        from semapose.threads import check_threads, set_threads
+
         self.predictor = predictor
+        #: torch's CPU threads for this process (``threads=None`` leaves torch's setting)
+        self.threads = (
+            torch.get_num_threads()
+            if threads is None
+            else set_threads(check_threads(threads, "threads"))
+        )
 
     @classmethod
     def from_pretrained(
@@ -43,6 +53,7 @@ class PoseEstimator:
         flip: bool | None = None,
         batch: int | None = None,
         landmarks: int = 17,
+        threads: int | None = None,
     ) -> PoseEstimator:
         """Load weights: ``None`` (the default: our temporal module over BlazePose, whose weights
         are fetched once from PyPI; ``"blazepose"`` for BlazePose alone), any value
@@ -50,7 +61,10 @@ class PoseEstimator:
         ``"tiny_synthetic"`` (synthetic video only), a semapose checkpoint or training folder,
         an official HRNet/ViTPose/mmpose file, a ``.tflite``, a URL with ``#sha256=``.
         ``landmarks=33``: each person also carries BlazePose's 33 landmarks of its crop
-        (``person.landmarks`` (33, 4): x, y, visibility, presence; BlazePose models only)."""
+        (``person.landmarks`` (33, 4): x, y, visibility, presence; BlazePose models only).
+        ``threads``: sets torch's CPU threads for this process as ``--threads`` does (0: the
+        free cores, :func:`semapose.threads.default_threads`; None, the default: torch's
+        setting is left as it is); results do not depend on it."""
         from semapose.inference.loading import warn_notes
 
         if landmarks not in (17, 33):
@@ -64,15 +78,22 @@ class PoseEstimator:
             import warnings
 
             warnings.warn(synthetic[0], SyntheticWeightsWarning, stacklevel=2)
-        return cls(predictor)
+        return cls(predictor, threads)
 
     @classmethod
-    def from_model(cls, model: Any, cfg: Any, device: str = "cpu", **kwargs: Any) -> PoseEstimator:
+    def from_model(
+        cls,
+        model: Any,
+        cfg: Any,
+        device: str = "cpu",
+        threads: int | None = None,
+        **kwargs: Any,
+    ) -> PoseEstimator:
         """Wrap an in-memory model (``encode_frames``/``decode_clip``) and its config."""
         from semapose.inference.loading import LoadedModel
 
         loaded = LoadedModel(model.eval(), cfg, len(cfg.data.offsets) > 0, "<in-memory model>")
-        return cls(Predictor.from_loaded(loaded, device, **kwargs))
+        return cls(Predictor.from_loaded(loaded, device, **kwargs), threads)
 
     @property
     def notes(self) -> list[str]:

@@ -34,6 +34,12 @@ crop-pixel x, y, visibility, presence; BlazePose's 33) are kept per (frame, trac
 with ``RunnerOptions.landmarks`` and attached to that frame's poses: the 17 joints
 come from the (temporal) head, the landmarks from the backbone on the same crop.
 
+Joint scores. A model that reports a pose-present score (BlazePose) scores each
+emitted joint as its heatmap maximum times the pose-present score of the person's
+key-frame crop, so that a crop without a person (a false or duplicate box) ranks its
+joints low; models without one score joints by the heatmap maximum alone
+(docs/predict.md, "Scores").
+
 Determinism. Every frame is encoded in the same batches (its own persons, in
 track-id order, chunked by ``batch_size``) and every key frame is decoded alone,
 so a resumed run computes exactly the same numbers as an uninterrupted one.
@@ -113,6 +119,11 @@ class TemporalRunner:
 
         if options.crop not in ("track", "key"):
             raise ValueError(f"crop must be 'track' or 'key', got {options.crop!r}")
+        from semapose.threads import thread_invariant_convolutions
+
+        # the same numbers whatever the thread count (semapose.threads)
+        for part in (model, getattr(model, "model", None)):
+            thread_invariant_convolutions(part)
         self.model = model
         self.opt = options
         self.device = torch.device(device)
@@ -130,6 +141,8 @@ class TemporalRunner:
         )
         self.cache = FeatureCache()
         self._boxes: dict[int, dict[int, TrackBox]] = {}
+        #: pose-present score of each (frame, track id) crop, for models that give one
+        self._presence: dict[int, dict[int, float]] = {}
         self._images: dict[int, np.ndarray] = {}
         self._names: dict[int, str] = {}
         #: frame -> track id -> (L, 4) image-pixel landmarks (with ``options.landmarks``)
@@ -214,6 +227,11 @@ class TemporalRunner:
         if self.opt.landmarks and lm is not None:
             self._landmarks[index] = {
                 t.track_id: self._landmarks_to_image(lm[i], t.box) for i, t in enumerate(ordered)
+            }
+        if extras.get("pose_score") is not None:
+            self._presence[index] = {
+                t.track_id: round(float(p), 3)
+                for t, p in zip(ordered, extras["pose_score"], strict=True)
             }
         return self._crop_outputs(ordered, extras)
 
@@ -305,6 +323,7 @@ class TemporalRunner:
         if tracks:
             variants = [0, 1] if self.opt.flip_test else [0]
             clips: dict[int, list[list[Any]]] = {v: [] for v in variants}
+            presence = dict(self._presence.get(key, {}))
             for t in tracks:
                 frames = self._slot_frames(key, t.track_id, last)
                 if self.opt.crop == "track":
@@ -312,13 +331,18 @@ class TemporalRunner:
                         clips[v].append([self.cache.get(g, t.track_id, v) for g in frames])
                 else:
                     crops = np.stack([self._crop(self._images[g], t.box) for g in frames])
-                    feats, _ = self._encode(crops)
+                    feats, extras = self._encode(crops)
+                    if extras.get("pose_score") is not None:
+                        at = self.slot_offsets.index(0)
+                        presence[t.track_id] = round(float(extras["pose_score"][at]), 3)
                     for v in variants:
                         clips[v].append(feats[v])
             heatmaps = self._decode(clips)
             points, scores = self.decoder.decode(heatmaps, [t.box for t in tracks])
             landmarks = self._landmarks.get(key, {})
             for t, xy, sc in zip(tracks, points, scores, strict=True):
+                if t.track_id in presence:  # joint score x the crop's pose-present score
+                    sc = sc * presence[t.track_id]
                 # Rounded as stored (3 decimals), so a resumed run, which reads results back
                 # from disk, feeds the tracker exactly the numbers the original run did.
                 persons.append(
@@ -344,6 +368,7 @@ class TemporalRunner:
         for f in [f for f in self._boxes if f < keep_from]:
             del self._boxes[f]
             self._names.pop(f, None)
+            self._presence.pop(f, None)
         for f in [f for f in self._landmarks if f < self._next_key]:
             del self._landmarks[f]
         image_from = keep_from if self.opt.crop == "key" else self._next_key

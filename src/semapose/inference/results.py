@@ -47,7 +47,8 @@ class PersonPose:
     box_score: float
     #: (J, 2) image-pixel x, y (may be negative or beyond the frame)
     keypoints: np.ndarray
-    #: (J,) heatmap maxima in [0, ~1]
+    #: (J,) heatmap maxima in [0, ~1], times the key-frame crop's pose-present score for
+    #: models that report one (BlazePose)
     scores: np.ndarray
     #: the tracker keeps this person (id and box) while someone else hides them: no pose of
     #: their own in this frame (keypoints are not theirs, scores are 0); drawn differently
