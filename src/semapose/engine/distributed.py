@@ -54,7 +54,19 @@ def init_distributed(device_name: str = "auto", option: str = "train.device") ->
 
 
 def cleanup() -> None:
+    """Leave the process group. Under gloo the ranks first meet (a monitored barrier, 60 s):
+    a rank that tears the group down while a peer's last message is still in flight makes
+    that peer abort at exit ('terminate called without an active exception', seen under
+    load). On an error path, where a peer is gone, the barrier fails and the group is
+    destroyed anyway."""
     if dist.is_available() and dist.is_initialized():
+        if dist.get_world_size() > 1 and dist.get_backend() == "gloo":
+            from datetime import timedelta
+
+            try:
+                dist.monitored_barrier(timeout=timedelta(seconds=60))
+            except RuntimeError:
+                pass
         dist.destroy_process_group()
 
 
