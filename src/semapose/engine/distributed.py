@@ -61,12 +61,11 @@ def cleanup() -> None:
     destroyed anyway."""
     if dist.is_available() and dist.is_initialized():
         if dist.get_world_size() > 1 and dist.get_backend() == "gloo":
+            import contextlib
             from datetime import timedelta
 
-            try:
+            with contextlib.suppress(RuntimeError):
                 dist.monitored_barrier(timeout=timedelta(seconds=60))
-            except RuntimeError:
-                pass
         dist.destroy_process_group()
 
 
