@@ -28,7 +28,15 @@ from semapose.engine.seeding import derive_seed
 from semapose.errors import CheckpointError
 from semapose.losses import total_loss
 
-__all__ = ["CacheFitConfig", "fit_on_cache", "STATE_FILE", "FIT_PRESET"]
+__all__ = [
+    "CacheFitConfig",
+    "fit_on_cache",
+    "STATE_FILE",
+    "FIT_PRESET",
+    "FIT_CURRICULUM",
+    "blank_features",
+    "draw_keys",
+]
 
 STATE_FILE = "fit_state.pt"
 
@@ -51,6 +59,10 @@ FIT_PRESET = [
     "model.drop_path=0.0",
 ]
 
+#: the training curriculum ``semapose fit`` uses (CacheFitConfig fields): half of every
+#: batch has a degraded key frame, 15 % of the key frames are blacked out
+FIT_CURRICULUM: dict[str, float] = {"degraded_key_share": 0.5, "blackout": 0.15}
+
 
 @dataclass
 class CacheFitConfig:
@@ -70,6 +82,16 @@ class CacheFitConfig:
     sigma: float = 2.0
     checkpoint_every: int = 50
     log_every: int = 10
+    #: the single-frame adapter of equal capacity: every supporting frame of every clip
+    #: replaced by the key frame, in training (and, by the caller, in test)
+    key_only: bool = False
+    #: curriculum: this share of every batch is drawn from the rows whose key frame is
+    #: degraded (the rest from all rows); 0 = uniform over the rows
+    degraded_key_share: float = 0.0
+    #: probability that a clip's key frame is replaced by the features of an all-black
+    #: crop (the person lost in that frame; the targets stay the clean answer), so only
+    #: the neighbours can give the answer
+    blackout: float = 0.0
 
 
 def _lr_factor(step: int, fc: CacheFitConfig) -> float:
@@ -144,15 +166,26 @@ def fit_on_cache(
     else:
         net = _LossModule(model)
     offsets = list(cfg.data.offsets)
+    kk = int(model.key_index)
+    degraded = np.array([str(cache.rows["event"][r]) != "" for r in rows], bool)
+    deg_rows = rows[degraded]
+    blank = blank_features(model) if fc.blackout > 0 else None
     bar = _bar(fc.steps, start) if progress and rank == 0 else None
     # "seconds" in the log is training wall time summed over resumed sessions
     t0 = time.perf_counter() - (float(log[-1]["seconds"]) if log else 0.0)
     run: dict[str, float] = {}
     for step in range(start, fc.steps):
         rng = np.random.default_rng([fc.seed, step])
-        keys = rng.choice(rows, size=fc.batch_size * world, replace=len(rows) < fc.batch_size)
-        keys = keys[rank::world]
+        keys = draw_keys(rng, rows, deg_rows, fc.batch_size * world, fc.degraded_key_share)
+        lost = rng.random(len(keys)) < fc.blackout
+        keys, lost = keys[rank::world], lost[rank::world]
         batch = cache.batch(keys, offsets, sigma=fc.sigma)
+        feats = batch["feats"]
+        if blank is not None and lost.any():
+            feats[torch.from_numpy(lost), kk] = blank
+        if fc.key_only:
+            feats = feats[:, kk : kk + 1].expand_as(feats).contiguous()
+        batch["feats"] = feats
         torch.manual_seed(derive_seed(fc.seed, "cache_fit", step, rank))
         factor = _lr_factor(step, fc)
         for g in opt.param_groups:
@@ -213,6 +246,28 @@ def fit_on_cache(
         bar.close()
     model.eval()
     return log
+
+
+def draw_keys(
+    rng: np.random.Generator, rows: np.ndarray, deg_rows: np.ndarray, n: int, share: float
+) -> np.ndarray:
+    """``n`` key rows: ``round(share * n)`` of them from ``deg_rows``, the rest from ``rows``."""
+    n_deg = int(round(share * n)) if len(deg_rows) else 0
+    parts = [rng.choice(rows, size=n - n_deg, replace=len(rows) < n - n_deg)]
+    if n_deg:
+        parts.append(rng.choice(deg_rows, size=n_deg, replace=len(deg_rows) < n_deg))
+    return np.concatenate(parts)
+
+
+def blank_features(model: Any) -> torch.Tensor:
+    """The backbone's features of an all-black crop (C, h, w): a frame that shows nobody."""
+    from semapose.data.transforms import normalize_image
+
+    h, w = (int(v) for v in model.image_size)
+    x = torch.from_numpy(normalize_image(np.zeros((h, w, 3), np.uint8)))[None]
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        return model.encode_frames(x.to(device)).float().cpu()[0]
 
 
 class _LossModule(nn.Module):
