@@ -75,15 +75,15 @@ CURRICULUM = {"degraded_key_share": 0.5, "blackout": 0.15}
 ORDER = [
     ("ours", 0),
     ("adapter", 0),
-    ("temporal_difference", 0),
-    ("single_frame", 0),
     ("ours", 1),
     ("adapter", 1),
+    ("single_frame", 0),
+    ("temporal_difference", 0),
     ("ours", 2),
     ("adapter", 2),
+    ("temporal_difference", 1),
     ("ours_nofuse", 0),
     ("heatmap_warping", 0),
-    ("temporal_difference", 1),
     ("temporal_difference", 2),
 ]
 
@@ -206,6 +206,10 @@ def run_one(variant: str, seed: int, steps: int) -> dict[str, Any]:
 
 def launch(variant: str, seed: int, steps: int) -> dict[str, Any] | None:
     done = work_dir() / "neighbours" / f"{variant}_s{seed}" / "result.json"
+    state = done.parent / "fit_state.pt"
+    # a run another invocation is training (its checkpoint is recent): wait for it
+    while not done.is_file() and state.is_file() and time.time() - state.stat().st_mtime < 600:
+        time.sleep(30)
     if not done.is_file():
         log = done.parent.parent / f"{variant}_s{seed}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
