@@ -91,7 +91,13 @@ def check_temporal_fit(device: torch.device, dry: bool) -> dict[str, Any]:
         for name, key_only in (("ours", False), ("adapter", True)):
             torch.manual_seed(0)
             model = build_model(cfg).to(device)
-            fc = CacheFitConfig(steps=steps, batch_size=batch, key_only=key_only, **FIT_CURRICULUM)
+            fc = CacheFitConfig(
+                steps=steps,
+                batch_size=batch,
+                key_only=key_only,
+                degraded_key_share=FIT_CURRICULUM["degraded_key_share"],
+                blackout=FIT_CURRICULUM["blackout"],
+            )
             t1 = time.perf_counter()
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 log = fit_on_cache(model, cfg, cache, rows, fc)

@@ -54,9 +54,8 @@ from common import (  # noqa: E402
     write_results,
 )
 
-VIDEOS = (
-    Path(os.environ["SEMAPOSE_SHARED_DATA"]) if os.environ.get("SEMAPOSE_SHARED_DATA") else ROOT.parent / "shared" / "data"
-) / "videos"
+_SHARED = os.environ.get("SEMAPOSE_SHARED_DATA")
+VIDEOS = (Path(_SHARED) if _SHARED else ROOT.parent / "shared" / "data") / "videos"
 HELD_OUT = ("two_people_72f",)
 #: the real clips (their tracks) used for training
 TRAIN_VIDEOS = ("basketball_300f", "street_pedestrians_5f")
@@ -250,12 +249,12 @@ def split_tails(runs: list[Any], min_length: int = 5) -> list[Any]:
         if cut is None:
             out.append(r)
             continue
-        for keep in (lambda f: f <= cut[0], lambda f: f >= cut[1]):
-            idx = [i for i, f in enumerate(r.frames) if keep(f)]
+        head = [i for i, f in enumerate(r.frames) if f <= cut[0]]
+        tail = [i for i, f in enumerate(r.frames) if f >= cut[1]]
+        for idx in (head, tail):
             if len(idx) >= min_length:
-                out.append(
-                    TrackRun(r.video, r.track_id, [r.frames[i] for i in idx], [r.boxes[i] for i in idx])
-                )
+                frames, boxes = [r.frames[i] for i in idx], [r.boxes[i] for i in idx]
+                out.append(TrackRun(r.video, r.track_id, frames, boxes))
     return out
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_fit_cli import TINY, videos  # noqa: F401  (the module-scoped fixture)
 
 from semapose.cli import main
+from test_fit_cli import TINY, videos  # noqa: F401  (the module-scoped fixture)
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 EXACT = [

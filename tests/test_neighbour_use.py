@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from test_temporal_unlabeled import SMALL, _cache
 
 from semapose.config import load_config
 from semapose.engine.cache_fit import CacheFitConfig, blank_features, draw_keys, fit_on_cache
 from semapose.engine.neighbour_use import feed_features, neighbour_report, recovered_share
 from semapose.models.build import build_model
+from test_temporal_unlabeled import SMALL, _cache
 
 FUSE = [*SMALL, "model.pixel_decoder=8", "model.frame_fusion=8"]
 

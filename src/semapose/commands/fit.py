@@ -175,13 +175,14 @@ def _fit(
     if info.distributed:
         du.barrier()
     cache = U.FeatureCache(cache_dir)
-    curriculum = dict(FIT_CURRICULUM)
-    if args.degraded_keys is not None:
-        curriculum["degraded_key_share"] = args.degraded_keys
-    if args.blackout is not None:
-        curriculum["blackout"] = args.blackout
+    share, blackout = FIT_CURRICULUM["degraded_key_share"], FIT_CURRICULUM["blackout"]
     fc = CacheFitConfig(
-        steps=args.steps, batch_size=args.batch, lr=args.lr, seed=args.seed, **curriculum
+        steps=args.steps,
+        batch_size=args.batch,
+        lr=args.lr,
+        seed=args.seed,
+        degraded_key_share=share if args.degraded_keys is None else args.degraded_keys,
+        blackout=blackout if args.blackout is None else args.blackout,
     )
     rows = torch.arange(len(cache)).numpy()
     log = fit_on_cache(model, cfg, cache, rows, fc, out_dir=out, resume=True, progress=progress)
