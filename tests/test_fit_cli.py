@@ -47,8 +47,14 @@ def test_fit_writes_weights_that_load_and_resumes(
     out = tmp_path / "fit"
     args = ["fit", str(videos), "--out", str(out), "--steps", "4", "--batch", "2"]
     assert main([*args, "--no-progress", *TINY]) == 0
-    summary = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    err = capsys.readouterr().err
+    summary = json.loads(err.strip().splitlines()[-1])
     assert summary["tracks"] >= 1 and summary["person_frames"] >= 5
+    # issue 26: the final report says whether the neighbours are used
+    assert "key-only gap" in err and "untrained single-frame" in err
+    figures = summary["neighbours"]
+    for key in ("key_only_gap", "blackout", "blackout_key_only", "recovered", "sensitivity"):
+        assert key in figures
     weights = out / "temporal.safetensors"
     for name in ("tracks.json", "cache/index.json", "fit_state.pt"):
         assert (out / name).is_file()
