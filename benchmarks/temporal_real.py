@@ -92,6 +92,8 @@ VARIANTS: dict[str, list[str]] = {
     "single_frame_degkeys": ["model.temporal=none"],
     "temporal_difference_degkeys": ["model.temporal=temporal_difference"],
     "ours_pixel_degkeys": ["model.temporal=mlsme_smml", "model.pixel_decoder=32"],
+    # issue 26: pixel-wise fusion over the frames (benchmarks/temporal_neighbours.py trains it)
+    "ours_fuse": ["model.temporal=mlsme_smml", "model.pixel_decoder=32", "model.frame_fusion=16"],
     "ours_no_masking": [
         "model.temporal=mlsme_smml",
         "model.patch_masking=false",
