@@ -48,7 +48,8 @@ def config(backbone: str, variant: str, dry: bool) -> Any:
     from semapose.config import load_config
     from semapose.engine.cache_fit import FIT_PRESET
 
-    base = [o for o in FIT_PRESET if not o.startswith(("model.temporal=", "model.backbone"))]
+    own = ("model.temporal=", "model.backbone", "model.pixel_decoder=", "model.frame_fusion=")
+    base = [o for o in FIT_PRESET if not o.startswith(own)]
     base += ["model.freeze_backbone=true", "model.backbone_weights="]
     if backbone == "blazepose":
         base += ["model.backbone=blazepose"]

@@ -28,7 +28,8 @@ def _config(dry: bool, weights: str) -> Any:
     from semapose.config import load_config
     from semapose.engine.cache_fit import FIT_PRESET
 
-    base = [o for o in FIT_PRESET if not o.startswith(("model.temporal=", "model.backbone"))]
+    own = ("model.temporal=", "model.backbone", "model.pixel_decoder=", "model.frame_fusion=")
+    base = [o for o in FIT_PRESET if not o.startswith(own)]
     base += ["model.backbone=blazepose", f"model.backbone_weights={weights}"]
     if dry:
         base += ["model.backbone=tiny", "model.backbone_weights=", "data.image_size=[64,64]"]

@@ -69,7 +69,10 @@ REAL_TESTS = {"real_test": "two_people_72f", "real_test2": "basketball_300f[220:
 def _common() -> list[str]:
     from semapose.engine.cache_fit import FIT_PRESET
 
-    return [o for o in FIT_PRESET if not o.startswith("model.temporal=")]
+    # each variant names its own temporal module and ours' options (FIT_PRESET's choice of
+    # them is the shipped variant's)
+    own = ("model.temporal=", "model.pixel_decoder=", "model.frame_fusion=")
+    return [o for o in FIT_PRESET if not o.startswith(own)]
 
 
 VARIANTS: dict[str, list[str]] = {

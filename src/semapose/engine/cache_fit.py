@@ -42,7 +42,9 @@ STATE_FILE = "fit_state.pt"
 
 #: the model ``semapose fit`` trains and the benchmark measures: our temporal module on
 #: frozen BlazePose features (256 x 256 crops, 48 x 64 x 64 features, 8 x 8 tokens of
-#: 8 x 8 feature pixels per frame), 5 frames; config overrides of the defaults
+#: 8 x 8 feature pixels per frame), 5 frames, SMML's output decoded at full resolution
+#: and the pixel-wise fusion over the frames (docs/paper_notes.md §7, issue 26); config
+#: overrides of the defaults
 FIT_PRESET = [
     "data.image_size=[256,256]",
     "data.offsets=[-2,-1,1,2]",
@@ -57,6 +59,8 @@ FIT_PRESET = [
     "model.decoder_depth=1",
     "model.cube_size=8",
     "model.drop_path=0.0",
+    "model.pixel_decoder=32",
+    "model.frame_fusion=16",
 ]
 
 #: the training curriculum ``semapose fit`` uses (CacheFitConfig fields): half of every
