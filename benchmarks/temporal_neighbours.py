@@ -333,8 +333,11 @@ def goals(agg: dict[str, Any]) -> list[list[Any]]:
     rows: list[list[Any]] = []
 
     def add(name: str, value: float, target: float) -> None:
-        ok = value == value and value >= target
-        rows.append([name, f"{value:+.1f}", f"{target:+.1f}", "yes" if ok else "no"])
+        if value != value:  # a variant it needs has not been run
+            rows.append([name, "n/a", f"{target:+.1f}", "not measured"])
+            return
+        short = "" if value >= target else f" (short by {target - value:.1f})"
+        rows.append([name, f"{value:+.1f}", f"{target:+.1f}", "yes" if not short else "no" + short])
 
     def m(v: str, key: str) -> float:
         return float(agg[v][key][0]) if v in agg else float("nan")
