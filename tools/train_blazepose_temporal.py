@@ -16,6 +16,7 @@ figures (degraded-frame PCK with and without neighbours, key-only gap).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -41,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     run = N.work_dir() / "neighbours" / f"ours_s{args.seed}"
     cfg, model = N.build("ours", args.seed)
     load_partial_weights(model, run / "temporal.safetensors")
+    # deploy setting of the shipped BlazePose weights: no flip test (2x the backbone's
+    # cost; `predict --flip` turns it on), as for `blazepose`
+    cfg = dataclasses.replace(cfg, test=dataclasses.replace(cfg.test, flip_test=False))
     commit = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
