@@ -91,3 +91,6 @@ def test_fit_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str
     err = capsys.readouterr().err
     assert "empty" in err and "video" in err
     assert main(["fit", str(empty), "--out", str(tmp_path / "o"), "--steps", "0"]) == 2
+    for flag in ("--blackout", "--degraded-keys"):
+        assert main(["fit", str(empty), "--out", str(tmp_path / "o"), flag, "1.5"]) == 2
+        assert flag in capsys.readouterr().err
