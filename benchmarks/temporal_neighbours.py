@@ -82,8 +82,8 @@ ORDER = [
     ("adapter", 2),
     ("temporal_difference", 1),
     ("ours_nofuse", 0),
-    ("heatmap_warping", 0),
     ("temporal_difference", 2),
+    ("heatmap_warping", 0),
 ]
 
 
