@@ -31,7 +31,14 @@ from common import (  # noqa: E402
     write_results,
 )
 
-VARIANTS = ("single_frame", "temporal_difference", "heatmap_warping", "ours_full", "ours_pixel")
+VARIANTS = (
+    "single_frame",
+    "temporal_difference",
+    "heatmap_warping",
+    "ours_full",
+    "ours_pixel",
+    "ours_fuse",
+)
 
 
 def measure(variant: str, people: int, repeat: int) -> dict[str, Any]:

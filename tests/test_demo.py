@@ -49,6 +49,9 @@ def test_demo_writes_videos_and_json(tmp_path: Path, capsys) -> None:
     clip, sbs = FrameSource(out / "clip.mp4"), FrameSource(out / "side_by_side.mp4")
     assert sum(1 for _ in sbs.frames()) == 10
     assert sbs.width > 2 * clip.width - 10  # two panels
+    # issue 26: the temporal weights' own key-frame-alone pass is the third panel
+    assert sbs.width > 3 * clip.width - 10
+    assert "key frame alone" in printed and "panels: single-frame" in printed
 
 
 def test_demo_without_bundled_weights_says_what_to_do(tmp_path: Path, capsys, monkeypatch) -> None:

@@ -58,6 +58,11 @@ def test_fit_writes_weights_that_load_and_resumes(
 
     assert summary["settings"]["test.flip_test"] is False
     assert summary["settings"]["model.pixel_decoder"] == 32
+    # issue 26: the final report says whether the neighbours are used
+    assert "key-only gap" in err and "untrained single-frame" in err
+    figures = summary["neighbours"]
+    for key in ("key_only_gap", "blackout", "blackout_key_only", "recovered", "sensitivity"):
+        assert key in figures
     weights = out / "temporal.safetensors"
     for name in ("tracks.json", "cache/index.json", "fit_state.pt"):
         assert (out / name).is_file()
@@ -94,3 +99,6 @@ def test_fit_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str
     err = capsys.readouterr().err
     assert "empty" in err and "video" in err
     assert main(["fit", str(empty), "--out", str(tmp_path / "o"), "--steps", "0"]) == 2
+    for flag in ("--blackout", "--degraded-keys"):
+        assert main(["fit", str(empty), "--out", str(tmp_path / "o"), flag, "1.5"]) == 2
+        assert flag in capsys.readouterr().err

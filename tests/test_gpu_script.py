@@ -37,6 +37,11 @@ def test_gpu_script_dry_run_runs_every_check(tmp_path: Path) -> None:
     }
     assert set(data["throughput"]) == keys
     assert all("person_frames_per_s" in r for r in data["throughput"].values())
+    # issue 26: the temporal training run at a larger setting, with its neighbour figures
+    fit = data["temporal_fit"]
+    assert "error" not in fit, fit.get("error")
+    for name in ("ours", "adapter"):
+        assert fit[name]["steps_per_s"] > 0 and "key_only_gap" in fit[name]
 
 
 def test_gpu_script_refuses_to_measure_without_a_gpu(tmp_path: Path) -> None:

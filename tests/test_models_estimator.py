@@ -37,6 +37,7 @@ VARIANTS = {
     "ours_no_key_skip": ["model.key_skip=false", "model.smml_rounds=2"],
     "ours_masked_main_pass": ["model.main_pass=masked"],
     "ours_pixel_decoder": ["model.pixel_decoder=8"],
+    "ours_frame_fusion": ["model.pixel_decoder=8", "model.frame_fusion=4"],
 }
 
 
@@ -63,6 +64,9 @@ def wake(model: Estimator) -> Estimator:
         for m in model.temporal.modules():
             if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)) and not m.weight.any():
                 m.weight.copy_(torch.randn(m.weight.shape, generator=g) * 0.02)
+        mix = getattr(model.temporal, "mix", None)  # the frame fusion's zero-started mix
+        if mix is not None and not mix.any():
+            mix.copy_(torch.randn(mix.shape, generator=g) * 0.02)
     return model
 
 

@@ -298,3 +298,42 @@ def test_shipped_temporal_weights_load_over_blazepose() -> None:
     feats = torch.randn(1, 5, 48, 64, 64)
     with torch.no_grad():  # trained: the residual is not zero any more
         assert not torch.equal(model.temporal(feats), feats[:, 2])
+
+
+def test_shipped_temporal_weights_use_their_neighbours(shared_data: Path) -> None:
+    """Issue 26: on a real 5-frame clip, the shipped model's heatmaps move when the
+    supporting frames are replaced by the key frame (the old weights: < 5e-7)."""
+    from semapose.weights.assets import cached_asset
+
+    if cached_asset("blazepose_full") is None:
+        pytest.skip("the blazepose_full asset is not cached here (semapose fetch blazepose_full)")
+    video = shared_data / "videos" / "two_people_72f.mp4"
+    if not video.is_file():
+        pytest.skip(f"{video} is missing")
+    import cv2
+
+    from semapose.data.transforms import normalize_image
+    from semapose.inference.loading import load_model
+    from semapose.io.video import FrameSource
+
+    model = load_model("blazepose_temporal").model
+    crops = []
+    for frame in FrameSource(video).frames(40):
+        h, w = frame.image.shape[:2]
+        side = min(h, w)  # the middle square of the frame: both men, hugging
+        x0 = (w - side) // 2
+        crop = cv2.resize(frame.image[:, x0 : x0 + side], (256, 256), interpolation=cv2.INTER_AREA)
+        crops.append(normalize_image(crop))
+        if len(crops) == 5:
+            break
+    with torch.no_grad():
+        feats = model.encode_frames(torch.from_numpy(np.stack(crops)))[None]
+        clip = model.decode_clip(feats)
+        alone = model.decode_clip(feats[:, 2:3].expand_as(feats).contiguous())
+        noise = model.decode_clip(
+            torch.cat(
+                [torch.randn_like(feats[:, :2]), feats[:, 2:3], torch.randn_like(feats[:, 3:])], 1
+            )
+        )
+    assert float((clip - alone).abs().max()) > 1e-3
+    assert float((clip - noise).abs().max()) > 1e-3

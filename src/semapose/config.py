@@ -134,6 +134,10 @@ class ModelConfig:
     #: frame's features (3x3 conv on [key features; unpatchified SMML output]); 0 = the
     #: unpatchified output is the residual itself
     pixel_decoder: int = 0
+    #: ours: channels of the scorer of the pixel-wise fusion over the clip's frames
+    #: (models/temporal/frame_fusion.py: the supporting frames' features, weighted per
+    #: pixel, enter the key frame's through a zero-initialised mix); 0 = off
+    frame_fusion: int = 0
     #: dilations of the deformable sampling in the heatmap_warping baseline
     warp_dilations: list[int] = field(default_factory=lambda: [1, 3, 6])
     #: channels of the deconvolution head
@@ -156,6 +160,7 @@ class ModelConfig:
         "skip_gate_init": (0.0, 10.0),
         "head_channels": (1, 4096),
         "pixel_decoder": (0, 4096),
+        "frame_fusion": (0, 4096),
     }
     _choices = {
         "backbone": BACKBONE_NAMES,

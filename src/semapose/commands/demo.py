@@ -46,16 +46,25 @@ def run(args: argparse.Namespace) -> int:
     dt = time.perf_counter() - t0
     print(f"synthetic clip with occluders and motion blur: {r.clip} ({r.frames} frames)")
     print(f"overlay video (temporal model):  {r.overlay}")
-    print(f"side-by-side vs single-frame:    {r.side_by_side}")
-    print("  (red crosses: joints the single-frame model misses; green rings: recovered by the")
-    print("   temporal model)")
+    print(f"side-by-side:                    {r.side_by_side}")
+    print(f"  panels: {' | '.join(r.titles)}")
+    print("  (red crosses: joints the single-frame model misses; green rings: joints the")
+    print("   neighbouring frames brought back -- right with them, wrong with the key frame alone)")
+    if r.neighbour_png is not None:
+        print(
+            f"frame where the neighbours made the most difference (frame {r.neighbour_frame}, "
+            f"{r.neighbour_recovered} joints over the clip): {r.neighbour_png}"
+        )
+    else:
+        print("no frame where the neighbours brought back a joint (key frame alone does as well)")
     print(f"PoseTrack JSON:                  {r.posetrack}")
     print(f"COCO results JSON:               {r.coco}")
     print(f"ground truth:                    {r.ground_truth}")
     print(
-        f"PCKh@0.5 all joints: temporal {r.pckh_temporal:.1%}, single-frame {r.pckh_single:.1%}; "
-        f"on degraded persons: temporal {r.pckh_temporal_degraded:.1%}, "
-        f"single-frame {r.pckh_single_degraded:.1%}; {r.recovered} joints recovered"
+        f"PCKh@0.5 all joints: temporal {r.pckh_temporal:.1%}, same weights key frame alone "
+        f"{r.pckh_key_only:.1%}, single-frame {r.pckh_single:.1%}; on degraded persons: "
+        f"temporal {r.pckh_temporal_degraded:.1%}, key frame alone "
+        f"{r.pckh_key_only_degraded:.1%}, single-frame {r.pckh_single_degraded:.1%}"
     )
     print(f"done in {dt:.1f} s")
     return 0

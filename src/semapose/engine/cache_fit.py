@@ -29,13 +29,23 @@ from semapose.engine.seeding import derive_seed
 from semapose.io.signals import StopRequest
 from semapose.losses import total_loss
 
-__all__ = ["CacheFitConfig", "fit_on_cache", "STATE_FILE", "FIT_PRESET"]
+__all__ = [
+    "CacheFitConfig",
+    "fit_on_cache",
+    "STATE_FILE",
+    "FIT_PRESET",
+    "FIT_CURRICULUM",
+    "blank_features",
+    "draw_keys",
+]
 
 STATE_FILE = "fit_state.pt"
 
 #: the model ``semapose fit`` trains and the benchmark measures: our temporal module on
 #: frozen BlazePose features (256 x 256 crops, 48 x 64 x 64 features, 8 x 8 tokens of
-#: 8 x 8 feature pixels per frame), 5 frames; config overrides of the defaults
+#: 8 x 8 feature pixels per frame), 5 frames, SMML's output decoded at full resolution
+#: and the pixel-wise fusion over the frames (docs/paper_notes.md §7, issue 26); config
+#: overrides of the defaults
 FIT_PRESET = [
     "data.image_size=[256,256]",
     "data.offsets=[-2,-1,1,2]",
@@ -50,7 +60,13 @@ FIT_PRESET = [
     "model.decoder_depth=1",
     "model.cube_size=8",
     "model.drop_path=0.0",
+    "model.pixel_decoder=32",
+    "model.frame_fusion=16",
 ]
+
+#: the training curriculum ``semapose fit`` uses (CacheFitConfig fields): half of every
+#: batch has a degraded key frame, 15 % of the key frames are blacked out
+FIT_CURRICULUM: dict[str, float] = {"degraded_key_share": 0.5, "blackout": 0.15}
 
 
 @dataclass
@@ -71,6 +87,16 @@ class CacheFitConfig:
     sigma: float = 2.0
     checkpoint_every: int = 50
     log_every: int = 10
+    #: the single-frame adapter of equal capacity: every supporting frame of every clip
+    #: replaced by the key frame, in training (and, by the caller, in test)
+    key_only: bool = False
+    #: curriculum: this share of every batch is drawn from the rows whose key frame is
+    #: degraded (the rest from all rows); 0 = uniform over the rows
+    degraded_key_share: float = 0.0
+    #: probability that a clip's key frame is replaced by the features of an all-black
+    #: crop (the person lost in that frame; the targets stay the clean answer), so only
+    #: the neighbours can give the answer
+    blackout: float = 0.0
 
 
 def _lr_factor(step: int, fc: CacheFitConfig) -> float:
@@ -133,6 +159,10 @@ def fit_on_cache(
     else:
         net = _LossModule(model)
     offsets = list(cfg.data.offsets)
+    kk = int(model.key_index)
+    degraded = np.array([str(cache.rows["event"][r]) != "" for r in rows], bool)
+    deg_rows = rows[degraded]
+    blank = blank_features(model) if fc.blackout > 0 else None
     bar = _bar(fc.steps, start) if progress and rank == 0 else None
     # "seconds" in the log is training wall time summed over resumed sessions
     t0 = time.perf_counter() - (float(log[-1]["seconds"]) if log else 0.0)
@@ -141,9 +171,16 @@ def fit_on_cache(
     stop = StopRequest().__enter__()  # Ctrl-C / SIGTERM: finish the step, checkpoint, stop
     for step in range(start, fc.steps):
         rng = np.random.default_rng([fc.seed, step])
-        keys = rng.choice(rows, size=fc.batch_size * world, replace=len(rows) < fc.batch_size)
-        keys = keys[rank::world]
+        keys = draw_keys(rng, rows, deg_rows, fc.batch_size * world, fc.degraded_key_share)
+        lost = rng.random(len(keys)) < fc.blackout
+        keys, lost = keys[rank::world], lost[rank::world]
         batch = cache.batch(keys, offsets, sigma=fc.sigma)
+        feats = batch["feats"]
+        if blank is not None and lost.any():
+            feats[torch.from_numpy(lost), kk] = blank
+        if fc.key_only:
+            feats = feats[:, kk : kk + 1].expand_as(feats).contiguous()
+        batch["feats"] = feats
         torch.manual_seed(derive_seed(fc.seed, "cache_fit", step, rank))
         factor = _lr_factor(step, fc)
         for g in opt.param_groups:
@@ -200,6 +237,28 @@ def fit_on_cache(
         bar.close()
     model.eval()
     return log
+
+
+def draw_keys(
+    rng: np.random.Generator, rows: np.ndarray, deg_rows: np.ndarray, n: int, share: float
+) -> np.ndarray:
+    """``n`` key rows: ``round(share * n)`` of them from ``deg_rows``, the rest from ``rows``."""
+    n_deg = int(round(share * n)) if len(deg_rows) else 0
+    parts = [rng.choice(rows, size=n - n_deg, replace=len(rows) < n - n_deg)]
+    if n_deg:
+        parts.append(rng.choice(deg_rows, size=n_deg, replace=len(deg_rows) < n_deg))
+    return np.concatenate(parts)
+
+
+def blank_features(model: Any) -> torch.Tensor:
+    """The backbone's features of an all-black crop (C, h, w): a frame that shows nobody."""
+    from semapose.data.transforms import normalize_image
+
+    h, w = (int(v) for v in model.image_size)
+    x = torch.from_numpy(normalize_image(np.zeros((h, w, 3), np.uint8)))[None]
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        return model.encode_frames(x.to(device)).float().cpu()[0]
 
 
 class _LossModule(nn.Module):

@@ -71,8 +71,9 @@ BUNDLED: dict[str, Bundled] = {
         Bundled(
             "blazepose_temporal",
             "blazepose_temporal.safetensors",
-            "our temporal module (MLSME + SMML, T = 5) and head over BlazePose GHUM full, "
-            "trained without labels; BlazePose fetched once from the mediapipe wheel",
+            "our temporal module (MLSME + SMML + pixel-wise frame fusion, T = 5) and head "
+            "over BlazePose GHUM full, trained without labels; BlazePose fetched once from "
+            "the mediapipe wheel",
         ),
         Bundled(
             "blazepose",

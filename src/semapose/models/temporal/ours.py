@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from semapose.config import ModelConfig
 from semapose.models.temporal.base import TemporalModule, zero_init_
+from semapose.models.temporal.frame_fusion import FrameFusion
 from semapose.models.temporal.mlsme import MLSME
 from semapose.models.temporal.smml import SMML, ConcatFusion
 from semapose.models.temporal.tokens import JointBlock, patchify, unpatchify
@@ -120,6 +121,15 @@ class MLSMESMML(TemporalModule):
                 nn.ReLU(inplace=True),
                 nn.Conv2d(p, in_channels, 1),
             )
+        # pixel-wise fusion over the clip's frames (docs/paper_notes.md §7); its map enters
+        # through a per-channel mix that starts at zero
+        self.frames: FrameFusion | None = None
+        self.mix: nn.Parameter | None = None
+        if m.frame_fusion > 0:
+            self.frames = FrameFusion(
+                in_channels, dim, m.frame_fusion, self.grid, key_index, cube_frames
+            )
+            self.mix = nn.Parameter(torch.zeros(in_channels))
         # training-only decoders
         self.context_decoder = (
             ContextDecoder(dim, self.mlsme.tokenizer.cube_dim, decoder_depth, heads, mlp_ratio)
@@ -149,11 +159,21 @@ class MLSMESMML(TemporalModule):
         fused = self.fusion(spatial, motion[:, self.key_slot])
         y = self.out(self.out_norm(fused))[:, None]
         y = unpatchify(y, self.grid, self.cube_size, 1)[:, 0]
+        if self.frames is not None and self.mix is not None:
+            support, _ = self.frames(feats, motion)
+            key = key + self.mix.view(1, -1, 1, 1).to(key.dtype) * (support - key)
         if self.pixel is not None:
             y = self.pixel(torch.cat([key, y], dim=1))
         if self.gate is not None:
             return key + self.gate.view(1, -1, 1, 1).to(y.dtype) * y
         return y
+
+    def frame_weights(self, feats: Tensor) -> Tensor | None:
+        """(B, T, h, w) per-pixel weight of each frame in the support map (eval), or None."""
+        if self.frames is None:
+            return None
+        motion, _ = self.mlsme(feats, masking=False)
+        return self.frames(feats, motion)[1]
 
     def forward(self, feats: Tensor) -> Tensor:
         """(B, T, C, h, w) -> (B, C, h, w) key-frame features; masks only in training mode."""
