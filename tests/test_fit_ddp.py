@@ -48,6 +48,8 @@ def test_fit_two_gloo_processes_match_one(videos: Path, tmp_path: Path) -> None:
         (one / name).unlink()
     shutil.copytree(one / "cache", two / "cache")
     shutil.copy(one / "tracks.json", two / "tracks.json")
+    # the record of the inputs the work files belong to (issue 24): without it fit starts over
+    shutil.copy(one / "fit.json", two / "fit.json")
     assert main(["fit", str(videos), "--out", str(one), "--batch", "4", *common]) == 0
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")])
