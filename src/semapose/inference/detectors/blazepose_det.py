@@ -75,6 +75,7 @@ class BlazePosePersonDetector:
 
         from semapose.errors import CheckpointError
         from semapose.inference.detectors.tflite_net import build_tflite_net
+        from semapose.threads import thread_invariant_convolutions
         from semapose.weights.assets import AssetUnavailableError, fetch_asset
         from semapose.weights.tflite import read_tflite
 
@@ -86,7 +87,8 @@ class BlazePosePersonDetector:
             ) from None
         try:
             net = build_tflite_net(read_tflite(self._path))
-            self._net = net.to(torch.device(self.device))
+            # the same boxes whatever the thread count (semapose.threads)
+            self._net = thread_invariant_convolutions(net.to(torch.device(self.device)))
         except CheckpointError as exc:
             raise DetectorUnavailableError(
                 f"BlazePose's person detector cannot read its model: {exc}; delete that file "

@@ -146,6 +146,7 @@ class SSDLitePersonDetector:
 
         from semapose.errors import CheckpointError
         from semapose.inference.detectors.ssd_net import build_ssdlite_net
+        from semapose.threads import thread_invariant_convolutions
         from semapose.weights.tf_graph import read_tf_graph
 
         pb = ssdlite_graph_path()
@@ -154,7 +155,9 @@ class SSDLitePersonDetector:
             net = build_ssdlite_net(read_tf_graph(pb), self.input_size)
             # channels-last: the NHWC crops need no copy and oneDNN runs the 1x1 convs faster
             net = net.to(torch.device(self.device))
-            self._net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            # the same boxes whatever the thread count (semapose.threads)
+            self._net = thread_invariant_convolutions(net)
         except CheckpointError as exc:
             raise DetectorUnavailableError(
                 f"the default person detector (SSDLite) cannot read its graph: {exc}; {_WHAT_TO_DO}"
