@@ -317,7 +317,7 @@ def cv2_dnn_available() -> str | None:
     if not hasattr(cv2, "dnn") or not hasattr(cv2.dnn, "readNetFromTensorflow"):
         return (
             f"opencv {cv2.__version__} has no cv2.dnn.readNetFromTensorflow (removed in 5.1); "
-            "the reference needs opencv-python-headless<5.1 (the dev extra pins it)"
+            "the reference needs opencv-python-headless<5.1 (CI's lowest-versions job runs it)"
         )
     if not hasattr(cv2.dnn, "writeTextGraph"):
         return f"opencv {cv2.__version__} has no cv2.dnn.writeTextGraph"
