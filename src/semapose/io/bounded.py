@@ -44,15 +44,20 @@ def file_kind(mode: int) -> str:
     return "not a regular file"
 
 
-def check_regular_file(path: str | Path, limit: int, what: str) -> int:
-    """The size of ``path``, a regular file of at most ``limit`` bytes (symlinks followed);
-    otherwise :class:`InputError` naming the file and what it is."""
+def _stat(path: str | Path, what: str) -> os.stat_result:
+    """``os.stat`` (symlinks followed); a missing or unreadable path is an InputError."""
     try:
-        st = os.stat(path)
+        return os.stat(path)
     except FileNotFoundError:
         raise InputError(path, "", what, "no such file") from None
     except OSError as exc:
         raise InputError(path, "", what, exc.strerror or str(exc)) from None
+
+
+def check_regular_file(path: str | Path, limit: int, what: str) -> int:
+    """The size of ``path``, a regular file of at most ``limit`` bytes (symlinks followed);
+    otherwise :class:`InputError` naming the file and what it is."""
+    st = _stat(path, what)
     if not stat.S_ISREG(st.st_mode):
         raise InputError(path, "", f"a regular file ({what})", file_kind(st.st_mode))
     if st.st_size > limit:
@@ -63,12 +68,7 @@ def check_regular_file(path: str | Path, limit: int, what: str) -> int:
 def read_bounded(path: str | Path, limit: int, what: str) -> bytes:
     """The bytes of ``path``, refused once more than ``limit`` bytes were read (for any file
     type: regular file, device, FIFO). Folders and missing files are an InputError too."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise InputError(path, "", what, "no such file") from None
-    except OSError as exc:
-        raise InputError(path, "", what, exc.strerror or str(exc)) from None
+    st = _stat(path, what)
     if stat.S_ISDIR(st.st_mode) or stat.S_ISSOCK(st.st_mode):
         raise InputError(path, "", what, file_kind(st.st_mode))
     if stat.S_ISREG(st.st_mode) and st.st_size > limit:  # no need to read it to know
