@@ -75,3 +75,16 @@ def train_argv(ds: Path, run: Path, *overrides: str) -> list[str]:
 def no_temporaries(folder: Path) -> bool:
     """No file of an atomic write's temporaries (``*.tmp*``) is left under ``folder``."""
     return not [p for p in folder.rglob("*") if ".tmp" in p.name]
+
+
+def torchrun_env(*paths: Path) -> dict[str, str]:
+    """The environment for a ``torch.distributed.run`` child: ``paths`` first on
+    PYTHONPATH, one thread per process, no rank variables inherited from this process."""
+    import os
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([*(str(p) for p in paths), env.get("PYTHONPATH", "")])
+    env["OMP_NUM_THREADS"] = "1"
+    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(k, None)
+    return env

@@ -10,7 +10,6 @@ are seeded per (step, rank), so they differ between a 1- and a 2-process run.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -19,6 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+
+from cli_helpers import torchrun_env
 
 TESTS = Path(__file__).resolve().parent
 SRC = TESTS.parent / "src"
@@ -61,11 +62,7 @@ def _losses(out: Path) -> dict[int, float]:
 
 
 def _run_torchrun(script: Path, out: Path, nproc: int) -> None:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(SRC), env.get("PYTHONPATH", "")])
-    env["OMP_NUM_THREADS"] = "1"
-    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
-        env.pop(k, None)
+    env = torchrun_env(TESTS, SRC)
     cmd = [
         sys.executable,
         "-m",

@@ -11,7 +11,6 @@ curriculum's blackouts are drawn for the global batch and split by rank, so they
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from cli_helpers import torchrun_env
 from semapose.cli import main
 from test_fit_cli import TINY, videos  # noqa: F401  (the module-scoped fixture)
 
@@ -51,11 +51,7 @@ def test_fit_two_gloo_processes_match_one(videos: Path, tmp_path: Path) -> None:
     # the record of the inputs the work files belong to (issue 24): without it fit starts over
     shutil.copy(one / "fit.json", two / "fit.json")
     assert main(["fit", str(videos), "--out", str(one), "--batch", "4", *common]) == 0
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")])
-    env["OMP_NUM_THREADS"] = "1"
-    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
-        env.pop(k, None)
+    env = torchrun_env(SRC)
     cmd = [
         sys.executable,
         "-m",
