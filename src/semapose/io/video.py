@@ -317,9 +317,7 @@ class FrameSource:
             index = 1
             for vframe in frames:
                 if index >= start:
-                    image = upright(vframe.to_ndarray(format="rgb24"), self.rotation)
-                    self._check_size(image, index, f"frame {index}")
-                    yield Frame(index, f"{index:06d}.jpg", image)
+                    yield self._decoded(vframe, index)
                 index += 1
         except av.error.FFmpegError as exc:
             raise InputError(
@@ -334,6 +332,12 @@ class FrameSource:
             self._live[0].close()
             self._live = None
 
+    def _decoded(self, vframe: Any, index: int) -> Frame:
+        """A decoded PyAV frame as an upright RGB :class:`Frame`, its size checked."""
+        image = upright(vframe.to_ndarray(format="rgb24"), self.rotation)
+        self._check_size(image, index, f"frame {index}")
+        return Frame(index, f"{index:06d}.jpg", image)
+
     def _video_frames(self, start: int) -> Iterator[Frame]:
         import av
 
@@ -345,9 +349,7 @@ class FrameSource:
                 for packet in container.demux(stream):
                     for vframe in packet.decode():
                         if index >= start:
-                            image = upright(vframe.to_ndarray(format="rgb24"), self.rotation)
-                            self._check_size(image, index, f"frame {index}")
-                            yield Frame(index, f"{index:06d}.jpg", image)
+                            yield self._decoded(vframe, index)
                         index += 1
             except av.error.FFmpegError as exc:
                 raise InputError(
