@@ -9,7 +9,7 @@ them).
 * **entries of a file**: calls into it from another semapose file;
 * **layers**: 0 = ``io/``; 1 = ``weights/`` (and ``data/``); 2 = ``models/``;
   3 = ``inference/``, ``engine/``; 4 = ``commands/``, ``cli.py``, ``__init__.py``. The
-  shared base modules every layer uses (``config.py``, ``errors.py``, ``device.py``,
+  shared base modules every layer uses (``config/``, ``errors.py``, ``device.py``,
   ``keypoints.py``, ``losses.py``: data types and tables) have no layer: like the
   standard library, a call into them counts for the calling file (``--base`` counts
   them as layer 0 files instead);
@@ -55,7 +55,8 @@ def relative(filename: str) -> str | None:
         return None
 
 
-BASE = ("config.py", "errors.py", "device.py", "keypoints.py", "losses.py")
+#: files (or, ending in "/", packages) under src/semapose
+BASE = ("config/", "errors.py", "device.py", "keypoints.py", "losses.py")
 
 
 def layer(rel: str) -> int:
@@ -84,7 +85,7 @@ class Walk:
             if name not in self._cache:
                 self._cache[name] = relative(name)
             rel = self._cache[name]
-            if rel is not None and (self.base or rel not in BASE):
+            if rel is not None and (self.base or not rel.startswith(BASE)):
                 return rel
             frame = frame.f_back
         return None

@@ -1,28 +1,14 @@
-"""Typed configuration: dataclasses, YAML in and out, ``key=value`` overrides.
+"""The sections of a config: one typed dataclass each, with its ranges and choices.
 
-A config is a tree of dataclasses. ``load_config(path, overrides)`` reads YAML
-(``yaml.safe_load``), applies dotted overrides such as ``train.lr=1e-4`` and
-validates every field against its type hint and range, raising
-:class:`~semapose.errors.ConfigError` that names the file, the key and what was
-expected. No registries, no string eval: a model is chosen by a plain string
-field that the builder matches against a fixed table.
+``Config`` = ``data``, ``model``, ``loss``, ``train``, ``test``. Each section lists the
+ranges (``_ranges``: field -> (low, high)) and the choices (``_choices``: field -> allowed
+strings) that :mod:`semapose.config.checks` enforces; reading, overriding and writing
+configs is :mod:`semapose.config.loading`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Union
-
-import yaml
-
-from semapose.errors import ConfigError, InputError
-from semapose.io.yamlio import load_yaml
-
-# ----------------------------------------------------------------------------- sections
 
 
 @dataclass
@@ -313,217 +299,12 @@ class Config:
         return 1 + len(self.data.offsets)
 
 
-# ----------------------------------------------------------------------------- loading
-
-
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Load YAML (or defaults when ``path`` is None), apply ``key=value`` overrides, validate."""
-    raw: dict[str, Any] = {}
-    source = str(path) if path is not None else "<defaults>"
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(p, "", "an existing YAML config file", "no such file")
-        try:
-            loaded = load_yaml(p.read_text(encoding="utf-8"), p)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(p, where, "valid YAML", str(exc).splitlines()[0]) from exc
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(p, "", "a readable UTF-8 file", str(exc)) from exc
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(p, "top level", "a mapping of sections", type(loaded).__name__)
-        raw = loaded
-    for item in overrides or []:
-        _apply_override(raw, item)
-    return from_dict(Config, raw, source)
-
-
-def _apply_override(raw: dict[str, Any], item: str) -> None:
-    if "=" not in item:
-        raise ConfigError("<command line>", item, "an override of the form section.key=value")
-    key, _, text = item.partition("=")
-    parts = key.strip().split(".")
-    if any(not p for p in parts):
-        raise ConfigError("<command line>", key, "a dotted key such as train.lr")
-    try:
-        value = load_yaml(text, "<command line>", key) if text.strip() else ""
-    except yaml.YAMLError as exc:
-        raise ConfigError("<command line>", key, "a YAML value", text) from exc
-    node = raw
-    for p in parts[:-1]:
-        child = node.setdefault(p, {})
-        if not isinstance(child, dict):
-            raise ConfigError("<command line>", key, f"'{p}' to be a section")
-        node = child
-    node[parts[-1]] = value
-
-
-def from_dict(cls: type, raw: Any, source: str, prefix: str = "") -> Any:
-    """Build dataclass ``cls`` from a mapping, checking keys, types and ranges."""
-    where = prefix or "top level"
-    if not isinstance(raw, dict):
-        raise ConfigError(source, where, "a mapping", type(raw).__name__)
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in _keys(cls)}
-    for key in raw:
-        if key not in fields:
-            known = ", ".join(sorted(fields))
-            raise ConfigError(source, _join(prefix, str(key)), f"one of the known keys ({known})")
-    kwargs: dict[str, Any] = {}
-    for name, value in raw.items():
-        kwargs[name] = _coerce(hints[name], value, source, _join(prefix, name))
-    obj = cls(**kwargs)
-    if isinstance(obj, Config):
-        obj.source = source
-    _check_ranges(obj, source, prefix)
-    return obj
-
-
-def check_config(cfg: Config) -> None:
-    """Re-check the ranges and choices of every section (a config built or changed in code
-    skips :func:`from_dict`); errors name ``cfg.source``."""
-    for f in _keys(Config):
-        _check_ranges(getattr(cfg, f.name), cfg.source, f.name)
-
-
-def _keys(cls: Any) -> list[dataclasses.Field[Any]]:
-    """The fields of a config dataclass that are keys of the file."""
-    return [f for f in dataclasses.fields(cls) if f.metadata.get("key", True)]
-
-
-def _join(prefix: str, key: str) -> str:
-    return f"{prefix}.{key}" if prefix else key
-
-
-def _coerce(hint: Any, value: Any, source: str, key: str) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if dataclasses.is_dataclass(hint):
-        return from_dict(hint, value, source, key)  # type: ignore[arg-type]
-    if origin in (Union, types.UnionType):
-        errors = []
-        for a in args:
-            if a is type(None):
-                if value is None:
-                    return None
-                continue
-            try:
-                return _coerce(a, value, source, key)
-            except ConfigError as exc:
-                errors.append(exc)
-        raise ConfigError(source, key, " or ".join(_type_name(a) for a in args), value)
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(source, key, "true or false", value)
-    if hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise ConfigError(source, key, "an integer", value)
-    if hint is float:
-        if isinstance(value, str):  # YAML 1.1 reads "3e-4" as a string
-            try:
-                value = float(value)
-            except ValueError:
-                raise ConfigError(source, key, "a number", value) from None
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if value != value or value in (float("inf"), float("-inf")):
-                raise ConfigError(source, key, "a finite number", value)
-            return float(value)
-        raise ConfigError(source, key, "a number", value)
-    if hint is str:
-        if isinstance(value, str):
-            return value
-        raise ConfigError(source, key, "a string", value)
-    if origin in (list, tuple):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(source, key, f"a list ({_type_name(hint)})", value)
-        if origin is tuple and args and args[-1] is not Ellipsis:
-            if len(value) != len(args):
-                raise ConfigError(source, key, f"a list of {len(args)} items", value)
-            return tuple(
-                _coerce(a, v, source, f"{key}[{i}]")
-                for i, (a, v) in enumerate(zip(args, value, strict=True))
-            )
-        inner = args[0] if args else Any
-        items = [_coerce(inner, v, source, f"{key}[{i}]") for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
-    if hint is Any:
-        return value
-    raise ConfigError(source, key, _type_name(hint), value)
-
-
-def _type_name(hint: Any) -> str:
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
-
-
-def _check_ranges(obj: Any, source: str, prefix: str) -> None:
-    ranges = getattr(type(obj), "_ranges", {})
-    choices = getattr(type(obj), "_choices", {})
-    for name, (lo, hi) in ranges.items():
-        v = getattr(obj, name)
-        if not (lo <= v <= hi):
-            raise ConfigError(source, _join(prefix, name), f"a value in [{lo}, {hi}]", v)
-    for name, allowed in choices.items():
-        v = getattr(obj, name)
-        if v not in allowed:
-            raise ConfigError(source, _join(prefix, name), "one of " + ", ".join(allowed), v)
-    if isinstance(obj, DataConfig):
-        if 0 in obj.offsets:
-            raise ConfigError(
-                source,
-                _join(prefix, "offsets"),
-                "non-zero offsets (0 is the key frame)",
-                obj.offsets,
-            )
-        if len(set(obj.offsets)) != len(obj.offsets):
-            raise ConfigError(source, _join(prefix, "offsets"), "distinct offsets", obj.offsets)
-        h, w = obj.image_size
-        if h <= 0 or w <= 0 or h % obj.heatmap_stride or w % obj.heatmap_stride:
-            raise ConfigError(
-                source,
-                _join(prefix, "image_size"),
-                "positive sizes divisible by heatmap_stride",
-                obj.image_size,
-            )
-
-
-def to_dict(obj: Any) -> Any:
-    """Plain-data form of a config (lists for tuples), suitable for YAML/JSON."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in _keys(obj)}
-    if isinstance(obj, (list, tuple)):
-        return [to_dict(v) for v in obj]
-    return obj
-
-
-def dump_config(cfg: Config) -> str:
-    """YAML text that ``load_config`` reads back to an equal config."""
-    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
-
-
-def save_config(cfg: Config, path: str | Path) -> None:
-    from semapose.io.atomic import atomic_write_text
-
-    atomic_write_text(path, dump_config(cfg))
-
-
 __all__ = [
+    "BACKBONE_NAMES",
     "Config",
     "DataConfig",
     "ModelConfig",
     "LossConfig",
     "TrainConfig",
     "TestConfig",
-    "load_config",
-    "check_config",
-    "from_dict",
-    "to_dict",
-    "dump_config",
-    "save_config",
-    "InputError",
 ]
