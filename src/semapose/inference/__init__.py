@@ -1,11 +1,11 @@
-"""Video inference: detectors, tracker, feature cache, pipeline and the Python API.
+"""Video inference: detectors, tracker, feature window, pipeline and the Python API.
 
 Modules (nothing heavy is imported here):
 
 * ``detectors/``, ``tracking/``, ``weights.py`` -- person boxes, tracks (the tracker's
   stages; ``tracker.py`` re-exports its names), known checkpoints;
 * ``pipeline.py`` -- :class:`TemporalRunner`, streaming clip inference over a
-  feature cache (``cache.py``) keyed by (frame, track id); ``crops.py`` the affine crops;
+  feature window (``feature_window.py``) keyed by (frame, track id); ``crops.py`` the affine crops;
 * ``job.py`` -- one video end to end with resumable partial state; ``outputs.py``
   the PoseTrack/COCO JSON and overlay frames; ``predictor.py`` model + options;
 * ``loading.py`` -- the one loader (``load``): any weights value -> a model;

@@ -1,4 +1,4 @@
-"""Streaming temporal inference with a feature cache.
+"""Streaming temporal inference over a window of cached crop features.
 
 :class:`TemporalRunner` receives frames one at a time, each with its tracked
 person boxes, and emits the poses of key frame ``k`` as soon as every supporting
@@ -53,9 +53,9 @@ from typing import Any
 
 import numpy as np
 
-from semapose.inference.cache import FeatureCache
 from semapose.inference.crops import crop_image
 from semapose.inference.decoder import PoseDecoder
+from semapose.inference.feature_window import FeatureWindow
 from semapose.inference.results import CropOutput, FramePoses, PersonPose, TrackBox
 
 #: per-crop single-frame outputs a model may return from ``encode_with_outputs``
@@ -139,7 +139,7 @@ class TemporalRunner:
         self.decoder = PoseDecoder(
             size, options.heatmap_stride, options.sigma, options.refine, options.bbox_enlarge
         )
-        self.cache = FeatureCache()
+        self.cache = FeatureWindow()
         self._boxes: dict[int, dict[int, TrackBox]] = {}
         #: pose-present score of each (frame, track id) crop, for models that give one
         self._presence: dict[int, dict[int, float]] = {}

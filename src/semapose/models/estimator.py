@@ -207,8 +207,8 @@ class Estimator(nn.Module):
     def flops_per_clip(self, batch: int = 1) -> dict[str, int]:
         """Inference FLOPs of one clip (eval mode, masks off), per part.
 
-        ``backbone`` counts all T frames; ``backbone_per_frame`` is the cost with a
-        feature cache that encodes each frame once. Counted with
+        ``backbone`` counts all T frames; ``backbone_per_frame`` is the cost with
+        ``predict``'s feature window, which encodes each frame once. Counted with
         :class:`torch.utils.flop_counter.FlopCounterMode` (one multiply-add = 2 FLOPs).
         """
         from torch.utils.flop_counter import FlopCounterMode

@@ -1,8 +1,8 @@
-"""Sliding-window cache of backbone features keyed by (frame index, track id).
+"""The feature window: backbone features of recent person crops, keyed by (frame, track id).
 
 Temporal inference needs, for every person and key frame ``k``, the backbone
 features of frames ``k + o`` for each clip offset ``o``. Each (frame, person crop)
-is encoded once and stored here; every clip that needs it reads it back, and
+is encoded once and held here; every clip that needs it reads it back, and
 entries older than the earliest frame any future key frame can ask for are
 evicted, so memory stays bounded by ``window x persons`` feature maps.
 """
@@ -13,7 +13,7 @@ from collections.abc import Hashable
 from typing import Any
 
 
-class FeatureCache:
+class FeatureWindow:
     """Dictionary of features keyed by ``(frame, track_id[, variant])`` with frame eviction.
 
     ``variant`` distinguishes e.g. the horizontally flipped crop used by flip
@@ -69,4 +69,4 @@ class FeatureCache:
         }
 
 
-__all__ = ["FeatureCache"]
+__all__ = ["FeatureWindow"]
