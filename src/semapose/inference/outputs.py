@@ -68,6 +68,11 @@ def _posetrack_annotations(frames: Iterable[FramePoses], name: str) -> Iterator[
             yield prediction_annotation(iid, p, f"frame {f.index} person {k}")
 
 
+#: a function returning a fresh iterable of the frames' poses at each call (e.g. the job's
+#: results file read again), for documents that go over the frames twice
+FramePosesReader = Callable[[], Iterable[FramePoses]]
+
+
 def _pairs(frames: Iterable[FramePoses], name: str) -> Iterator[tuple[int, PersonPose]]:
     for f in frames:
         for p in f.persons:
@@ -75,7 +80,7 @@ def _pairs(frames: Iterable[FramePoses], name: str) -> Iterator[tuple[int, Perso
 
 
 def _document_fields(
-    frames: FrameSource, n: int, source: Path, name: str, meta: dict[str, Any] | None
+    frames: FramePosesReader, n: int, source: Path, name: str, meta: dict[str, Any] | None
 ) -> Iterator[tuple[str, Any]]:
     yield "images", _posetrack_images(frames(), n, source, name)
     yield "annotations", _posetrack_annotations(frames(), name)
@@ -99,12 +104,9 @@ def coco_results(frames: list[FramePoses], name: str) -> list[dict[str, Any]]:
     return results(_pairs(frames, name))
 
 
-FrameSource = Callable[[], Iterable[FramePoses]]
-
-
 def write_posetrack(
     path: Path,
-    frames: list[FramePoses] | FrameSource,
+    frames: list[FramePoses] | FramePosesReader,
     source: Path,
     name: str,
     meta: dict[str, Any] | None = None,
@@ -117,7 +119,7 @@ def write_posetrack(
     memory; ``n`` is then the number of frames. The bytes equal
     ``json.dumps(posetrack_document(...))``.
     """
-    again: FrameSource = (lambda: frames) if isinstance(frames, list) else frames
+    again: FramePosesReader = (lambda: frames) if isinstance(frames, list) else frames
     total = len(frames) if isinstance(frames, list) else n
     if total is None:
         raise ValueError("write_posetrack: n is required when frames is not a list")
@@ -163,7 +165,8 @@ def render_overlay(
     draw_hidden: bool = True,
 ) -> None:
     """Draw stored results over the input decoded again (a resumed run's overlay video);
-    ``source`` (a FrameSource) and ``frames`` both in frame order, into ``writer``."""
+    ``source`` (a :class:`~semapose.io.video.FrameSource`) and ``frames`` both in frame
+    order, into ``writer``."""
     for frame, poses in zip(source.frames(), frames, strict=False):
         if poses.index != frame.index:
             raise RuntimeError(f"internal error: result {poses.index} for frame {frame.index}")
