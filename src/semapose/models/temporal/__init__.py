@@ -9,7 +9,7 @@ from __future__ import annotations
 from semapose.models.temporal.base import TemporalModule
 from semapose.models.temporal.baselines import DeformableWarping, SingleFrame, TemporalDifference
 from semapose.models.temporal.mlsme import MLSME
-from semapose.models.temporal.ours import MLSMESMML
+from semapose.models.temporal.mlsme_smml import MLSMESMML
 from semapose.models.temporal.smml import SMML, ConcatFusion
 
 __all__ = [

@@ -7,7 +7,7 @@ temporal slot, replaced by a learnable mask token plus its position encoding); a
 *frame-level* encoder (divided space-time attention) sees the patch-level output with
 random **whole-frame masking**. Masking happens only in training mode and draws from
 torch's RNG on the model's device; in eval mode the encoder is a plain deterministic
-transformer. The reconstruction decoders live in :mod:`semapose.models.temporal.ours`.
+transformer. The reconstruction decoders live in :mod:`semapose.models.temporal.mlsme_smml`.
 See docs/paper_notes.md for every choice the paper leaves open.
 """
 
