@@ -207,7 +207,7 @@ def main() -> int:
     parser.add_argument("--before", help="a --json of an earlier run, compared in --markdown")
     parser.add_argument("--markdown", help="write a table (with --before: before -> after)")
     parser.add_argument("--detail", action="store_true", help="print every file's entries")
-    parser.add_argument("--base", action="store_true", help="count config.py & co. as files")
+    parser.add_argument("--base", action="store_true", help="count config/ & co. as files")
     parser.add_argument("--sequence", action="store_true", help="print the walk's files in order")
     parser.add_argument("--only", help="measure only the roads whose name contains this")
     parser.add_argument(
