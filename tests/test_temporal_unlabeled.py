@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from semapose.config import load_config
+from semapose.data.codec import render_targets
 from semapose.data.crop_degradation import CROP_DEGRADATIONS, degrade_crop, plan_crop_events
-from semapose.data.feature_store import FeatureStore, render_targets
+from semapose.data.feature_store import FeatureStore
 from semapose.data.synthetic.degrade import Event
 from semapose.engine.cache_fit import CacheFitConfig, fit_on_cache
 from semapose.errors import CheckpointError

@@ -21,31 +21,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from semapose.data.codec import render_targets
 from semapose.errors import InputError
 from semapose.io.bounded import parse_json_text, read_bounded
 from semapose.limits import MAX_JSON_BYTES
 
-__all__ = ["STORE_VERSION", "FeatureStore", "check_feature_store", "render_targets"]
+__all__ = ["STORE_VERSION", "FeatureStore", "check_feature_store"]
 
 #: ``index.json``'s ``version``
 STORE_VERSION = 1
 _HINT = "(delete it to build it again)"
-
-
-def render_targets(
-    keypoints: torch.Tensor, weights: torch.Tensor, size: tuple[int, int], sigma: float = 2.0
-) -> torch.Tensor:
-    """Gaussian heatmaps (..., J, h, w) peaking at 1 at ``keypoints`` (..., J, 2) heatmap px.
-
-    Joints with weight 0 get empty maps (their loss weight is 0 too).
-    """
-    h, w = size
-    ys = torch.arange(h, dtype=torch.float32).view(h, 1)
-    xs = torch.arange(w, dtype=torch.float32).view(1, w)
-    kx = keypoints[..., 0, None, None].float()
-    ky = keypoints[..., 1, None, None].float()
-    g = torch.exp(-((xs - kx) ** 2 + (ys - ky) ** 2) / (2 * sigma**2))
-    return g * (weights[..., None, None] > 0).float()
 
 
 class FeatureStore:
