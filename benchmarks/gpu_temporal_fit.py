@@ -52,10 +52,10 @@ def check_temporal_fit(device: torch.device, dry: bool) -> dict[str, Any]:
     """Cache, two trainings (ours, adapter), neighbour figures; see the module docstring."""
     import numpy as np
 
-    from semapose.data import unlabeled as U
     from semapose.data.synthetic import generate_dataset
     from semapose.engine.cache_fit import FIT_CURRICULUM, CacheFitConfig, fit_on_cache
     from semapose.engine.neighbour_use import neighbour_report
+    from semapose.fitting.build import make_cache
     from semapose.models.build import build_model
 
     weights = _weights_name(dry)
@@ -82,7 +82,7 @@ def check_temporal_fit(device: torch.device, dry: bool) -> dict[str, Any]:
         cfg = _config(dry, weights)
         torch.manual_seed(0)
         teacher = build_model(cfg).to(device).eval()
-        cache = U.make_cache(root / "cache", teacher, synthetic=sets, seed=0)
+        cache = make_cache(root / "cache", teacher, synthetic=sets, seed=0)
         out["cache_seconds"] = time.perf_counter() - t0
         out["cache_rows"] = len(cache)
         ids = [i for i, c in enumerate(cache.clips) if c["split"] == "synthetic_train"]

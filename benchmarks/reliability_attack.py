@@ -467,7 +467,7 @@ def _(d: Path) -> Any:
 
 
 def _runs(d: Path, run: dict[str, Any]) -> Any:
-    from semapose.engine.fit_work import load_runs_checked
+    from semapose.fitting.tracks import load_runs_checked
 
     (d / "tracks.json").write_text(json.dumps([run]))
     return load_runs_checked(d / "tracks.json")
@@ -497,7 +497,7 @@ def _(d: Path) -> Any:
 
 
 def _cache(d: Path, **index: Any) -> Any:
-    from semapose.engine.fit_work import check_cache
+    from semapose.data.feature_store import check_feature_store
 
     c = d / "cache"
     c.mkdir()
@@ -516,7 +516,7 @@ def _cache(d: Path, **index: Any) -> Any:
     }
     rows.update({k[5:]: v for k, v in index.items() if k.startswith("rows_")})
     np.savez(c / "rows.npz", **rows)
-    return check_cache(c)
+    return check_feature_store(c)
 
 
 @case("cache: image_size [0, 0]")

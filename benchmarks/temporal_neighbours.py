@@ -154,7 +154,7 @@ def evaluate(model: Any, cfg: Any, cache: Any, out: Path) -> dict[str, Any]:
 def run_one(variant: str, seed: int, steps: int) -> dict[str, Any]:
     import torch
 
-    from semapose.data.unlabeled import FeatureCache
+    from semapose.data.feature_store import FeatureStore
     from semapose.engine.cache_fit import CacheFitConfig, fit_on_cache
     from semapose.io.atomic import atomic_write_json
     from semapose.models.partial import save_partial_weights
@@ -167,7 +167,7 @@ def run_one(variant: str, seed: int, steps: int) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(done.read_text())
         return result
     out.mkdir(parents=True, exist_ok=True)
-    cache = FeatureCache(work / "cache")
+    cache = FeatureStore(work / "cache")
     cfg, model = build(variant, seed)
     rows = TR.rows_of(cache, ("synthetic_train", "real_train"))
     fc = CacheFitConfig(

@@ -10,7 +10,7 @@ Protocol (every variant: same cache, same batches, same steps; see docs/benchmar
 1. Data. Synthetic video with exact ground truth (``semapose.data.synthetic``: a
    train and a test split, degraded by the generator) and the real clips of
    ``../shared/data/videos``: person tracks from ``predict``'s detector + tracker,
-   degraded by us on spans of consecutive frames (:mod:`semapose.data.unlabeled`).
+   degraded by us on spans of consecutive frames (:mod:`semapose.fitting`).
    ``two_people_72f`` is held out from training (measurement only).
 2. Cache. Every crop goes once through the frozen BlazePose backbone (fp16 features);
    real crops get the teacher's targets (the single-frame model -- BlazePose features +
@@ -172,8 +172,8 @@ def build(profile: dict[str, Any], variant: str, seed: int = 0) -> tuple[Any, An
 
 def prepare(profile: dict[str, Any], work: Path) -> Path:
     """Synthetic data, real tracks and the shared feature cache (reused when present)."""
-    from semapose.data import unlabeled as U
     from semapose.data.synthetic import generate_dataset
+    from semapose.fitting.build import make_cache
 
     cache = work / "cache"
     if (cache / "index.json").is_file():
@@ -201,7 +201,7 @@ def prepare(profile: dict[str, Any], work: Path) -> Path:
     runs, splits = real_runs(profile, work)
     _, model = build(profile, "single_frame")
     t0 = time.perf_counter()
-    U.make_cache(
+    make_cache(
         cache,
         model,
         runs=runs,
@@ -216,11 +216,11 @@ def prepare(profile: dict[str, Any], work: Path) -> Path:
 
 
 def real_runs(profile: dict[str, Any], work: Path) -> tuple[list[Any], list[str]]:
-    from semapose.data import unlabeled as U
+    from semapose.fitting import tracks as U
 
     path = work / "tracks.json"
     if path.is_file():
-        runs = U.load_runs(path)
+        runs = U.load_runs_checked(path)
     elif "real_frames" in profile:  # smoke: a generated clip, one fixed box
         runs = [smoke_video(work, int(profile["real_frames"]))]
         U.save_runs(path, runs)
@@ -246,7 +246,7 @@ def real_runs(profile: dict[str, Any], work: Path) -> tuple[list[Any], list[str]
 
 def split_tails(runs: list[Any], min_length: int = 5) -> list[Any]:
     """Cut the runs of ``HELD_OUT_TAIL`` videos into a training head and a held-out tail."""
-    from semapose.data.unlabeled import TrackRun
+    from semapose.fitting.tracks import TrackRun
 
     out = []
     for r in runs:
@@ -267,7 +267,7 @@ def smoke_video(work: Path, frames: int) -> Any:
     import cv2
     import numpy as np
 
-    from semapose.data.unlabeled import TrackRun
+    from semapose.fitting.tracks import TrackRun
 
     folder = work / "smoke_video"
     folder.mkdir(parents=True, exist_ok=True)
@@ -291,7 +291,7 @@ def run_one(profile_name: str, variant: str, seed: int, work: Path) -> dict[str,
     import numpy as np
     import torch
 
-    from semapose.data.unlabeled import FeatureCache
+    from semapose.data.feature_store import FeatureStore
     from semapose.engine.cache_fit import CacheFitConfig, fit_on_cache
     from semapose.models.partial import save_partial_weights
 
@@ -308,7 +308,7 @@ def run_one(profile_name: str, variant: str, seed: int, work: Path) -> dict[str,
             atomic_write_json(done, result, indent=1)
         return result
     out.mkdir(parents=True, exist_ok=True)
-    cache = FeatureCache(work / "cache")
+    cache = FeatureStore(work / "cache")
     cfg, model = build(profile, variant, seed)
     train_rows = rows_of(cache, ("synthetic_train", "real_train"))
     if variant.endswith("_degkeys"):  # only clips whose key frame is degraded
@@ -362,10 +362,10 @@ def key_only_eval(
     What is left of a variant's gain without any temporal information: the part its
     extra capacity on the key frame's features explains.
     """
-    from semapose.data.unlabeled import FeatureCache
+    from semapose.data.feature_store import FeatureStore
     from semapose.models.partial import load_partial_weights
 
-    cache = FeatureCache(work / "cache")
+    cache = FeatureStore(work / "cache")
     cfg, model = build(profile, variant, seed)
     if (out / "temporal.safetensors").is_file():
         load_partial_weights(model, out / "temporal.safetensors")
@@ -898,9 +898,9 @@ def main(argv: list[str] | None = None) -> int:
             if r["variant"] == v:
                 runs.setdefault(v, []).append(r)
     results = [r for rs in runs.values() for r in rs]
-    from semapose.data.unlabeled import FeatureCache
+    from semapose.data.feature_store import FeatureStore
 
-    fc = FeatureCache(cache)
+    fc = FeatureStore(cache)
     secs = (
         (work / "cache_seconds.txt").read_text().strip()
         if (work / "cache_seconds.txt").is_file()

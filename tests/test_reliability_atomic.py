@@ -226,7 +226,7 @@ NON_ATOMIC_OK = {
     "inference/job.py": "append-only partial results, truncated to the saved state on resume",
     "weights/download.py": "downloads into a temporary name, checked, then os.replace",
     "data/synthetic/writer.py": "writes into a temporary folder renamed when complete",
-    "data/unlabeled.py": "feature cache written inside <cache>.partial/, renamed when complete",
+    "fitting/build.py": "feature store written inside <cache>.partial/, renamed when complete",
 }
 WRITES = re.compile(
     r"\.write_text\(|\.write_bytes\(|open\([^)]*[\"'][wa]b?[\"']|torch\.save\(|save_file\("

@@ -175,7 +175,7 @@ def test_each_videos_tracking_is_kept_when_a_later_video_is_corrupt(
     assert main(_argv(videos, out)) == 2
     assert (out / "tracks" / "0000_a.mp4.json").is_file()
     shutil.copy(done["videos"] / "clip.mp4", videos / "z.mp4")  # the bad one replaced
-    import semapose.data.unlabeled as U
+    import semapose.fitting.tracks as U
 
     tracked: list[str] = []
     real = U.track_video
@@ -207,13 +207,13 @@ def test_fit_resume_is_not_suggested_as_set(capsys: Any) -> None:
 
 def test_ctrl_c_checkpoints_the_last_finished_step(done: dict[str, Path], tmp_path: Path) -> None:
     from semapose.config import load_config
-    from semapose.data.unlabeled import FeatureCache
+    from semapose.data.feature_store import FeatureStore
     from semapose.engine.cache_fit import FIT_PRESET, CacheFitConfig, fit_on_cache
     from semapose.models.build import build_model
 
     cfg = load_config(None, [*FIT_PRESET, *TINY[1:]])
     model = build_model(cfg)
-    cache = FeatureCache(done["out"] / "cache")
+    cache = FeatureStore(done["out"] / "cache")
     fc = CacheFitConfig(steps=40, batch_size=2, checkpoint_every=50, log_every=5)
 
     def interrupt(rec: dict[str, Any]) -> None:

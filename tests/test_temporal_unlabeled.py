@@ -11,10 +11,15 @@ import pytest
 import torch
 
 from semapose.config import load_config
-from semapose.data import unlabeled as U
+from semapose.data.codec import render_targets
+from semapose.data.crop_degradation import CROP_DEGRADATIONS, degrade_crop, plan_crop_events
+from semapose.data.feature_store import FeatureStore
 from semapose.data.synthetic.degrade import Event
 from semapose.engine.cache_fit import CacheFitConfig, fit_on_cache
 from semapose.errors import CheckpointError
+from semapose.fitting.build import build_cache, teacher_targets
+from semapose.fitting.sources import plan_runs, real_items
+from semapose.fitting.tracks import TrackRun
 from semapose.models.build import build_model
 from semapose.models.partial import deploy_state, load_partial_weights, save_partial_weights
 
@@ -38,7 +43,7 @@ def _crop(seed: int = 0) -> np.ndarray:
     return img
 
 
-@pytest.mark.parametrize("typ", U.CROP_DEGRADATIONS)
+@pytest.mark.parametrize("typ", CROP_DEGRADATIONS)
 def test_every_crop_degradation_changes_the_crop(typ: str) -> None:
     crop = _crop()
     previous = _crop(1)
@@ -59,7 +64,7 @@ def test_every_crop_degradation_changes_the_crop(typ: str) -> None:
             "stripes": 0.0,
         },
     )
-    out = U.degrade_crop(crop, ev, 0, previous, (3.0, 0.0), np.random.default_rng(0))
+    out = degrade_crop(crop, ev, 0, previous, (3.0, 0.0), np.random.default_rng(0))
     assert out.shape == crop.shape and out.dtype == np.uint8
     assert not np.array_equal(out, crop)
     if typ == "frame_drop":
@@ -70,8 +75,8 @@ def test_motion_blur_follows_the_motion() -> None:
     crop = np.zeros((64, 64, 3), np.uint8)
     crop[30:34, 30:34] = 255
     ev = Event("motion_blur", 5, 0, 1, None)
-    horiz = U.degrade_crop(crop, ev, 0, None, (2.0, 0.0), np.random.default_rng(0))
-    vert = U.degrade_crop(crop, ev, 0, None, (0.0, 2.0), np.random.default_rng(0))
+    horiz = degrade_crop(crop, ev, 0, None, (2.0, 0.0), np.random.default_rng(0))
+    vert = degrade_crop(crop, ev, 0, None, (0.0, 2.0), np.random.default_rng(0))
     ys, xs = np.nonzero(horiz[..., 0])
     assert np.ptp(xs) > 2 * np.ptp(ys)
     ys, xs = np.nonzero(vert[..., 0])
@@ -93,15 +98,15 @@ def test_occluder_sweeps_across_the_person() -> None:
     ev = Event("occluder", 2, 0, 4, None, p)
     centres = []
     for t in range(4):
-        out = U.degrade_crop(crop, ev, t, None, (0.0, 0.0), np.random.default_rng(0))
+        out = degrade_crop(crop, ev, t, None, (0.0, 0.0), np.random.default_rng(0))
         xs = np.nonzero((out != crop).any(-1))[1]
         centres.append(xs.mean())
     assert all(b > a for a, b in itertools.pairwise(centres))
 
 
 def test_event_plan_spans_gaps_and_rate() -> None:
-    choices = [(t, None) for t in U.CROP_DEGRADATIONS]
-    ev = U.plan_crop_events(np.random.default_rng(0), 400, choices, rate=0.5, max_length=4)
+    choices = [(t, None) for t in CROP_DEGRADATIONS]
+    ev = plan_crop_events(np.random.default_rng(0), 400, choices, rate=0.5, max_length=4)
     covered = np.zeros(400, bool)
     for a, b in itertools.pairwise(ev):
         assert b.start >= a.start + a.length + 1  # at least one clean frame between
@@ -109,7 +114,7 @@ def test_event_plan_spans_gaps_and_rate() -> None:
         assert 1 <= e.length <= 4 and 1 <= e.severity <= 5
         covered[e.start : e.start + e.length] = True
     assert 0.35 < covered.mean() < 0.65
-    assert U.plan_crop_events(np.random.default_rng(0), 10, [], 0.5) == []
+    assert plan_crop_events(np.random.default_rng(0), 10, [], 0.5) == []
 
 
 def _tiny_model():  # type: ignore[no-untyped-def]
@@ -130,26 +135,26 @@ def _folder_video(tmp: Path, frames: int = 10) -> Path:
     return folder
 
 
-def _cache(tmp: Path, model, frames: int = 10) -> U.FeatureCache:  # type: ignore[no-untyped-def]
+def _cache(tmp: Path, model, frames: int = 10) -> FeatureStore:  # type: ignore[no-untyped-def]
     video = _folder_video(tmp, frames)
     runs = [
-        U.TrackRun(
+        TrackRun(
             str(video),
             7,
             list(range(frames)),
             [[28.0 + 2 * t, 18.0, 34.0, 84.0] for t in range(frames)],
         )
     ]
-    choices = [(t, None) for t in U.CROP_DEGRADATIONS]
-    plans = U.plan_runs(runs, [0], seed=0, choices=choices, rate=0.6)
-    items = list(U.real_items(runs, [0], plans, SIZE, seed=0))
+    choices = [(t, None) for t in CROP_DEGRADATIONS]
+    plans = plan_runs(runs, [0], seed=0, choices=choices, rate=0.6)
+    items = list(real_items(runs, [0], plans, SIZE, seed=0))
     clips = [
         {"name": "v/7", "source": "real", "video": str(video), "track_id": 7, "length": frames}
     ]
     n_clean = sum(it.clean is not None for it in items)
     assert 0 < n_clean < frames
-    U.build_cache(tmp / "cache", model, clips, items, num_rows=frames, num_clean=n_clean, batch=4)
-    return U.FeatureCache(tmp / "cache")
+    build_cache(tmp / "cache", model, clips, items, num_rows=frames, num_clean=n_clean, batch=4)
+    return FeatureStore(tmp / "cache")
 
 
 def test_cache_holds_the_backbone_features_and_teacher_targets(tmp_path: Path) -> None:
@@ -160,13 +165,13 @@ def test_cache_holds_the_backbone_features_and_teacher_targets(tmp_path: Path) -
     assert not (tmp_path / "cache.partial").exists()
     video = tmp_path / "video"
     runs = [
-        U.TrackRun(
+        TrackRun(
             str(video), 7, list(range(10)), [[28.0 + 2 * t, 18.0, 34.0, 84.0] for t in range(10)]
         )
     ]
-    choices = [(t, None) for t in U.CROP_DEGRADATIONS]
-    plans = U.plan_runs(runs, [0], seed=0, choices=choices, rate=0.6)
-    items = list(U.real_items(runs, [0], plans, SIZE, seed=0))
+    choices = [(t, None) for t in CROP_DEGRADATIONS]
+    plans = plan_runs(runs, [0], seed=0, choices=choices, rate=0.6)
+    items = list(real_items(runs, [0], plans, SIZE, seed=0))
     x = torch.from_numpy(np.stack([normalize_image(it.crop) for it in items]))
     clean = torch.from_numpy(
         np.stack([normalize_image(it.clean if it.clean is not None else it.crop) for it in items])
@@ -178,7 +183,7 @@ def test_cache_holds_the_backbone_features_and_teacher_targets(tmp_path: Path) -
     rows = np.arange(10)
     assert torch.allclose(cache.features(rows), want_in, atol=2e-2, rtol=1e-2)
     assert torch.allclose(cache.features(rows, clean=True), want_clean, atol=2e-2, rtol=1e-2)
-    kp, w = U.teacher_targets(teacher, 4)
+    kp, w = teacher_targets(teacher, 4)
     assert np.allclose(cache.rows["keypoints"], kp, atol=1e-4)
     assert np.array_equal(cache.rows["weights"], w)
     assert [str(e) for e in cache.rows["event"]] == [it.event for it in items]
@@ -192,7 +197,7 @@ def test_cache_holds_the_backbone_features_and_teacher_targets(tmp_path: Path) -
 
 def test_render_targets_peak_at_the_keypoints() -> None:
     kp = torch.tensor([[[3.0, 5.0], [10.0, 2.0]]])
-    hm = U.render_targets(kp, torch.tensor([[1.0, 0.0]]), (16, 16))
+    hm = render_targets(kp, torch.tensor([[1.0, 0.0]]), (16, 16))
     assert hm.shape == (1, 2, 16, 16)
     assert hm[0, 0, 5, 3] == 1.0 and hm[0, 0].argmax() == 5 * 16 + 3
     assert hm[0, 1].abs().sum() == 0

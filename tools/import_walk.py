@@ -8,7 +8,8 @@ them).
 
 * **entries of a file**: calls into it from another semapose file;
 * **layers**: 0 = ``io/``; 1 = ``weights/`` (and ``data/``); 2 = ``models/``;
-  3 = ``inference/``, ``engine/``; 4 = ``commands/``, ``cli.py``, ``__init__.py``. The
+  3 = ``inference/``, ``engine/``; 4 = ``fitting/`` (above inference/, imported by the
+  fit command only), ``commands/``, ``cli.py``, ``__init__.py``. The
   shared base modules every layer uses (``config/``, ``errors.py``, ``device.py``,
   ``keypoints.py``, ``losses.py``: data types and tables) have no layer: like the
   standard library, a call into them counts for the calling file (``--base`` counts
@@ -45,7 +46,15 @@ from typing import Any
 
 SRC = (Path(__file__).resolve().parents[1] / "src" / "semapose").resolve()
 
-LAYERS = {"weights": 1, "data": 1, "models": 2, "inference": 3, "engine": 3, "commands": 4}
+LAYERS = {
+    "weights": 1,
+    "data": 1,
+    "models": 2,
+    "inference": 3,
+    "engine": 3,
+    "fitting": 4,
+    "commands": 4,
+}
 
 
 def relative(filename: str) -> str | None:

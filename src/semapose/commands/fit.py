@@ -206,11 +206,13 @@ def _fit(
 ) -> int:
     import torch
 
-    from semapose.data import unlabeled as U
+    from semapose.data.feature_store import FeatureStore, check_feature_store
     from semapose.engine import distributed as du
-    from semapose.engine import fit_work as W
     from semapose.engine.cache_fit import FIT_CURRICULUM, CacheFitConfig, fit_on_cache
     from semapose.errors import InputError
+    from semapose.fitting import work as W
+    from semapose.fitting.build import make_cache
+    from semapose.fitting.tracks import load_runs_checked, save_runs
     from semapose.models.partial import save_partial_weights
 
     tracks, cache_dir = out / "tracks.json", out / "cache"
@@ -218,12 +220,12 @@ def _fit(
         W.prepare_work(out, W.fit_fingerprint(args, videos))  # other inputs: start over
         if not tracks.is_file():  # per video, saved as each is done
             runs = W.track_videos(videos, out, args.detector or "ssdlite", progress)
-            U.save_runs(tracks, runs)
-        runs = W.load_runs_checked(tracks)
+            save_runs(tracks, runs)
+        runs = load_runs_checked(tracks)
         if not runs:
             raise InputError(Path(args.videos), "VIDEOS", "people tracked over >= 5 frames", "none")
         if not (cache_dir / "index.json").is_file():
-            U.make_cache(
+            make_cache(
                 cache_dir,
                 model,
                 runs=runs,
@@ -235,8 +237,8 @@ def _fit(
             )
     if info.distributed:
         du.barrier()
-    W.check_cache(cache_dir)
-    cache = U.FeatureCache(cache_dir)
+    check_feature_store(cache_dir)
+    cache = FeatureStore(cache_dir)
     share, blackout = FIT_CURRICULUM["degraded_key_share"], FIT_CURRICULUM["blackout"]
     fc = CacheFitConfig(
         steps=args.steps,

@@ -27,10 +27,13 @@ Sub-pixel refinement after the argmax (``refine``):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+if TYPE_CHECKING:
+    import torch
 
 REFINE_CHOICES = ("dark", "quarter", "none")
 
@@ -116,6 +119,26 @@ class HeatmapCodec:
         if squeeze:
             return coords[0], scores[0]
         return coords, scores
+
+
+def render_targets(
+    keypoints: torch.Tensor, weights: torch.Tensor, size: tuple[int, int], sigma: float = 2.0
+) -> torch.Tensor:
+    """Gaussian heatmaps (..., J, h, w) peaking at 1 at ``keypoints`` (..., J, 2) heatmap px.
+
+    The batched torch form of :meth:`HeatmapCodec.encode`'s Gaussian for targets already
+    in heatmap pixels (the feature store's rows). Joints with weight 0 get empty maps
+    (their loss weight is 0 too).
+    """
+    import torch
+
+    h, w = size
+    ys = torch.arange(h, dtype=torch.float32).view(h, 1)
+    xs = torch.arange(w, dtype=torch.float32).view(1, w)
+    kx = keypoints[..., 0, None, None].float()
+    ky = keypoints[..., 1, None, None].float()
+    g = torch.exp(-((xs - kx) ** 2 + (ys - ky) ** 2) / (2 * sigma**2))
+    return g * (weights[..., None, None] > 0).float()
 
 
 def decode_heatmaps(
@@ -214,4 +237,4 @@ def _dark_offsets(hm: np.ndarray, xs: np.ndarray, ys: np.ndarray, sigma: float) 
     return np.clip(off, -1.0, 1.0)  # type: ignore[no-any-return]
 
 
-__all__ = ["HeatmapCodec", "decode_heatmaps", "to_numpy", "REFINE_CHOICES"]
+__all__ = ["HeatmapCodec", "decode_heatmaps", "render_targets", "to_numpy", "REFINE_CHOICES"]

@@ -1,7 +1,7 @@
 """Train the temporal module and head on a feature cache (frozen backbone), resumably.
 
 The backbone never runs here: batches are clips of cached features
-(:class:`semapose.data.unlabeled.FeatureCache`). Batch ``s`` is drawn from
+(:class:`semapose.data.feature_store.FeatureStore`). Batch ``s`` is drawn from
 ``numpy.random.default_rng([seed, s])`` and torch's RNG (masking, drop-path) is
 seeded from ``(seed, s)`` too, so a run resumed from its checkpoint continues with
 exactly the batches and masks an uninterrupted run would have used, and every

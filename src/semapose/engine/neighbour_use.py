@@ -1,6 +1,6 @@
 """Does a trained temporal model use its neighbouring frames? Diagnostics on a feature cache.
 
-Three figures, each computed on the rows of a :class:`~semapose.data.unlabeled.FeatureCache`
+Three figures, each computed on the rows of a :class:`~semapose.data.feature_store.FeatureStore`
 against the targets the cache holds (the teacher's answer on the *clean* crop for real
 video, the ground truth for synthetic video), as PCK at ``threshold`` heatmap pixels
 over the joints whose target weight is >= ``min_weight``:

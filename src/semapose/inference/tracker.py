@@ -1,7 +1,7 @@
 """The tracker's public names, kept here for callers.
 
 The code is in :mod:`semapose.inference.tracking`, one module per stage; import from
-there. This module only keeps older imports working (``data/unlabeled.py``).
+there. This module only keeps older imports of ``semapose.inference.tracker`` working.
 """
 
 from semapose.inference.tracking import (
