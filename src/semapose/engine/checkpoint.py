@@ -72,7 +72,7 @@ def save_weights(
     return path
 
 
-def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def read_finite_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Finite tensors and metadata of a safetensors file; CheckpointError if it cannot be read."""
     tensors, meta = read_safetensors(path)
     check_finite(tensors, path)
@@ -81,7 +81,7 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, s
 
 def load_weights(model: torch.nn.Module, path: str | Path, strict: bool = True) -> dict[str, str]:
     """Load weights into ``model``; names missing/unexpected keys on mismatch. Returns metadata."""
-    tensors, meta = read_weights(path)
+    tensors, meta = read_finite_weights(path)
     own = model.state_dict()
     missing = sorted(set(own) - set(tensors))
     unexpected = sorted(set(tensors) - set(own))
@@ -157,10 +157,12 @@ def write_training_state(path: str | Path, state: dict[str, Any]) -> None:
         torch.save(state, tmp)
 
 
-def read_training_state(path: str | Path, what: str = "a checkpoint state file") -> dict[str, Any]:
+def read_training_state(
+    path: str | Path, what: str = "a checkpoint state file", hint: str = ""
+) -> dict[str, Any]:
     """A training state file (a checkpoint's sidecar, ``fit``'s ``fit_state.pt``) read
     with the checked reader (no pickled code runs): a mapping with every entry of
-    :data:`STATE_KEYS`, else a :class:`CheckpointError` naming the file."""
+    :data:`STATE_KEYS`, else a :class:`CheckpointError` naming the file (and ``hint``)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: expected {what}, got no such file")
@@ -174,7 +176,7 @@ def read_training_state(path: str | Path, what: str = "a checkpoint state file")
     if missing:
         raise CheckpointError(
             f"{path}: expected {what} with keys {', '.join(STATE_KEYS)}; "
-            f"missing {', '.join(missing)}"
+            f"missing {', '.join(missing)}{f' ({hint})' if hint else ''}"
         )
     return state
 
@@ -208,7 +210,7 @@ def export_weights(
     src = out / "best.safetensors"
     if not src.is_file():
         src = out / "model.safetensors"
-    tensors, meta = read_weights(src)
+    tensors, meta = read_finite_weights(src)
     if "semapose_config" in meta:
         step = int(meta.get("step", "0") or 0)
         init = meta.get("init_backbone_weights", "")

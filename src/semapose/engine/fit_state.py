@@ -75,7 +75,7 @@ def load_fit_state(path: Path, model: Any, loop: Any, fc: Any) -> list[dict[str,
     :class:`~semapose.engine.loop.TrainLoop`: optimiser, schedule, step); returns the log."""
     from semapose.engine.checkpoint import read_training_state
 
-    state = read_training_state(path, "a fit state (fit_state.pt)")
+    state = read_training_state(path, "a fit state (fit_state.pt)", _HINT)
     step = state.get("step")
     if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step <= fc.steps:
         raise _bad(path, "step", f"an integer from 0 to the run's {fc.steps} steps", step)
