@@ -7,9 +7,10 @@ decision on every rank), gradient clipping, and the position in the run (step, e
 step in the epoch); :meth:`state` / :meth:`restore` are the resumable part of a
 checkpoint (:mod:`.checkpoint`). What differs between trainings is the
 :class:`BatchSource`: where a step's batch comes from (labeled clips through a
-DataLoader, :mod:`.sources`; clips of cached backbone features, :mod:`.cache_fit`), the
-model method that turns it into loss terms, and the seed of the step's randomness.
-The caller's :class:`LoopHooks` log, checkpoint, validate and stop.
+DataLoader, :class:`.trainer.LabeledClips`; clips of cached backbone features,
+:class:`.cache_fit.CachedClips`), the model method that turns it into loss terms, and
+the seed of the step's randomness. The caller's :class:`LoopHooks` log, checkpoint,
+validate and stop (:class:`.trainer.Trainer` for a run folder, ``fit_on_cache``).
 """
 
 from __future__ import annotations
