@@ -207,22 +207,19 @@ def fit_on_cache(
     steps, total, lr, seconds).
     """
     info = du.current_dist_info(next(model.parameters()).device)
-    model.train()  # (the black crop's features are encoded in training mode, as before)
+    model.train()  # the black crop's features too are encoded in training mode
     source = CachedClips(model, cache, rows, fc, list(cfg.data.offsets), info.rank, info.world_size)
     loop = fit_loop(model, cfg, source, fc)
-    run = _FitRun(loop, model, fc, Path(out_dir) / STATE_FILE if out_dir is not None else None)
-    if resume and run.path is not None and run.path.is_file():
-        run.log = load_fit_state(run.path, model, loop, fc)  # validated (engine/fit_state)
-    run.saved = loop.step
-    run.bar = _bar(fc.steps, loop.step) if progress and info.is_main else None
-    run.on_log = on_log
-    # "seconds" in the log is training wall time summed over resumed sessions
-    run.t0 = time.perf_counter() - (float(run.log[-1]["seconds"]) if run.log else 0.0)
+    path = Path(out_dir) / STATE_FILE if out_dir is not None else None
+    log: list[dict[str, Any]] = []
+    if resume and path is not None and path.is_file():
+        log = load_fit_state(path, model, loop, fc)  # validated (engine/fit_state)
+    bar = _bar(fc.steps, loop.step) if progress and info.is_main else None
     with StopRequest() as stop:  # Ctrl-C / SIGTERM: finish the step, checkpoint, stop
-        run.stop = stop
+        run = _FitRun(loop, model, fc, path, log, bar, stop, on_log)
         loop.run(run)
-    if run.bar is not None:
-        run.bar.close()
+    if bar is not None:
+        bar.close()
     model.eval()
     return run.log
 
@@ -231,15 +228,23 @@ class _FitRun:
     """``fit_on_cache``'s hooks: the log of averaged records, ``fit_state.pt`` every
     ``checkpoint_every`` steps and at the end (rank 0), Ctrl-C."""
 
-    def __init__(self, loop: TrainLoop, model: Any, fc: CacheFitConfig, path: Path | None):
+    def __init__(
+        self,
+        loop: TrainLoop,
+        model: Any,
+        fc: CacheFitConfig,
+        path: Path | None,
+        log: list[dict[str, Any]],
+        bar: Any,
+        stop: StopRequest,
+        on_log: Callable[[dict[str, Any]], None] | None,
+    ) -> None:
         self.loop, self.model, self.fc, self.path = loop, model, fc, path
-        self.log: list[dict[str, Any]] = []
+        self.log, self.bar, self.stop, self.on_log = log, bar, stop, on_log
         self.sums: dict[str, float] = {}
-        self.saved = 0
-        self.t0 = 0.0
-        self.bar: Any = None
-        self.stop: StopRequest | None = None
-        self.on_log: Callable[[dict[str, Any]], None] | None = None
+        self.saved = loop.step
+        # "seconds" in the log is training wall time summed over resumed sessions
+        self.t0 = time.perf_counter() - (float(log[-1]["seconds"]) if log else 0.0)
 
     def train_step(self, batch: Batch) -> dict[str, float]:
         return self.loop.train_step(batch, self)
@@ -283,7 +288,7 @@ class _FitRun:
             self.bar.update(1)
         if done % fc.checkpoint_every == 0 or done == fc.steps:
             self._save()
-        if self.stop is not None and self.stop.requested:
+        if self.stop.requested:
             if self.saved != done:
                 self._save()
             self.stop.stop()
