@@ -403,32 +403,45 @@ def _(d: Path) -> Any:
 # ----------------------------------------------------------------------------- fit state / work
 
 
+def _fit_loop(model: Any, fc: Any) -> Any:
+    """The engine's loop as ``fit`` builds it (the source only names the loss method)."""
+    from types import SimpleNamespace
+
+    from semapose.engine.cache_fit import fit_loop
+    from test_predict_helpers import tiny_cfg
+
+    source = SimpleNamespace(loss_method="feature_loss_terms", steps_per_epoch=fc.steps)
+    return fit_loop(model, tiny_cfg(), source, fc)
+
+
 def _fit_state(d: Path, state: Any) -> Any:
     import torch
 
-    from semapose.engine.cache_fit import CacheFitConfig, _optimizer
+    from semapose.engine.cache_fit import CacheFitConfig
     from semapose.engine.fit_state import load_fit_state
     from test_predict_helpers import tiny_cfg, tiny_model
 
     model = tiny_model(tiny_cfg())
     fc = CacheFitConfig(steps=10)
     torch.save(state, d / "fit_state.pt")
-    return load_fit_state(d / "fit_state.pt", model, _optimizer(model, fc), fc)
+    load_fit_state(d / "fit_state.pt", model, loop := _fit_loop(model, fc), fc)
+    return loop.step, None
 
 
 def _good_state() -> dict[str, Any]:
     from dataclasses import asdict
 
-    from semapose.engine.cache_fit import CacheFitConfig, _optimizer
+    from semapose.engine.cache_fit import CacheFitConfig
     from test_predict_helpers import tiny_cfg, tiny_model
 
     model = tiny_model(tiny_cfg())
     fc = CacheFitConfig(steps=10)
+    loop = _fit_loop(model, fc)
+    loop.step = 5
     return {
-        "step": 5,
+        **loop.state(),
         "temporal": model.temporal.state_dict(),
         "head": model.head.state_dict(),
-        "optimizer": _optimizer(model, fc).state_dict(),
         "log": [{"step": 5, "lr": 0.1, "seconds": 1.0}],
         "fit_config": asdict(fc),
     }

@@ -134,7 +134,7 @@ def test_checkpoint_roundtrip_pointer_and_pruning(tmp_path: Path) -> None:
     ]
     rec = ckpt.last_checkpoint(tmp_path)
     assert rec is not None and rec["step"] == 3
-    assert ckpt.load_state(tmp_path / rec["state"])["step"] == 3
+    assert ckpt.read_training_state(tmp_path / rec["state"])["step"] == 3
     torch.manual_seed(1)
     other = ToyPose()
     meta = ckpt.load_weights(other, tmp_path / rec["weights"])
@@ -159,7 +159,7 @@ def test_checkpoint_errors_are_checkpoint_errors(tmp_path: Path) -> None:
     pickled = tmp_path / "evil.state.pt"
     torch.save({"x": object()}, pickled)  # a pickled arbitrary object: refused
     with pytest.raises(CheckpointError):
-        ckpt.load_state(pickled)
+        ckpt.read_training_state(pickled)
     (tmp_path / "last.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="last.json"):
         ckpt.last_checkpoint(tmp_path)

@@ -107,7 +107,7 @@ def test_training_checkpoint_crash_keeps_last_good_checkpoint(
     }
     first = ckpt.save_checkpoint(tmp_path, "step_00000001", model, state)
     before = (tmp_path / "last.json").read_text()
-    weights_before = ckpt.read_weights(tmp_path / first["weights"])[0]
+    weights_before = ckpt.read_finite_weights(tmp_path / first["weights"])[0]
 
     real_save = torch.save
 
@@ -126,8 +126,8 @@ def test_training_checkpoint_crash_keeps_last_good_checkpoint(
     assert (tmp_path / "last.json").read_text() == before
     record = ckpt.last_checkpoint(tmp_path)
     assert record is not None and record["step"] == 1
-    assert ckpt.load_state(tmp_path / record["state"])["step"] == 1
-    again = ckpt.read_weights(tmp_path / record["weights"])[0]
+    assert ckpt.read_training_state(tmp_path / record["state"])["step"] == 1
+    again = ckpt.read_finite_weights(tmp_path / record["weights"])[0]
     assert all(torch.equal(again[k], weights_before[k]) for k in weights_before)
     assert not (tmp_path / "checkpoints" / "step_00000002.state.pt").exists()
     assert no_temporaries(tmp_path)

@@ -259,7 +259,7 @@ def test_weights_readers_on_damaged_files(
     tmp_path: Path, suffix: str, cut: int, flip: list[tuple[int, int]], junk: bytes
 ) -> None:
     """Truncated, bit-flipped or extended checkpoint files: a CheckpointError or tensors."""
-    from semapose.engine.checkpoint import load_state, read_weights
+    from semapose.engine.checkpoint import read_finite_weights, read_training_state
     from semapose.weights.read import load_state_dict_file
 
     data = bytearray(WEIGHTS[suffix])
@@ -269,7 +269,10 @@ def test_weights_readers_on_damaged_files(
             data[pos % len(data)] = value
     path = tmp_path / f"w{suffix}"
     path.write_bytes(bytes(data) + junk)
-    loaders = [load_state_dict_file, read_weights if suffix == ".safetensors" else load_state]
+    loaders = [
+        load_state_dict_file,
+        read_finite_weights if suffix == ".safetensors" else read_training_state,
+    ]
     for load in loaders:
         with contextlib.suppress(SemaposeError):
             load(path)

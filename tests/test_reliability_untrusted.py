@@ -72,7 +72,7 @@ def test_payload_really_runs_when_unpickled(tmp_path: Path, marker: Path) -> Non
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 @pytest.mark.parametrize("kind", ["zip", "legacy", "raw_pickle", "disguised"])
 def test_library_loaders_refuse_pickled_code(tmp_path: Path, marker: Path, kind: str) -> None:
-    from semapose.engine.checkpoint import load_state, read_weights
+    from semapose.engine.checkpoint import read_finite_weights, read_training_state
     from semapose.inference.loading import load_model
     from semapose.models.single_frame import SingleFrameHRNet, SingleFrameViTPose
     from semapose.weights.read import load_state_dict_file, read_checkpoint
@@ -81,8 +81,8 @@ def test_library_loaders_refuse_pickled_code(tmp_path: Path, marker: Path, kind:
     loaders = [
         read_checkpoint,
         load_state_dict_file,
-        read_weights,
-        load_state,
+        read_finite_weights,
+        read_training_state,
         SingleFrameHRNet.from_checkpoint,
         lambda p: SingleFrameViTPose.from_checkpoint(p, arch="vit_s"),
         load_model,

@@ -6,8 +6,10 @@ epoch end, so names sort by step) in ``<output_dir>/checkpoints/`` is two files:
 * ``NAME.safetensors`` — the model's state dict (safetensors never runs code on
   load); its metadata carries the run's config as JSON, so the weights alone
   rebuild the model;
-* ``NAME.state.pt`` — optimizer, scheduler, grad-scaler and RNG states, step,
-  epoch, position in the epoch, best metric (``torch.load(weights_only=True)``).
+* ``NAME.state.pt`` — the training state (:meth:`semapose.engine.loop.TrainLoop.state`:
+  optimizer, scheduler, grad-scaler and RNG states, step, epoch, position in the
+  epoch) plus the best metric; ``semapose fit``'s ``fit_state.pt`` is the same state
+  with the trained parts' weights inside (:mod:`.fit_state`).
 
 Both are read by :mod:`semapose.weights.read`, the reader every weights file goes
 through (no pickled code runs, NaN/inf weights are refused).
@@ -70,7 +72,7 @@ def save_weights(
     return path
 
 
-def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def read_finite_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Finite tensors and metadata of a safetensors file; CheckpointError if it cannot be read."""
     tensors, meta = read_safetensors(path)
     check_finite(tensors, path)
@@ -79,7 +81,7 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, s
 
 def load_weights(model: torch.nn.Module, path: str | Path, strict: bool = True) -> dict[str, str]:
     """Load weights into ``model``; names missing/unexpected keys on mismatch. Returns metadata."""
-    tensors, meta = read_weights(path)
+    tensors, meta = read_finite_weights(path)
     own = model.state_dict()
     missing = sorted(set(own) - set(tensors))
     unexpected = sorted(set(tensors) - set(own))
@@ -118,10 +120,7 @@ def save_checkpoint(
     weights = ckpt_dir / f"{name}.safetensors"
     sidecar = ckpt_dir / f"{name}.state.pt"
     save_weights(model, weights, metadata)
-    from semapose.io.freespace import nbytes
-
-    with atomic_path(sidecar, size_hint=nbytes(state)) as tmp:
-        torch.save(state, tmp)
+    write_training_state(sidecar, state)
     record = {
         "name": name,
         "weights": str(weights.relative_to(out)),
@@ -147,24 +146,42 @@ def last_checkpoint(output_dir: str | Path) -> dict[str, Any] | None:
     return record
 
 
-def load_state(path: str | Path) -> dict[str, Any]:
-    """The sidecar of a checkpoint, loaded with ``weights_only=True`` (no pickled code)."""
+def write_training_state(path: str | Path, state: dict[str, Any]) -> None:
+    """Write a training state (``TrainLoop.state()`` plus the caller's entries) atomically,
+    free space checked first."""
+    from semapose.io.freespace import nbytes
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path, size_hint=nbytes(state)) as tmp:
+        torch.save(state, tmp)
+
+
+def read_training_state(
+    path: str | Path, what: str = "a checkpoint state file", hint: str = ""
+) -> dict[str, Any]:
+    """A training state file (a checkpoint's sidecar, ``fit``'s ``fit_state.pt``) read
+    with the checked reader (no pickled code runs): a mapping with every entry of
+    :data:`STATE_KEYS`, else a :class:`CheckpointError` naming the file (and ``hint``)."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: expected a checkpoint state file, got no such file")
-    state = read_torch(path, "a checkpoint state file")
+        raise CheckpointError(f"{path}: expected {what}, got no such file")
+    state = read_torch(path, what)
     if not isinstance(state, dict):
-        raise CheckpointError(f"{path}: expected a mapping, got {type(state).__name__}")
+        raise CheckpointError(
+            f"{path}: top level: expected a mapping of the training state, "
+            f"got {type(state).__name__}"
+        )
     missing = [k for k in STATE_KEYS if k not in state]
     if missing:
         raise CheckpointError(
-            f"{path}: expected a checkpoint state file with keys {', '.join(STATE_KEYS)}; "
-            f"missing {', '.join(missing)}"
+            f"{path}: expected {what} with keys {', '.join(STATE_KEYS)}; "
+            f"missing {', '.join(missing)}{f' ({hint})' if hint else ''}"
         )
     return state
 
 
-#: entries every training-state sidecar holds (written by ``Trainer``)
+#: entries every training state holds (``engine.loop.TrainLoop.state``)
 STATE_KEYS = ("optimizer", "scheduler", "scaler", "rng", "step", "epoch", "step_in_epoch")
 
 
@@ -193,7 +210,7 @@ def export_weights(
     src = out / "best.safetensors"
     if not src.is_file():
         src = out / "model.safetensors"
-    tensors, meta = read_weights(src)
+    tensors, meta = read_finite_weights(src)
     if "semapose_config" in meta:
         step = int(meta.get("step", "0") or 0)
         init = meta.get("init_backbone_weights", "")

@@ -53,6 +53,21 @@ def init_distributed(device_name: str = "auto", option: str = "train.device") ->
     return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank, device=device)
 
 
+def current_dist_info(device: torch.device) -> DistInfo:
+    """This process's place in the process group already joined (one process without
+    one), its model on ``device``."""
+    if not is_dist():
+        return DistInfo(rank=0, world_size=1, local_rank=0, device=device)
+    from semapose.inference.distributed import rank_info
+
+    return DistInfo(
+        rank=dist.get_rank(),
+        world_size=dist.get_world_size(),
+        local_rank=rank_info().local_rank,
+        device=device,
+    )
+
+
 def cleanup() -> None:
     """Leave the process group. Under gloo the ranks first meet (a monitored barrier, 60 s):
     a rank that tears the group down while a peer's last message is still in flight makes
@@ -110,6 +125,17 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
     box = [obj]
     dist.broadcast_object_list(box, src=src)
     return box[0]
+
+
+def wrap_ddp(module: torch.nn.Module, info: DistInfo, find_unused: bool) -> torch.nn.Module:
+    """``module`` in DistributedDataParallel under torchrun (gradients averaged over the
+    ranks), else itself; the one DDP wrapper of every training."""
+    if not info.distributed:
+        return module
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [info.device.index] if info.device.type == "cuda" else None
+    return DistributedDataParallel(module, device_ids=ids, find_unused_parameters=find_unused)
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

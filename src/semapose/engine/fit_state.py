@@ -1,13 +1,17 @@
 """``fit_state.pt``: the resumable training state of ``semapose fit``, validated before use.
 
-:func:`load_fit_state` is the one schema check of the file (issue 24): it is read with
-the bounded, code-free weights reader (random bytes, an empty file or a pickle are a
-:class:`CheckpointError`), and every field is checked before anything is loaded: a
-dict with ``step`` (an integer from 0 to the run's steps: 10^9 saved step-50 weights as
-step 60 before), ``temporal``/``head`` (tensors, finite), ``optimizer`` (a dict),
-``log`` (records with an integer ``step`` and finite numbers), ``fit_config`` (this
-run's settings). :func:`save_fit_state` writes it atomically. A non-finite loss is a
-:class:`FitDivergedError` (one line; the last checkpoint is kept).
+The file is the engine's training state (:meth:`semapose.engine.loop.TrainLoop.state`,
+written and read by :mod:`semapose.engine.checkpoint`) with the trained parts' weights
+inside (``temporal``, ``head``: the backbone is frozen and comes from its own asset),
+the run's ``log`` and its ``fit_config``. :func:`load_fit_state` is the one schema check
+of the file (issue 24): it is read with the checked reader
+(:func:`~semapose.engine.checkpoint.read_training_state`: random bytes, an empty file,
+a pickle or a missing state entry are a :class:`CheckpointError`), and every field is
+checked before anything is loaded: ``step`` (an integer from 0 to the run's steps:
+10^9 saved step-50 weights as step 60 before), ``temporal``/``head`` (tensors, finite),
+``optimizer`` (a dict), ``log`` (records with an integer ``step`` and finite numbers),
+``fit_config`` (this run's settings). :func:`save_fit_state` writes it atomically. A
+non-finite loss is a :class:`FitDivergedError` (one line; the last checkpoint is kept).
 """
 
 from __future__ import annotations
@@ -19,12 +23,13 @@ from typing import Any
 
 import torch
 
-from semapose.errors import CheckpointError, SemaposeError, shown_path, shown_value
+from semapose.engine.steps import NonFiniteLossError
+from semapose.errors import CheckpointError, shown_path, shown_value
 
 _HINT = "delete it to start training over"
 
 
-class FitDivergedError(SemaposeError, FloatingPointError):
+class FitDivergedError(NonFiniteLossError, FloatingPointError):
     """Training produced a non-finite loss (a learning rate too high, or bad data)."""
 
 
@@ -65,15 +70,12 @@ def _log(value: Any, step: int, path: Path) -> list[dict[str, Any]]:
     return value
 
 
-def load_fit_state(
-    path: Path, model: Any, opt: torch.optim.Optimizer, fc: Any
-) -> tuple[int, list[dict[str, Any]]]:
-    """Load ``path`` into ``model`` (temporal module + head) and ``opt``; returns (step, log)."""
-    from semapose.weights.read import read_torch
+def load_fit_state(path: Path, model: Any, loop: Any, fc: Any) -> list[dict[str, Any]]:
+    """Load ``path`` into ``model`` (temporal module + head) and ``loop`` (a
+    :class:`~semapose.engine.loop.TrainLoop`: optimiser, schedule, step); returns the log."""
+    from semapose.engine.checkpoint import read_training_state
 
-    state = read_torch(path, "a fit state (fit_state.pt)")
-    if not isinstance(state, dict):
-        raise _bad(path, "top level", "a dict of the training state", type(state).__name__)
+    state = read_training_state(path, "a fit state (fit_state.pt)", _HINT)
     step = state.get("step")
     if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step <= fc.steps:
         raise _bad(path, "step", f"an integer from 0 to the run's {fc.steps} steps", step)
@@ -90,45 +92,34 @@ def load_fit_state(
     try:
         model.temporal.load_state_dict(temporal)
         model.head.load_state_dict(head)
-        opt.load_state_dict(state["optimizer"])
+        loop.restore(state)
     except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as exc:
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
             f"{shown_path(path)}: cannot resume from it ({first}; {_HINT})"
         ) from None
-    return step, list(log)
+    return list(log)
 
 
-def save_fit_state(
-    path: Path,
-    model: Any,
-    opt: torch.optim.Optimizer,
-    step: int,
-    log: list[dict[str, Any]],
-    fc: Any,
-) -> None:
-    """Write the state after ``step`` steps atomically (free space checked first)."""
-    from semapose.io.atomic import atomic_path
-    from semapose.io.freespace import nbytes
+def save_fit_state(path: Path, loop: Any, model: Any, log: list[dict[str, Any]], fc: Any) -> None:
+    """Write the state after ``loop.step`` steps atomically (free space checked first)."""
+    from semapose.engine.checkpoint import write_training_state
 
     state = {
-        "step": step,
+        **loop.state(),
         "temporal": model.temporal.state_dict(),
         "head": model.head.state_dict(),
-        "optimizer": opt.state_dict(),
         "log": log,
         "fit_config": asdict(fc),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path, size_hint=nbytes(state)) as tmp:
-        torch.save(state, tmp)
+    write_training_state(path, state)
 
 
-def diverged(step: int, terms: dict[str, Any], last_saved: int) -> FitDivergedError:
-    shown = {k: float(v) for k, v in terms.items()}
+def diverged(step: int, what: str, values: dict[str, float], last_saved: int) -> FitDivergedError:
     return FitDivergedError(
-        f"fit: step {step}: expected a finite loss, got {shown_value(shown)} (learning rate too "
-        f"high?); the state of step {last_saved} is kept, rerun with a lower --lr and a new --out"
+        f"fit: step {step}: expected a finite {what}, got {shown_value(values)} (learning "
+        f"rate too high?); the state of step {last_saved} is kept, rerun with a lower --lr "
+        "and a new --out"
     )
 
 

@@ -10,7 +10,8 @@
   ``(seed, epoch, index)`` (:class:`SeededDataset`), so it is the same whichever
   worker or rank loads it and whether or not the run was resumed.
 * The model's own randomness (masking, drop-path) is re-seeded at every step from
-  ``(seed, epoch, step, rank)`` (:func:`seed_step`).
+  ``(seed, epoch, step, rank)`` (``trainer.LabeledClips.step_seed``; the loop calls
+  :func:`seed_all` with it).
 """
 
 from __future__ import annotations
@@ -36,11 +37,6 @@ def seed_all(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
-
-
-def seed_step(seed: int, epoch: int, step: int, rank: int) -> None:
-    """Re-seed all generators before a training step (masking, drop-path, dropout)."""
-    seed_all(derive_seed(seed, "step", epoch, step, rank))
 
 
 def rng_state() -> dict[str, Any]:

@@ -24,14 +24,16 @@ def combine_losses(terms: Mapping[str, Tensor], weights: LossConfig) -> Tensor:
 
 
 class TrainStep(nn.Module):
-    """Routes DDP's forward to ``forward_train`` (DDP only syncs gradients through forward)."""
+    """Routes DDP's forward to the model's loss method (DDP only syncs gradients through
+    forward): ``forward_train`` on images, ``feature_loss_terms`` on cached features."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, method: str = "forward_train") -> None:
         super().__init__()
         self.model = model
+        self.method = method
 
-    def forward(self, images: Tensor, targets: Tensor, weights: Tensor) -> dict[str, Tensor]:
-        out: dict[str, Tensor] = self.model.forward_train(images, targets, weights)  # type: ignore[operator]
+    def forward(self, inputs: Tensor, targets: Tensor, weights: Tensor) -> dict[str, Tensor]:
+        out: dict[str, Tensor] = getattr(self.model, self.method)(inputs, targets, weights)
         return out
 
 

@@ -1,26 +1,26 @@
-"""The training loop: one code path for CPU, one GPU and torchrun (multi-GPU / multi-node).
+"""``semapose train``: the one training loop (:mod:`.loop`) on labeled clips.
 
-``Trainer(cfg, model, train_set, evaluate=...)`` owns the optimiser, schedule,
-AMP, DDP wrapping, checkpoints, logs and exact resume; the model only has to
-provide ``forward_train(images, targets, target_weights) -> dict[str, Tensor]``
-(named, unweighted loss terms). Terms are weighted and summed by
-:func:`combine_losses` (the project's objective in :mod:`semapose.losses` when
-present). ``train.batch_size`` is the *global* batch: each of the ``W`` ranks
-loads ``batch_size / W`` samples, and DDP averages the gradients, so a run on
-``W`` processes takes the same steps as a run on one.
+``Trainer(cfg, model, train_set, evaluate=...)`` runs :class:`~.loop.TrainLoop` on
+:class:`LabeledClips` (the dataset through a resumable sampler and a DataLoader) and
+adds what a run folder holds: rolling checkpoints (:mod:`.checkpoint`), the JSONL log,
+progress bar and plot (:mod:`.logging`), periodic validation and the best checkpoint
+by mAP, ``model.safetensors`` and ``summary.json``. The model only has to provide
+``forward_train(images, targets, target_weights) -> dict[str, Tensor]`` (named,
+unweighted loss terms), weighted and summed by :func:`combine_losses`.
+``train.batch_size`` is the *global* batch: each of the ``W`` ranks loads
+``batch_size / W`` samples, and DDP averages the gradients, so a run on ``W``
+processes takes the same steps as a run on one.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 from torch.utils.data import DataLoader
 
 from semapose.config import Config, dump_config, to_dict
@@ -28,20 +28,17 @@ from semapose.engine import checkpoint as ckpt
 from semapose.engine import distributed as du
 from semapose.engine.checkpoint import weights_metadata
 from semapose.engine.logging import RunLogger
-from semapose.engine.optim import build_optimizer, build_scheduler
+from semapose.engine.loop import Batch, LoopSettings, TrainLoop
+from semapose.engine.optim import optimizer_settings, train_schedule
 from semapose.engine.seeding import (
     ResumableDistributedSampler,
     SeededDataset,
     derive_seed,
-    rng_state,
     seed_all,
-    seed_step,
-    set_rng_state,
     worker_init,
 )
 from semapose.engine.steps import (
     NonFiniteLossError,
-    TrainStep,
     batch_tensors,
     combine_losses,
     freeze_backbone,
@@ -52,6 +49,65 @@ from semapose.io.atomic import atomic_write_json, atomic_write_text
 Evaluate = Callable[[nn.Module, int], dict[str, float]]
 #: metric that selects the best checkpoint (higher is better)
 BEST_METRIC = "mAP"
+
+
+class LabeledClips:
+    """Labeled clips as the loop's batches: ``train_set`` through a
+    :class:`ResumableDistributedSampler` (this rank's share of each global batch) and a
+    DataLoader; each sample's augmentation seeded by (seed, epoch, index)."""
+
+    loss_method = "forward_train"
+
+    def __init__(
+        self,
+        train_set: Any,
+        cfg: Config,
+        dist_info: du.DistInfo,
+        local_batch: int,
+        collate_fn: Callable | None = None,
+    ) -> None:
+        t = cfg.train
+        self.seed = t.seed
+        self.rank = dist_info.rank
+        self.local_batch = local_batch
+        self.workers = cfg.data.num_workers
+        self.pin_memory = dist_info.device.type == "cuda"
+        self.collate_fn = collate_fn
+        self.train_set = SeededDataset(train_set, t.seed)
+        self.sampler = ResumableDistributedSampler(
+            len(train_set),
+            num_replicas=dist_info.world_size,
+            rank=dist_info.rank,
+            local_batch=local_batch,
+            seed=t.seed,
+            shuffle=True,
+            samples_per_epoch=t.samples_per_epoch,
+        )
+        self.steps_per_epoch = self.sampler.steps_per_epoch
+
+    def batches(self, epoch: int, start: int) -> Iterator[Batch]:
+        self.sampler.set_epoch(epoch)
+        self.sampler.set_start(start * self.local_batch)
+        self.train_set.set_epoch(epoch)
+        g = torch.Generator()
+        g.manual_seed(derive_seed(self.seed, "loader", epoch, start, self.rank))
+        loader = DataLoader(
+            self.train_set,
+            batch_size=self.local_batch,
+            sampler=self.sampler,
+            num_workers=self.workers,
+            worker_init_fn=worker_init if self.workers else None,
+            generator=g,
+            drop_last=True,
+            pin_memory=self.pin_memory,
+            collate_fn=self.collate_fn,
+            persistent_workers=False,
+        )
+        for batch in loader:
+            yield batch_tensors(batch)
+
+    def step_seed(self, epoch: int, step: int, rank: int) -> int:
+        return derive_seed(self.seed, "step", epoch, step, rank)
 
 
 class Trainer:
@@ -74,7 +130,6 @@ class Trainer:
         self.device = self.dist.device
         self.out = Path(t.output_dir)
         self.evaluate = evaluate
-        self.collate_fn = collate_fn
         if t.batch_size % self.dist.world_size:
             raise ConfigError(
                 cfg.source,
@@ -82,7 +137,7 @@ class Trainer:
                 f"a global batch divisible by the {self.dist.world_size} processes",
                 t.batch_size,
             )
-        self.local_batch = t.batch_size // self.dist.world_size
+        local_batch = t.batch_size // self.dist.world_size
         if t.cpu_threads and self.device.type == "cpu":
             torch.set_num_threads(t.cpu_threads)
         seed_all(derive_seed(t.seed, "init"))
@@ -91,29 +146,9 @@ class Trainer:
             freeze_backbone(model)
         model.to(self.device)
         if self.dist.distributed and t.sync_bn and self.device.type == "cuda":
-            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-            self.model = model
-        step_module: nn.Module = TrainStep(self.model)
-        if self.dist.distributed:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            step_module = DDP(
-                step_module, device_ids=ids, find_unused_parameters=t.find_unused_parameters
-            )
-        self.step_module = step_module
-
-        self.train_set = SeededDataset(train_set, t.seed)
-        self.sampler = ResumableDistributedSampler(
-            len(train_set),
-            num_replicas=self.dist.world_size,
-            rank=self.dist.rank,
-            local_batch=self.local_batch,
-            seed=t.seed,
-            shuffle=True,
-            samples_per_epoch=t.samples_per_epoch,
-        )
-        self.steps_per_epoch = self.sampler.steps_per_epoch
+            self.model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        self.source = LabeledClips(train_set, cfg, self.dist, local_batch, collate_fn)
+        self.steps_per_epoch = self.source.steps_per_epoch
         if self.steps_per_epoch == 0:
             raise ConfigError(
                 cfg.source,
@@ -121,39 +156,55 @@ class Trainer:
                 f"at most the {len(train_set)} training samples per epoch",
                 t.batch_size,
             )
-        self.total_steps = t.epochs * self.steps_per_epoch
+        total_steps = t.epochs * self.steps_per_epoch
         if t.max_steps:
-            self.total_steps = min(self.total_steps, t.max_steps)
-        self.optimizer = build_optimizer(self.model, t)
-        self.scheduler = build_scheduler(self.optimizer, t, self.steps_per_epoch, self.total_steps)
-        self.amp_dtype = torch.bfloat16 if t.amp_dtype == "bfloat16" else torch.float16
-        self.use_amp = bool(t.amp and self.device.type == "cuda")
-        self.scaler = torch.amp.GradScaler(
-            "cuda", enabled=self.use_amp and self.amp_dtype == torch.float16
+            total_steps = min(total_steps, t.max_steps)
+        settings = LoopSettings(
+            loss=cfg.loss,
+            epochs=t.epochs,
+            grad_clip=t.grad_clip,
+            amp=t.amp,
+            amp_dtype=t.amp_dtype,
+            find_unused_parameters=t.find_unused_parameters,
+            mask_warmup_epochs=cfg.loss.mask_warmup_epochs,
+            frozen_backbone=cfg.model.freeze_backbone,
         )
-        self.step = 0
-        self.epoch = 0
-        self.step_in_epoch = 0
+        self.loop = TrainLoop(
+            self.model,
+            self.source,
+            optimizer_settings(t),
+            train_schedule(t, self.steps_per_epoch, total_steps),
+            settings,
+            self.dist,
+        )
         self.best: float | None = None
         self.best_step = -1
         self.last_record: dict[str, Any] | None = None
         self._progress = progress
         self.logger: RunLogger | None = None
         self._notes: list[str] = []
+        self._started = 0.0
+        self._metrics: dict[str, float] = {}
+        self._last_val_step = -1
+
+    @property
+    def step(self) -> int:
+        return self.loop.step
+
+    @property
+    def total_steps(self) -> int:
+        return self.loop.total_steps
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        return self.loop.optimizer
 
     # ----------------------------------------------------------------- state
     def state(self) -> dict[str, Any]:
         return {
-            "step": self.step,
-            "epoch": self.epoch,
-            "step_in_epoch": self.step_in_epoch,
+            **self.loop.state(),
             "best": self.best,
             "best_step": self.best_step,
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "rng": rng_state(),
-            "world_size": self.dist.world_size,
             "batch_size": self.cfg.train.batch_size,
             "steps_per_epoch": self.steps_per_epoch,
         }
@@ -190,20 +241,14 @@ class Trainer:
         if rec is None:
             return False
         ckpt.load_weights(self.model, self.out / rec["weights"])
-        state = ckpt.load_state(self.out / rec["state"])
+        state = ckpt.read_training_state(self.out / rec["state"])
         if state.get("batch_size") != self.cfg.train.batch_size:
             raise CheckpointError(
                 f"{self.out / rec['state']}: run used train.batch_size={state.get('batch_size')}, "
                 f"got {self.cfg.train.batch_size}; exact resume needs the same global batch"
             )
         try:
-            self.optimizer.load_state_dict(state["optimizer"])
-            self.scheduler.load_state_dict(state["scheduler"])
-            self.scaler.load_state_dict(state["scaler"])
-            set_rng_state(state["rng"])
-            self.step = int(state["step"])
-            self.epoch = int(state["epoch"])
-            self.step_in_epoch = int(state["step_in_epoch"])
+            self.loop.restore(state)
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
             raise CheckpointError(
                 f"{self.out / rec['state']}: expected the optimizer, scheduler and RNG state "
@@ -220,90 +265,58 @@ class Trainer:
             )
         return True
 
-    # ----------------------------------------------------------------- loop
-    def _loader(self, epoch: int) -> DataLoader:
-        t = self.cfg.train
-        self.sampler.set_epoch(epoch)
-        self.sampler.set_start(self.step_in_epoch * self.local_batch)
-        self.train_set.set_epoch(epoch)
-        g = torch.Generator()
-        g.manual_seed(derive_seed(t.seed, "loader", epoch, self.step_in_epoch, self.dist.rank))
-        workers = self.cfg.data.num_workers
-        return DataLoader(
-            self.train_set,
-            batch_size=self.local_batch,
-            sampler=self.sampler,
-            num_workers=workers,
-            worker_init_fn=worker_init if workers else None,
-            generator=g,
-            drop_last=True,
-            pin_memory=self.device.type == "cuda",
-            collate_fn=self.collate_fn,
-            persistent_workers=False,
-        )
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.use_amp:
-            return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
-        return contextlib.nullcontext()
-
-    def _set_train_mode(self) -> None:
-        self.model.train()
-        backbone = getattr(self.model, "backbone", None)
-        if self.cfg.model.freeze_backbone and isinstance(backbone, nn.Module):
-            backbone.eval()  # frozen backbone keeps its BatchNorm statistics too
-        warm = self.cfg.loss.mask_warmup_epochs
-        setter = getattr(self.model, "set_mask_ratio_scale", None)
-        if callable(setter):
-            progress = self.step / self.steps_per_epoch
-            setter(1.0 if warm <= 0 else min(1.0, progress / warm))
-
-    def train_step(self, batch: Mapping[str, Any]) -> dict[str, float]:
+    # ----------------------------------------------------------------- hooks
+    def train_step(self, batch: Batch) -> dict[str, float]:
         """One optimisation step on this rank's share of the global batch."""
-        t = self.cfg.train
-        images, targets, weights = (
-            x.to(self.device, non_blocking=True) for x in batch_tensors(batch)
-        )
-        seed_step(t.seed, self.epoch, self.step, self.dist.rank)
-        self._set_train_mode()
-        with self._autocast():
-            out = self.step_module(images, targets, weights)
-        total = combine_losses(out, self.cfg.loss).float()
-        terms = {k: v.float() for k, v in out.items() if isinstance(v, Tensor) and v.ndim == 0}
-        names = ["loss", *terms]
-        local = torch.stack([total.detach(), *(v.detach() for v in terms.values())])
-        mean = du.all_reduce_mean(local).cpu()
-        values = dict(zip(names, mean.tolist(), strict=True))
-        if not torch.isfinite(mean).all():
-            self._diverged("loss", values)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(total).backward()
-        self.scaler.unscale_(self.optimizer)
-        params = [p for p in self.model.parameters() if p.grad is not None]
-        clip = t.grad_clip if t.grad_clip > 0 else float("inf")
-        gnorm = torch.nn.utils.clip_grad_norm_(params, clip) if params else torch.zeros(())
-        values["grad_norm"] = float(gnorm)
-        if not math.isfinite(values["grad_norm"]) and not self.scaler.is_enabled():
-            self._diverged("gradient", values)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.scheduler.step()
-        self.step += 1
-        self.step_in_epoch += 1
-        return values
+        return self.loop.train_step(batch, self)
 
-    def _diverged(self, what: str, values: dict[str, float]) -> None:
+    def epoch_start(self, epoch: int) -> None:
+        assert self.logger is not None
+        self.logger.start_epoch(epoch, self.steps_per_epoch, self.loop.step_in_epoch)
+
+    def after_step(self, values: dict[str, float]) -> None:
+        t, log = self.cfg.train, self.logger
+        assert log is not None
+        log.count(t.batch_size)
+        lrs = {g.get("name", str(i)): g["lr"] for i, g in enumerate(self.optimizer.param_groups)}
+        values["lr"] = lrs.get("head", next(iter(lrs.values())))
+        if "backbone" in lrs:
+            values["backbone_lr"] = lrs["backbone"]
+        log.bar_update(1, loss=f"{values['loss']:.4g}", lr=f"{values['lr']:.2e}")
+        if self.step % t.log_every == 0 or self.step == self.total_steps:
+            values["samples_per_s"] = round(log.throughput(), 2)
+            log.log("train", self.step, self.step / self.steps_per_epoch, values)
+        if t.checkpoint_every and self.step % t.checkpoint_every == 0:
+            self.save(f"step_{self.step:08d}")
+        if t.max_minutes and self._out_of_time(self._started):
+            log.write(f"train.max_minutes={t.max_minutes} reached at step {self.step}")
+            self.loop.total_steps = self.step
+
+    def epoch_end(self, epoch: int) -> None:
+        t, log = self.cfg.train, self.logger
+        assert log is not None
+        log.close_bar()
+        validate = t.val_every_epochs and (epoch + 1) % t.val_every_epochs == 0
+        if validate or self.step >= self.total_steps:
+            self._metrics = self._validate(log)
+            self._last_val_step = self.step
+        self.save(f"step_{self.step:08d}_epoch_{self.loop.epoch:04d}")
+        if t.plot:
+            log.plot()
+
+    def diverged(self, what: str, values: dict[str, float]) -> Exception:
         shown = " ".join(f"{k}={v:.6g}" for k, v in values.items())
         msg = (
-            f"non-finite {what} at step {self.step} (epoch {self.epoch}, batch "
-            f"{self.step_in_epoch}): {shown}; training stopped, last good checkpoint: "
+            f"non-finite {what} at step {self.step} (epoch {self.loop.epoch}, batch "
+            f"{self.loop.step_in_epoch}): {shown}; training stopped, last good checkpoint: "
             f"{self._last_name()}"
         )
         if self.logger is not None:
-            self.logger.log("event", self.step, self.epoch, {"event": "diverged", **values})
+            self.logger.log("event", self.step, self.loop.epoch, {"event": "diverged", **values})
             self.logger.close()
-        raise NonFiniteLossError(msg)
+        return NonFiniteLossError(msg)
 
+    # ----------------------------------------------------------------- run
     def fit(self, resume: bool = False) -> dict[str, Any]:
         """Run (or continue) training; returns a summary with the final and best metrics."""
         t = self.cfg.train
@@ -321,75 +334,40 @@ class Trainer:
         log.log(
             "event",
             self.step,
-            self.epoch,
+            self.loop.epoch,
             {
                 "event": "resume" if resumed else "start",
                 "world_size": self.dist.world_size,
                 "device": str(self.device),
-                "amp": self.use_amp,
+                "amp": self.loop.use_amp,
                 "steps_per_epoch": self.steps_per_epoch,
                 "total_steps": self.total_steps,
             },
         )
         for note in self._notes:
             log.write(note)
-        metrics: dict[str, float] = {}
-        last_val_step = -1
         vals = [r for r in log.records if r.get("kind") == "val" and r.get("step") == self.step]
         if vals:  # resumed right after a validation: do not repeat it
             skip = {"kind", "step", "epoch", "time"}
-            metrics = {k: v for k, v in vals[-1].items() if k not in skip}
-            last_val_step = self.step
-        started = time.monotonic()
+            self._metrics = {k: v for k, v in vals[-1].items() if k not in skip}
+            self._last_val_step = self.step
+        self._started = time.monotonic()
         try:
-            while self.epoch < t.epochs and self.step < self.total_steps:
-                epoch = self.epoch
-                log.start_epoch(epoch, self.steps_per_epoch, self.step_in_epoch)
-                for batch in self._loader(epoch):
-                    values = self.train_step(batch)
-                    log.count(t.batch_size)
-                    lrs = {
-                        g.get("name", str(i)): g["lr"]
-                        for i, g in enumerate(self.optimizer.param_groups)
-                    }
-                    values["lr"] = lrs.get("head", next(iter(lrs.values())))
-                    if "backbone" in lrs:
-                        values["backbone_lr"] = lrs["backbone"]
-                    log.bar_update(1, loss=f"{values['loss']:.4g}", lr=f"{values['lr']:.2e}")
-                    if self.step % t.log_every == 0 or self.step == self.total_steps:
-                        values["samples_per_s"] = round(log.throughput(), 2)
-                        log.log("train", self.step, self.step / self.steps_per_epoch, values)
-                    if t.checkpoint_every and self.step % t.checkpoint_every == 0:
-                        self.save(f"step_{self.step:08d}")
-                    if t.max_minutes and self._out_of_time(started):
-                        log.write(f"train.max_minutes={t.max_minutes} reached at step {self.step}")
-                        self.total_steps = self.step
-                    if self.step >= self.total_steps:
-                        break
-                log.close_bar()
-                if self.step_in_epoch < self.steps_per_epoch:
-                    break  # stopped by max_steps inside the epoch
-                validate = t.val_every_epochs and (epoch + 1) % t.val_every_epochs == 0
-                if validate or self.step >= self.total_steps:
-                    metrics = self._validate(log)
-                    last_val_step = self.step
-                self.epoch, self.step_in_epoch = epoch + 1, 0
-                self.save(f"step_{self.step:08d}_epoch_{self.epoch:04d}")
-                if t.plot:
-                    log.plot()
-            if last_val_step != self.step and self.step_in_epoch:
-                metrics = self._validate(log)
+            self.loop.run(self)
+            log.close_bar()
+            if self._last_val_step != self.step and self.loop.step_in_epoch:
+                self._metrics = self._validate(log)
                 self.save(f"step_{self.step:08d}")
             if self.dist.is_main:
                 ckpt.save_weights(self.model, self.out / "model.safetensors", self._metadata())
             summary = {
                 "step": self.step,
-                "epoch": self.epoch,
-                "final": metrics,
+                "epoch": self.loop.epoch,
+                "final": self._metrics,
                 "best": self.best,
                 "best_step": self.best_step,
             }
-            log.log("event", self.step, self.epoch, {"event": "end"})
+            log.log("event", self.step, self.loop.epoch, {"event": "end"})
             if t.plot:
                 log.plot()
             if self.dist.is_main:
@@ -409,7 +387,7 @@ class Trainer:
         if self.evaluate is None or (self.cfg.train.val_every_epochs == 0):
             return {}
         self.model.eval()
-        with torch.no_grad(), self._autocast():
+        with torch.no_grad(), self.loop.autocast():
             metrics = self.evaluate(self.model, self.step)
         log.log("val", self.step, self.step / self.steps_per_epoch, metrics)
         value = metrics.get(BEST_METRIC)
@@ -433,4 +411,11 @@ class Trainer:
         return metrics
 
 
-__all__ = ["BEST_METRIC", "Evaluate", "NonFiniteLossError", "Trainer", "combine_losses"]
+__all__ = [
+    "BEST_METRIC",
+    "Evaluate",
+    "LabeledClips",
+    "NonFiniteLossError",
+    "Trainer",
+    "combine_losses",
+]
