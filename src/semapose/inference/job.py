@@ -167,7 +167,7 @@ def predict_source(
     path = source.path if live else Path(path)  # a stream is named by its URL's stem
     _remove_stale_temporaries(paths)
     state = (
-        _load_state(state_file, path, options, source.num_frames)
+        _read_saved_predict_state(state_file, path, options, source.num_frames)
         if options.resume and not live
         else None
     )
@@ -380,7 +380,7 @@ def _fp(path: Path, options: JobOptions) -> dict[str, Any]:
     }
 
 
-def _load_state(
+def _read_saved_predict_state(
     state_file: Path, path: Path, options: JobOptions, num_frames: int | None
 ) -> dict[str, Any] | None:
     """The saved state if it belongs to this input and these options, else None (start over);
