@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 if TYPE_CHECKING:
     from semapose.models.backbones.spec import BackboneSpec, Pretrained
+    from semapose.weights.read import WeightsFile
 
 __all__ = [
     "HRNET_PRETRAINED_LAYERS",
@@ -318,16 +319,14 @@ def convert_hrnet_checkpoint(sd: Mapping[str, Tensor]) -> tuple[dict[str, Tensor
 
 def read_pretrained(
     spec: BackboneSpec,
-    path: Path,
-    tensors: Mapping[str, Tensor] | None,
+    file: WeightsFile,
     image_size: tuple[int, int],
 ) -> Pretrained:
     """Backbone and head of an official / mmpose 0.x / 1.x / semapose HRNet checkpoint."""
     from semapose.models.backbones.spec import Pretrained
     from semapose.models.single_frame import SingleFrameHRNet
-    from semapose.weights.read import load_state_dict_file
 
-    sd = tensors if tensors is not None else load_state_dict_file(path)
+    sd, path = file.tensors, file.path
     pose = SingleFrameHRNet.from_state_dict(sd, path, width=int(spec.args[0]))
     return Pretrained(
         {"backbone": pose.backbone.state_dict(), "head": pose.head.state_dict()}, "semapose"

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 if TYPE_CHECKING:
     from semapose.models.backbones.spec import BackboneSpec, Pretrained
+    from semapose.weights.read import WeightsFile
 
 __all__ = ["VIT_ARCHS", "ViT", "ViTArch", "convert_vit_checkpoint", "token_grid"]
 
@@ -272,17 +273,15 @@ def _mmpretrain_pos_embed(v: Tensor, num_patches: int) -> Tensor:
 
 def read_pretrained(
     spec: BackboneSpec,
-    path: Path,
-    tensors: Mapping[str, Tensor] | None,
+    file: WeightsFile,
     image_size: tuple[int, int],
 ) -> Pretrained:
     """Backbone and head of an official ViTPose / mmpose 1.x (mmpretrain names) checkpoint;
     ``image_size`` sizes the position embedding."""
     from semapose.models.backbones.spec import Pretrained
     from semapose.models.single_frame import SingleFrameViTPose
-    from semapose.weights.read import load_state_dict_file
 
-    sd = tensors if tensors is not None else load_state_dict_file(path)
+    sd, path = file.tensors, file.path
     pose = SingleFrameViTPose.from_state_dict(sd, path, arch=spec.name, img_size=image_size)
     return Pretrained(
         {"backbone": pose.backbone.state_dict(), "head": pose.head.state_dict()}, "semapose"
