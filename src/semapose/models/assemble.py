@@ -145,19 +145,21 @@ def _from_bare(file: WeightsFile) -> Assembled:
     row = recognise_checkpoint(file.tensors, path)
     m = re.search(r"(\d{3})x(\d{3})", path.name)
     size = (int(m.group(1)), int(m.group(2))) if m else (256, 192)
-    pretrained = row.pretrained(row.row, file, size)
+    pretrained = row.pretrained(row, file, size)
     cfg = Config()
     cfg.data.image_size = size
     cfg.data.offsets = []
     cfg.model.backbone = row.name
     cfg.model.temporal = "none"
-    settings = row.head_settings(pretrained.parts["head"]) if row.head_settings else {}
-    for key, value in settings.items():
+    for key, value in (pretrained.settings or {}).items():
         setattr(cfg.model, key, value)
-    with torch.device("meta"):  # no random init: every tensor comes from the checkpoint
-        model = build_model(cfg)
-    if "head" not in fill_pretrained(model, pretrained, path, row.name):
-        raise CheckpointError(f"{path}: the checkpoint's head does not fit {row.name}'s head")
+    if pretrained.modules:  # converting built and filled them: used as they are
+        model = build_model(cfg, pretrained.modules)
+    else:
+        with torch.device("meta"):  # no random init: every tensor comes from the checkpoint
+            model = build_model(cfg)
+        if "head" not in fill_pretrained(model, pretrained, path, row.name):
+            raise CheckpointError(f"{path}: the checkpoint's head does not fit {row.name}'s head")
     left = [k for k, t in model.state_dict().items() if t.is_meta]
     if left:
         raise CheckpointError(f"{path}: {row.name}: no weights for {_few(left)}")

@@ -10,7 +10,7 @@ come out at ``cfg.data.heatmap_stride``.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -153,10 +153,11 @@ def check_model(cfg: Config, stride: int) -> tuple[int, int]:
     return feat
 
 
-def build_model(cfg: Config) -> Estimator:
+def build_model(cfg: Config, given: Mapping[str, nn.Module] | None = None) -> Estimator:
     """Backbone + temporal module + head from ``cfg.model`` and the clip/input of ``cfg.data``.
 
-    The backbone and its single-frame head are its spec row's; loads
+    The backbone and its single-frame head are its spec row's (``given``: a ``backbone``
+    and ``head`` already built and filled, used as they are); loads
     ``cfg.model.backbone_weights`` (backbone and, where the checkpoint has it, the
     single-frame head) when set.
     """
@@ -167,7 +168,10 @@ def build_model(cfg: Config) -> Estimator:
     m = cfg.model
     row = backbone_of(cfg)
     h, w = (int(v) for v in cfg.data.image_size)
-    backbone = build_backbone(row, **({"img_size": (h, w)} if row.row.sized else {}))
+    given = given or {}
+    backbone = given.get("backbone") or build_backbone(
+        row, **({"img_size": (h, w)} if row.row.sized else {})
+    )
     stride = int(getattr(backbone, "stride"))  # noqa: B009
     feat_size = check_model(cfg, stride)
     num_deconv = log2_int(stride // cfg.data.heatmap_stride, "backbone stride / heatmap stride")
@@ -190,7 +194,7 @@ def build_model(cfg: Config) -> Estimator:
     model = Estimator(
         backbone,
         temporal,
-        make_head(channels),
+        given.get("head") or make_head(channels),
         image_size=(h, w),
         freeze_backbone=m.freeze_backbone,
         name=f"{m.backbone}+{m.temporal}",
@@ -220,7 +224,7 @@ def load_pretrained(
     if isinstance(weights, str):
         source = resolve_weights(weights, option="model.backbone_weights")
         weights = read_weights(source, OWN_FORMATS, model=False)
-    pretrained = row.pretrained(row.row, weights, model.image_size)
+    pretrained = row.pretrained(row, weights, model.image_size)
     return fill_pretrained(model, pretrained, weights.path, row.name)
 
 

@@ -20,7 +20,7 @@ from semapose.models.backbones.blazepose import DECODER_CHANNELS
 from semapose.models.backbones.blazepose_tflite import converted, converted_state
 
 if TYPE_CHECKING:
-    from semapose.models.backbones.spec import BackboneSpec, Pretrained
+    from semapose.models.backbones.spec import Backbone, Pretrained
     from semapose.weights.read import WeightsFile
 
 __all__ = [
@@ -145,7 +145,7 @@ def make_head(in_channels: int, num_joints: int, num_deconv: int) -> BlazePoseHe
 
 
 def read_pretrained(
-    spec: BackboneSpec, file: WeightsFile, image_size: tuple[int, int]
+    backbone: Backbone, file: WeightsFile, image_size: tuple[int, int]
 ) -> Pretrained:
     """:func:`pretrained_parts` of the loader's read of a ``.tflite`` (its cached
     conversion, the bundled fitted head channels) or of our safetensors conversion."""

@@ -56,8 +56,12 @@ class Pretrained:
 
     parts: dict[str, StateDict]
     layout: str
-    #: model config fields a bare checkpoint's head fixes (its joints, channels)
+    #: model config fields a bare checkpoint's head fixes (its joints, channels: the
+    #: row's ``head_settings``)
     settings: dict[str, Any] | None = None
+    #: the backbone and head modules, when converting built and filled them (a bare
+    #: checkpoint's model uses them as they are: one network, filled once)
+    modules: dict[str, nn.Module] | None = None
 
 
 def _hook(ref: str) -> Callable[..., Any]:
@@ -75,7 +79,7 @@ class BackboneSpec:
     name: str
     #: ``module:Class`` of the network; called with ``args`` (+ ``img_size`` if ``sized``)
     network: str
-    #: ``module:function`` -> :class:`Pretrained` (``row, weights file, image_size``)
+    #: ``module:function`` -> :class:`Pretrained` (``Backbone, weights file, image_size``)
     pretrained: str
     args: tuple[Any, ...] = ()
     sized: bool = False
@@ -84,7 +88,7 @@ class BackboneSpec:
     #: ``module:function`` ``(tensors, path) -> backbone name | None`` for bare checkpoints
     recognise: str = ""
     #: ``module:function`` ``(head tensors) -> {model config field: value}`` for a bare
-    #: checkpoint's head (joints, channels)
+    #: checkpoint's head (joints, channels), reported by ``pretrained`` in its answer
     head_settings: str = ""
     #: a weights value of this backbone's published pose weights
     default_weights: str = ""
@@ -106,7 +110,7 @@ class Backbone:
     row: BackboneSpec
     #: the network class (called with ``row.args``, + ``img_size`` if ``row.sized``)
     network: Callable[..., nn.Module]
-    #: ``(row, weights file, image_size) -> Pretrained``
+    #: ``(this, weights file, image_size) -> Pretrained``
     pretrained: Callable[..., Pretrained]
     #: ``(in_channels, num_joints, num_deconv) -> head | None`` (None: the default head)
     head: Callable[..., nn.Module | None] | None

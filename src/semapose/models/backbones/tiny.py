@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 if TYPE_CHECKING:
-    from semapose.models.backbones.spec import BackboneSpec, Pretrained
+    from semapose.models.backbones.spec import Backbone, Pretrained
     from semapose.weights.read import WeightsFile
 
 __all__ = ["TinyBackbone"]
@@ -74,7 +74,7 @@ class TinyBackbone(nn.Module):
 
 
 def read_pretrained(
-    spec: BackboneSpec,
+    backbone: Backbone,
     file: WeightsFile,
     image_size: tuple[int, int],
 ) -> Pretrained:
