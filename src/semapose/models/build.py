@@ -169,9 +169,9 @@ def build_model(cfg: Config, given: Mapping[str, nn.Module] | None = None) -> Es
     row = backbone_of(cfg)
     h, w = (int(v) for v in cfg.data.image_size)
     given = given or {}
-    backbone = given.get("backbone") or build_backbone(
-        row, **({"img_size": (h, w)} if row.row.sized else {})
-    )
+    backbone = given.get("backbone")
+    if backbone is None:
+        backbone = build_backbone(row, **({"img_size": (h, w)} if row.row.sized else {}))
     stride = int(getattr(backbone, "stride"))  # noqa: B009
     feat_size = check_model(cfg, stride)
     num_deconv = log2_int(stride // cfg.data.heatmap_stride, "backbone stride / heatmap stride")
@@ -194,7 +194,7 @@ def build_model(cfg: Config, given: Mapping[str, nn.Module] | None = None) -> Es
     model = Estimator(
         backbone,
         temporal,
-        given.get("head") or make_head(channels),
+        head if (head := given.get("head")) is not None else make_head(channels),
         image_size=(h, w),
         freeze_backbone=m.freeze_backbone,
         name=f"{m.backbone}+{m.temporal}",
@@ -223,7 +223,7 @@ def load_pretrained(
     row = backbone if isinstance(backbone, Backbone) else look_up(backbone)
     if isinstance(weights, str):
         source = resolve_weights(weights, option="model.backbone_weights")
-        weights = read_weights(source, OWN_FORMATS, model=False)
+        weights = read_weights(source, OWN_FORMATS, backbone=row.name)
     pretrained = row.pretrained(row, weights, model.image_size)
     return fill_pretrained(model, pretrained, weights.path, row.name)
 

@@ -349,6 +349,8 @@ class OwnFormat:
     """A backbone's own file format (BlazePose's ``.tflite``), as its spec row describes it
     (``models/`` passes these in: nothing here knows a backbone)."""
 
+    #: the backbone (``model.backbone``) whose format it is
+    backbone: str
     #: bundled model a file of this format is the backbone of (its config)
     bundled: str
     #: name of its conversion in the cache (``converted/<name>-<sha>.safetensors``)
@@ -384,14 +386,16 @@ class WeightsFile:
 
 
 def read_weights(
-    source: WeightsSource, formats: Mapping[str, OwnFormat] | None = None, *, model: bool = True
+    source: WeightsSource,
+    formats: Mapping[str, OwnFormat] | None = None,
+    *,
+    backbone: str | None = None,
 ) -> WeightsFile:
     """Read the file of ``source`` once, with all the builder will need:
 
     * a suffix in ``formats`` (a backbone's own format, e.g. ``.tflite``) -- its cached
       conversion (``tensors``, {} when there is none yet: the converter makes it), the
-      companion files, and (``model``) the config of the bundled model it is the
-      backbone of;
+      companion files, and the config of the bundled model it is the backbone of;
     * ``.json`` -- a config-only model (no tensors): the config;
     * ``.safetensors`` -- tensors (finite) and metadata, and the config when the metadata
       or a ``NAME.json`` sidecar holds one (a semapose checkpoint), else a bare state dict
@@ -400,16 +404,23 @@ def read_weights(
 
     With a config, the backbone weights it names are vetted
     (:func:`~semapose.weights.resolve.vet_references`) and, when the file cannot do
-    without them, resolved and read (as backbone weights: ``model=False``, tensors only).
+    without them, resolved and read as that backbone's weights.
+
+    ``backbone``: read the file as that backbone's initial weights instead (tensors
+    only): a backbone with an own format reads every file but a ``.safetensors`` in it
+    (its converter says what is wrong with one that is not), the others a state dict.
     What the tensors mean is for ``models/`` to find out; nothing here imports it.
     """
     formats = formats or {}
     path = source.path
+    if backbone is not None:
+        own = next((f for f in formats.values() if f.backbone == backbone), None)
+        if own is not None and path.suffix != ".safetensors":
+            return _read_own(source, own, model=False)
+        return WeightsFile(source, path, load_state_dict_file(path))
     own = formats.get(path.suffix.lower())
     if own is not None:
-        return _read_own(source, own, model)
-    if not model:
-        return WeightsFile(source, path, load_state_dict_file(path))
+        return _read_own(source, own, model=True)
     if path.suffix == ".json":
         file = WeightsFile(source, path, config=checkpoint_config(path, {}))
     elif path.suffix != ".safetensors":
@@ -429,7 +440,7 @@ def read_weights(
     refs = vet_references(path, file.config.model.backbone_weights, init, needed)
     file.references = refs
     if refs.source is not None:
-        file.backbone = read_weights(refs.source, formats, model=False)
+        file.backbone = read_weights(refs.source, formats, backbone=file.config.model.backbone)
     return file
 
 

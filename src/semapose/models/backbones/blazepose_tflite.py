@@ -40,16 +40,12 @@ if TYPE_CHECKING:
     from semapose.weights.tflite import TFLiteModel, TFLiteOperator
 
 __all__ = [
-    "CONVERSION",
     "convert_tflite",
     "converted",
     "converted_path",
     "converted_state",
     "load_blazepose",
 ]
-
-#: the name of BlazePose's conversion in the cache (its spec row's ``conversion``)
-CONVERSION = "blazepose_full"
 
 
 class _GraphWalker:
@@ -294,7 +290,14 @@ def converted_path(tflite: str | Path) -> Path:
     """Where the safetensors conversion of ``tflite`` is cached (keyed by its sha256)."""
     from semapose.weights.conversion import conversion_path
 
-    return conversion_path(tflite, CONVERSION)
+    return conversion_path(tflite, _conversion_name())
+
+
+def _conversion_name() -> str:
+    """The name of BlazePose's conversion in the cache: its spec row's ``conversion``."""
+    from semapose.models.backbones.spec import BACKBONES
+
+    return BACKBONES["blazepose"].conversion
 
 
 def converted(file: WeightsFile) -> dict[str, Tensor]:
@@ -316,7 +319,7 @@ def converted_state(path: str | Path) -> dict[str, Tensor]:
         from semapose.weights.read import load_state_dict_file
 
         return load_state_dict_file(path)  # read, checked finite
-    return _checked(path, *cached_conversion(path, CONVERSION))
+    return _checked(path, *cached_conversion(path, _conversion_name()))
 
 
 def _checked(path: Path, cached: Path, state: dict[str, Tensor]) -> dict[str, Tensor]:

@@ -334,7 +334,7 @@ def read_pretrained(
     return Pretrained(
         {"backbone": pose.backbone.state_dict(), "head": head},
         "semapose",
-        head_settings(head),
+        backbone.head_settings(head) if backbone.head_settings else None,
         {"backbone": pose.backbone, "head": pose.head},
     )
 

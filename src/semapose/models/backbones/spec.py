@@ -184,7 +184,7 @@ BACKBONES: dict[str, BackboneSpec] = {
 
 #: every backbone's own formats by suffix, as the weights reader takes them
 OWN_FORMATS: dict[str, OwnFormat] = {
-    suffix: OwnFormat(row.bundled, row.conversion, row.companions)
+    suffix: OwnFormat(row.name, row.bundled, row.conversion, row.companions)
     for row in BACKBONES.values()
     for suffix in row.suffixes
 }
