@@ -93,14 +93,14 @@ def test_a_weights_file_naming_a_url_or_a_path_never_makes_semapose_open_it(
 
 
 def test_a_weights_file_naming_a_registry_asset_still_loads(tmp_path: Path) -> None:
-    from semapose.weights.embedded import check_embedded_reference
+    from semapose.weights.resolve import check_embedded_reference
 
     check_embedded_reference("blazepose_full", tmp_path / "x.safetensors", "f")
     check_embedded_reference("", tmp_path / "x.safetensors", "f")
 
 
 def test_a_backbone_beside_the_file_is_followed_one_elsewhere_is_not(tmp_path: Path) -> None:
-    from semapose.weights.embedded import is_allowed_reference
+    from semapose.weights.resolve import is_allowed_reference
 
     own = tmp_path / "run" / "w.safetensors"
     own.parent.mkdir()

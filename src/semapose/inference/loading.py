@@ -1,13 +1,15 @@
 """The one loader: ``load(value, device) -> LoadedModel``.
 
 ``semapose predict/demo/export --weights``, ``PoseEstimator.from_pretrained`` and the
-tools all load here. The value is resolved once
+tools all load here, going down once: the value is resolved once
 (:func:`semapose.weights.resolve.resolve_weights`: a bundled name, a registry asset, a
 known name, a URL, a file or a training folder), its file read once through the checked
-reader (:func:`semapose.weights.file.read_weights`), and the model built and filled
-from it (:func:`semapose.models.assemble.assemble`: a semapose checkpoint over its
-backbone's own weights, a backbone's own format such as BlazePose's ``.tflite``, or a
-bare official HRNet / ViTPose / mmpose checkpoint).
+reader with everything building needs (:func:`semapose.weights.read.read_weights`: the
+config, the backbone weights it names, a ``.tflite``'s cached conversion), and the model
+built, filled and put on the device from that
+(:func:`semapose.models.assemble.assemble`: a semapose checkpoint over its backbone's
+own weights, a backbone's own format such as BlazePose's ``.tflite``, or a bare official
+HRNet / ViTPose / mmpose checkpoint).
 
 Every model is an :class:`~semapose.models.estimator.Estimator`; without a temporal part
 it runs single-frame (T = 1) and ``notes`` holds a one-line warning that the commands
@@ -48,16 +50,13 @@ class LoadedModel:
 
 def load(weights: str | Path | None = None, device: Any = "cpu") -> LoadedModel:
     """Load weights (see the module docstring) onto ``device`` in eval mode."""
-    import torch
-
     from semapose.models.assemble import assemble
-    from semapose.models.backbones.spec import BACKBONES
-    from semapose.weights.file import read_weights
+    from semapose.models.backbones.spec import OWN_FORMATS
+    from semapose.weights.read import read_weights
 
     source = resolve_weights(weights)
     synthetic = source.bundled is not None and source.bundled.synthetic
-    own_formats = [suffix for spec in BACKBONES.values() for suffix in spec.suffixes]
-    built = assemble(read_weights(source, own_formats))
+    built = assemble(read_weights(source, OWN_FORMATS), device)
     loaded = LoadedModel(built.model, built.cfg, built.temporal, str(source.path))
     loaded.single_reason = built.single_reason
     loaded.bundled = source.kind == "bundled"
@@ -65,8 +64,6 @@ def load(weights: str | Path | None = None, device: Any = "cpu") -> LoadedModel:
         loaded.source = source.value  # a name says more than a path into the package or cache
     if synthetic:
         loaded.notes.append(SYNTHETIC_NOTICE)
-    loaded.model.to(torch.device(device))
-    loaded.model.eval()
     if not loaded.temporal and not loaded.bundled:
         why = f" ({loaded.single_reason})" if loaded.single_reason else ""
         loaded.notes.append(

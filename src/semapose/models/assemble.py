@@ -1,9 +1,11 @@
 """A read weights file -> a built and filled model (``assemble``), for the one loader.
 
 :func:`semapose.inference.loading.load` resolves a weights value and reads its file
-(:func:`semapose.weights.file.read_weights`); this builds the model the file describes
+(:func:`semapose.weights.read.read_weights`: the file, the config it holds, the vetted
+backbone weights it names and, when it cannot do without them, their file -- all read
+before anything is built); this builds the model the file describes
 (:func:`semapose.models.build.build_model`, every backbone a row of
-:mod:`semapose.models.backbones.spec`) and fills it:
+:mod:`semapose.models.backbones.spec`), fills it and puts it on the device in eval mode:
 
 * a semapose checkpoint or config-only ``.json``: the file's tensors; those it leaves
   out (a frozen backbone) from the config's ``model.backbone_weights`` (or the
@@ -15,7 +17,9 @@
   with its head, single-frame.
 
 Every model is an :class:`~semapose.models.estimator.Estimator`; without a temporal
-part it has the single-frame temporal module (T = 1).
+part it has the single-frame temporal module (T = 1). Nothing here calls back into
+``weights/`` except for backbone weights a complete-looking checkpoint turns out to
+need (read then, by :func:`~semapose.models.build.load_pretrained`).
 """
 
 from __future__ import annotations
@@ -23,13 +27,12 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from semapose.config import Config
 from semapose.errors import CheckpointError
 from semapose.models.estimator import Estimator
-from semapose.weights.file import WeightsFile
+from semapose.weights.read import WeightsFile
 
 __all__ = ["Assembled", "assemble"]
 
@@ -45,59 +48,46 @@ class Assembled:
     single_reason: str = ""
 
 
-def assemble(file: WeightsFile) -> Assembled:
-    """Build and fill the model ``file`` describes (see the module docstring)."""
-    from semapose.models.backbones.spec import spec_for_file
-    from semapose.weights.read import checkpoint_config
-    from semapose.weights.resolve import bundled_path
+def assemble(file: WeightsFile, device: Any = "cpu") -> Assembled:
+    """Build and fill the model ``file`` describes (see the module docstring), on
+    ``device`` in eval mode."""
+    import torch
 
-    if file.config is not None:
-        return _from_config(file.config, file.tensors, file.meta, file.path)
-    spec = spec_for_file(file.path)
-    if spec is not None:  # a backbone's own format: its bundled model over this file
-        cfg = checkpoint_config(bundled_path(spec.bundled), {})
-        return _from_config(cfg, {}, {}, file.path, backbone_file=file.path)
-    return _from_bare(file.tensors, file.path)
+    built = _from_config(file) if file.config is not None else _from_bare(file)
+    built.model.to(torch.device(device))
+    built.model.eval()
+    return built
 
 
-def _from_config(
-    cfg: Config,
-    tensors: dict[str, Any],
-    meta: dict[str, str],
-    path: Path,
-    backbone_file: Path | None = None,
-) -> Assembled:
-    """Build from the config; fill the parameters from ``tensors`` and, for those it leaves
-    out, from the backbone's initial weights (``backbone_file``, else the config's value)."""
-    from semapose.models.build import backbone_spec, build_model, fill_pretrained, load_pretrained
+def _from_config(file: WeightsFile) -> Assembled:
+    """Build from the file's config; fill the parameters from its tensors and, for those it
+    leaves out, from the backbone's initial weights (the file itself for an own format,
+    else the followable value its config or metadata names)."""
+    from semapose.models.build import build_model, load_pretrained
     from semapose.models.partial import fill_partial
 
-    # a weights file carries data, never addresses: a URL or a path it names is not followed
-    from semapose.weights.embedded import allowed_reference, check_embedded_reference
-
-    named = {
-        "model.backbone_weights": cfg.model.backbone_weights,
-        "init_backbone_weights": meta.get("init_backbone_weights", ""),
-    }
+    cfg, path, refs = file.config, file.path, file.references
+    assert cfg is not None
+    tensors: dict[str, Any] = {} if file.own is not None else file.tensors
+    init_file: WeightsFile | None
+    if file.own is not None:  # its bundled model (ours: the names it holds are trusted)
+        init_file, init = file, str(path)
+    else:  # a weights file carries data, never addresses: only vetted values are followed
+        assert refs is not None
+        cfg.model.backbone_weights = refs.config_value
+        init_file, init = file.backbone, refs.value
 
     def refuse_addresses() -> None:
-        for key, value in named.items():
-            check_embedded_reference(value, path, key)
+        if refs is not None:
+            refs.refuse()
 
-    cfg.model.backbone_weights = allowed_reference(cfg.model.backbone_weights, path)
-    init_meta = allowed_reference(named["init_backbone_weights"], path)
-    init = str(backbone_file or cfg.model.backbone_weights or init_meta)
     bare = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, backbone_weights=""))
     model = build_model(bare)
 
     def fill_backbone() -> list[str]:
-        spec = backbone_spec(cfg)
-        if backbone_file is None:
-            return load_pretrained(model, spec, init)
-        pretrained = spec.read_pretrained(backbone_file)
-        return fill_pretrained(model, pretrained, backbone_file, spec.name)
+        return load_pretrained(model, cfg.model.backbone, init_file or init)
 
-    if meta.get("semapose_parts"):  # temporal + head only, over a backbone from its own weights
+    if file.meta.get("semapose_parts"):  # temporal + head only, over its backbone's weights
         if not init:
             refuse_addresses()
         cfg.model.backbone_weights = init
@@ -105,7 +95,7 @@ def _from_config(
             fill_backbone()
         fill_partial(model, tensors, path)
         return Assembled(model, cfg, _is_temporal(cfg))
-    if backbone_file is not None:
+    if file.own is not None:
         cfg.model.backbone_weights = init
     own = model.state_dict()
     unexpected = sorted(set(tensors) - set(own))
@@ -139,7 +129,7 @@ def _few(keys: list[str]) -> str:
     return f"{len(keys)} ({shown}{', ...' if len(keys) > 4 else ''})"
 
 
-def _from_bare(tensors: dict[str, Any], path: Path) -> Assembled:
+def _from_bare(file: WeightsFile) -> Assembled:
     """A bare official / mmpose checkpoint -> the single-frame model of the backbone its
     tensors show (T = 1), with the checkpoint's head (joints, channels).
 
@@ -151,22 +141,26 @@ def _from_bare(tensors: dict[str, Any], path: Path) -> Assembled:
     from semapose.models.backbones.spec import recognise_checkpoint
     from semapose.models.build import build_model, fill_pretrained
 
-    spec = recognise_checkpoint(tensors, path)
+    path = file.path
+    row = recognise_checkpoint(file.tensors, path)
     m = re.search(r"(\d{3})x(\d{3})", path.name)
     size = (int(m.group(1)), int(m.group(2))) if m else (256, 192)
-    pretrained = spec.read_pretrained(path, tensors, size)
+    pretrained = row.pretrained(row, file, size)
     cfg = Config()
     cfg.data.image_size = size
     cfg.data.offsets = []
-    cfg.model.backbone = spec.name
+    cfg.model.backbone = row.name
     cfg.model.temporal = "none"
-    for key, value in spec.bare_settings(pretrained.parts["head"]).items():
+    for key, value in (pretrained.settings or {}).items():
         setattr(cfg.model, key, value)
-    with torch.device("meta"):  # no random init: every tensor comes from the checkpoint
-        model = build_model(cfg)
-    if "head" not in fill_pretrained(model, pretrained, path, spec.name):
-        raise CheckpointError(f"{path}: the checkpoint's head does not fit {spec.name}'s head")
+    if pretrained.modules:  # converting built and filled them: used as they are
+        model = build_model(cfg, pretrained.modules)
+    else:
+        with torch.device("meta"):  # no random init: every tensor comes from the checkpoint
+            model = build_model(cfg)
+        if "head" not in fill_pretrained(model, pretrained, path, row.name):
+            raise CheckpointError(f"{path}: the checkpoint's head does not fit {row.name}'s head")
     left = [k for k, t in model.state_dict().items() if t.is_meta]
     if left:
-        raise CheckpointError(f"{path}: {spec.name}: no weights for {_few(left)}")
-    return Assembled(model, cfg, False, f"{spec.name} checkpoint; slots 1-2 are COCO's eyes")
+        raise CheckpointError(f"{path}: {row.name}: no weights for {_few(left)}")
+    return Assembled(model, cfg, False, f"{row.name} checkpoint; slots 1-2 are COCO's eyes")

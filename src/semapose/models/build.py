@@ -10,7 +10,7 @@ come out at ``cfg.data.heatmap_stride``.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,10 +23,11 @@ from semapose.models.temporal.base import TemporalModule
 from semapose.models.temporal.tokens import log2_int
 
 if TYPE_CHECKING:
-    from semapose.models.backbones.spec import BackboneSpec, Pretrained
+    from semapose.models.backbones.spec import Backbone, BackboneSpec, Pretrained
+    from semapose.weights.read import WeightsFile
 
 __all__ = [
-    "backbone_spec",
+    "backbone_of",
     "build_model",
     "check_model",
     "build_temporal",
@@ -41,13 +42,13 @@ def key_index_of(offsets: list[int]) -> int:
     return sum(1 for o in offsets if o < 0)
 
 
-def backbone_spec(cfg: Config) -> BackboneSpec:
-    """The row of ``cfg.model.backbone`` in :data:`semapose.models.backbones.spec.BACKBONES`;
-    ConfigError naming the config file for an unknown name."""
-    from semapose.models.backbones.spec import spec_of
+def backbone_of(cfg: Config) -> Backbone:
+    """The row of ``cfg.model.backbone`` in :data:`semapose.models.backbones.spec.BACKBONES`,
+    its hooks imported; ConfigError naming the config file for an unknown name."""
+    from semapose.models.backbones.spec import backbone
 
     try:
-        return spec_of(cfg.model.backbone)
+        return backbone(cfg.model.backbone)
     except ValueError as exc:
         raise ConfigError(
             cfg.source, "model.backbone", "a known backbone", cfg.model.backbone
@@ -152,26 +153,40 @@ def check_model(cfg: Config, stride: int) -> tuple[int, int]:
     return feat
 
 
-def build_model(cfg: Config) -> Estimator:
+def build_model(cfg: Config, given: Mapping[str, nn.Module] | None = None) -> Estimator:
     """Backbone + temporal module + head from ``cfg.model`` and the clip/input of ``cfg.data``.
 
-    The backbone and its single-frame head are its spec's; loads
+    The backbone and its single-frame head are its spec row's (``given``: a ``backbone``
+    and ``head`` already built and filled, used as they are); loads
     ``cfg.model.backbone_weights`` (backbone and, where the checkpoint has it, the
     single-frame head) when set.
     """
+    from semapose.models.backbones import build_backbone
     from semapose.models.size import check_model_size
 
     check_model_size(cfg)  # before any tensor is allocated: the config may be a file's
     m = cfg.model
-    spec = backbone_spec(cfg)
+    row = backbone_of(cfg)
     h, w = (int(v) for v in cfg.data.image_size)
-    backbone = spec.build((h, w))
+    given = given or {}
+    backbone = given.get("backbone")
+    if backbone is None:
+        backbone = build_backbone(row, **({"img_size": (h, w)} if row.row.sized else {}))
     stride = int(getattr(backbone, "stride"))  # noqa: B009
     feat_size = check_model(cfg, stride)
     num_deconv = log2_int(stride // cfg.data.heatmap_stride, "backbone stride / heatmap stride")
 
     def make_head(in_channels: int) -> nn.Module:
-        return spec.make_head(in_channels, m.num_joints, num_deconv, m.head_channels)
+        """The backbone's own single-frame head (its row's hook), else one 1x1 convolution
+        at the heatmap stride, or ``num_deconv`` deconvolutions before it."""
+        own = row.head(in_channels, m.num_joints, num_deconv) if row.head else None
+        if own is not None:
+            return own
+        from semapose.models.heads import DeconvHead, FinalLayerHead
+
+        if num_deconv == 0:
+            return FinalLayerHead(in_channels, m.num_joints)
+        return DeconvHead(in_channels, m.num_joints, num_deconv, deconv_channels=m.head_channels)
 
     channels = int(getattr(backbone, "out_channels"))  # noqa: B009
     key_index = key_index_of(cfg.data.offsets)
@@ -179,31 +194,38 @@ def build_model(cfg: Config) -> Estimator:
     model = Estimator(
         backbone,
         temporal,
-        make_head(channels),
+        head if (head := given.get("head")) is not None else make_head(channels),
         image_size=(h, w),
         freeze_backbone=m.freeze_backbone,
         name=f"{m.backbone}+{m.temporal}",
     )
     if m.backbone_weights:
-        load_pretrained(model, spec, m.backbone_weights)
+        load_pretrained(model, row, m.backbone_weights)
     return model
 
 
-def load_pretrained(model: Estimator, backbone: str | BackboneSpec, weights: str) -> list[str]:
+def load_pretrained(
+    model: Estimator, backbone: str | BackboneSpec | Backbone, weights: str | WeightsFile
+) -> list[str]:
     """Initialise the backbone, and where shapes fit the head(s), from pose weights.
 
     ``weights`` is any weights value (:func:`semapose.weights.resolve.resolve_weights`:
-    a file, a training folder, a known name, a URL, a registry asset), read in any layout
-    the backbone's spec reads (:mod:`semapose.models.backbones.spec`). See
+    a file, a training folder, a known name, a URL, a registry asset), or its file
+    already read (:func:`semapose.weights.read.read_weights`), in any layout the
+    backbone's row reads (:mod:`semapose.models.backbones.spec`). See
     :func:`fill_pretrained`; returns the names of the parts that were loaded.
     """
-    from semapose.models.backbones.spec import spec_of
+    from semapose.models.backbones.spec import OWN_FORMATS, Backbone
+    from semapose.models.backbones.spec import backbone as look_up
+    from semapose.weights.read import read_weights
     from semapose.weights.resolve import resolve_weights
 
-    spec = spec_of(backbone) if isinstance(backbone, str) else backbone
-    path = resolve_weights(weights, option="model.backbone_weights").path
-    pretrained = spec.read_pretrained(path, None, model.image_size)
-    return fill_pretrained(model, pretrained, path, spec.name)
+    row = backbone if isinstance(backbone, Backbone) else look_up(backbone)
+    if isinstance(weights, str):
+        source = resolve_weights(weights, option="model.backbone_weights")
+        weights = read_weights(source, OWN_FORMATS, backbone=row.name)
+    pretrained = row.pretrained(row, weights, model.image_size)
+    return fill_pretrained(model, pretrained, weights.path, row.name)
 
 
 def fill_pretrained(model: Estimator, pretrained: Pretrained, path: Path, what: str) -> list[str]:

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from semapose.errors import CheckpointError
 from semapose.weights.read import StateDict
 
-__all__ = ["StateDict", "check_and_load", "detect_layout"]
+__all__ = ["StateDict", "check_and_load", "detect_layout", "layout_mismatch"]
 
 _SHOWN = 5
 
@@ -44,6 +44,18 @@ def detect_layout(sd: Mapping[str, Tensor]) -> str:
     if "conv1.weight" in sd or "final_layer.weight" in sd or "patch_embed.proj.weight" in sd:
         return "official"
     return "unknown"
+
+
+def layout_mismatch(state: Mapping[str, Tensor], expected: Mapping[str, Tensor]) -> str | None:
+    """The first key missing, unexpected or of another shape than in ``expected``; None
+    when the layouts agree."""
+    for name, t in expected.items():
+        if name not in state:
+            return f"missing {name}"
+        if tuple(state[name].shape) != tuple(t.shape):
+            return f"{name}: shape {tuple(state[name].shape)}, expected {tuple(t.shape)}"
+    extra = sorted(set(state) - set(expected))
+    return f"unexpected {extra[0]}" if extra else None
 
 
 def _preview(keys: Iterable[str]) -> str:

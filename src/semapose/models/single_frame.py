@@ -93,6 +93,18 @@ class SingleFrameHRNet(SingleFrameModel):
     ) -> SingleFrameHRNet:
         """The model from the tensors of an HRNet checkpoint read from ``path`` (any layout)."""
         conv, layout = convert_hrnet_checkpoint(sd)
+        return cls.from_converted(conv, layout, path, width, num_joints)
+
+    @classmethod
+    def from_converted(
+        cls,
+        conv: Mapping[str, Tensor],
+        layout: str,
+        path: str | Path,
+        width: int = 32,
+        num_joints: int | None = None,
+    ) -> SingleFrameHRNet:
+        """The model from tensors :func:`convert_hrnet_checkpoint` gave (from ``layout``)."""
         joints = num_joints or _final_layer_joints(conv) or 17
         with torch.device("meta"):  # skip the random init the checkpoint overwrites
             model = cls(width, joints)
@@ -158,9 +170,24 @@ class SingleFrameViTPose(SingleFrameModel):
         """The model from the tensors of a ViTPose checkpoint read from ``path`` (any layout)."""
         grid = token_grid(img_size)
         conv, layout = convert_vit_checkpoint(sd, grid[0] * grid[1])
+        return cls.from_converted(conv, layout, path, arch, num_joints, img_size, 0.0)
+
+    @classmethod
+    def from_converted(
+        cls,
+        conv: Mapping[str, Tensor],
+        layout: str,
+        path: str | Path,
+        arch: str = "vit_b",
+        num_joints: int | None = None,
+        img_size: tuple[int, int] = (256, 192),
+        drop_path_rate: float | None = 0.0,
+    ) -> SingleFrameViTPose:
+        """The model from tensors :func:`convert_vit_checkpoint` gave (from ``layout``);
+        ``drop_path_rate`` None: the arch's own."""
         joints = num_joints or _final_layer_joints(conv) or 17
         with torch.device("meta"):
-            model = cls(arch, joints, img_size=img_size, drop_path_rate=0.0)
+            model = cls(arch, joints, img_size=img_size, drop_path_rate=drop_path_rate)
         model.load_converted(conv, path=path, layout=layout)
         return model.eval()
 

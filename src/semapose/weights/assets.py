@@ -25,7 +25,7 @@ from pathlib import Path
 
 from semapose.errors import SemaposeError
 from semapose.io.atomic import atomic_path
-from semapose.weights.download import cache_dir, sha256_file
+from semapose.weights.download import cache_dir, cached_copy, sha256_file
 
 __all__ = [
     "ASSETS",
@@ -139,8 +139,7 @@ def cached_asset(name: str) -> Path | None:
     installed = _installed_file(asset)
     if installed is not None:
         return installed
-    target = asset_path(name)
-    return target if target.is_file() and sha256_file(target) == asset.sha256 else None
+    return cached_copy(f"assets/{asset.filename}", asset.sha256)
 
 
 def fetch_asset(name: str, *, progress: bool = True) -> Path:

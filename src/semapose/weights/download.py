@@ -129,6 +129,12 @@ def cache_dir() -> Path:
     return base / "semapose"
 
 
+def cached_copy(relative: str, sha256: str) -> Path | None:
+    """``cache_dir() / relative`` when it is there with this SHA-256; else None."""
+    path = cache_dir() / relative
+    return path if path.is_file() and sha256_file(path) == sha256 else None
+
+
 def sha256_file(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:

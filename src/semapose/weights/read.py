@@ -10,6 +10,16 @@
 Model weights are also checked for NaN/inf values (a file with them is refused:
 it would load and give degenerate poses). Converting key layouts is not done here:
 each backbone converts its published layouts beside its own module.
+
+Every file a user or a cache names is first checked to be a regular file within
+:data:`~semapose.limits.MAX_WEIGHTS_BYTES` (:func:`check_weights_file`); files that
+ship inside this package (``semapose/weights``) are trusted like its code.
+
+:func:`read_weights` is the one pass of the loader below ``models/``: a resolved value's
+file read once, with everything the model builder will need (the config, the vetted
+backbone weights it names and, when it cannot do without them, their file; for a
+backbone's own format its cached conversion and companion files), so that building
+never calls back into ``weights/``.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import re
 import warnings
 import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,14 +41,18 @@ if TYPE_CHECKING:
     from torch import Tensor
 
     from semapose.config import Config
+    from semapose.weights.resolve import References, WeightsSource
 
 __all__ = [
+    "OwnFormat",
     "StateDict",
+    "WeightsFile",
     "check_finite",
     "checkpoint_config",
     "extract_state_dict",
     "load_state_dict_file",
     "read_checkpoint",
+    "read_weights",
     "read_safetensors",
     "safetensors_metadata",
     "read_torch",
@@ -45,6 +60,9 @@ __all__ = [
 ]
 
 StateDict = dict[str, "Tensor"]
+
+#: the files that ship with semapose (trusted: no regular-file check)
+_PACKAGE_DIR = Path(__file__).resolve().parent
 
 #: containers in which training frameworks wrap the weights, in order of preference
 _WRAPPERS = ("state_dict", "model", "model_state_dict", "best_state_dict", "module")
@@ -72,17 +90,26 @@ def _numpy_safe_globals() -> list[Any]:
 
 def check_weights_file(path: str | Path, what: str = "a weights file") -> None:
     """A regular file of at most :data:`~semapose.limits.MAX_WEIGHTS_BYTES` (a symlink to a
-    device or a FIFO is refused before any reader maps or reads it)."""
+    device or a FIFO is refused before any reader maps or reads it). Files inside this
+    package are trusted."""
     from semapose.io.bounded import check_regular_file
 
+    if _shipped(path):
+        return
     try:
         check_regular_file(path, MAX_WEIGHTS_BYTES, what)
     except InputError as exc:
         raise CheckpointError(str(exc)) from None
 
 
-def read_safetensors(path: str | Path) -> tuple[StateDict, dict[str, str]]:
-    """Tensors (on the CPU) and metadata of a safetensors file; CheckpointError naming the file."""
+def _shipped(path: str | Path) -> bool:
+    """Whether ``path`` (symlinks followed) is a file that ships inside this package."""
+    return Path(path).resolve().is_relative_to(_PACKAGE_DIR)
+
+
+def read_safetensors(path: str | Path, *, finite: bool = False) -> tuple[StateDict, dict[str, str]]:
+    """Tensors (on the CPU) and metadata of a safetensors file; CheckpointError naming the
+    file. ``finite``: also refuse NaN/inf values (:func:`check_finite`)."""
     from safetensors import safe_open
 
     p = Path(path)
@@ -95,6 +122,8 @@ def read_safetensors(path: str | Path) -> tuple[StateDict, dict[str, str]]:
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
     except Exception as exc:  # safetensors raises its own error types
         raise CheckpointError(f"{p}: expected a safetensors weights file, got {exc}") from None
+    if finite:
+        check_finite(tensors, p)
     return tensors, meta
 
 
@@ -112,10 +141,14 @@ def safetensors_metadata(path: str | Path) -> dict[str, str]:
 
 def read_torch(path: str | Path, what: str = "a checkpoint") -> Any:
     """The object stored by ``torch.save`` in ``path``, loaded with ``weights_only=True``."""
+    check_weights_file(path, what)
+    return _read_torch(Path(path), what)
+
+
+def _read_torch(p: Path, what: str) -> Any:
+    """:func:`read_torch` of a file already checked."""
     import torch
 
-    p = Path(path)
-    check_weights_file(p, what)
     with open(p, "rb") as fh:
         head = fh.read(4)
     # torch.save writes a zip archive (new format) or a pickle starting with PROTO (legacy)
@@ -189,7 +222,7 @@ def read_checkpoint(path: str | Path) -> Any:
             return load_file(str(p), device="cpu")
         except Exception as exc:  # safetensors raises its own error types
             raise CheckpointError(f"{p}: not a readable safetensors file ({exc})") from None
-    return read_torch(p)
+    return _read_torch(p, "a checkpoint")
 
 
 def extract_state_dict(obj: Any, path: str | Path = "<checkpoint>") -> StateDict:
@@ -277,12 +310,15 @@ def checkpoint_config(path: str | Path, meta: Mapping[str, str] | None = None) -
                 "sidecar, got neither"
             )
         source = str(sidecar)
-        from semapose.io.bounded import read_bounded
+        if _shipped(sidecar):  # ours: read as is (its size is checked below)
+            text = sidecar.read_bytes()
+        else:
+            from semapose.io.bounded import read_bounded
 
-        try:
-            text = read_bounded(sidecar, MAX_EMBEDDED_CONFIG_BYTES, "a checkpoint config")
-        except InputError as exc:
-            raise CheckpointError(f"cannot read the checkpoint's config: {exc}") from None
+            try:
+                text = read_bounded(sidecar, MAX_EMBEDDED_CONFIG_BYTES, "a checkpoint config")
+            except InputError as exc:
+                raise CheckpointError(f"cannot read the checkpoint's config: {exc}") from None
     assert text is not None
     if len(text) > MAX_EMBEDDED_CONFIG_BYTES:
         raise CheckpointError(
@@ -303,3 +339,122 @@ def checkpoint_config(path: str | Path, meta: Mapping[str, str] | None = None) -
 def _preview(keys: list[str]) -> str:
     shown = ", ".join(keys[:_SHOWN])
     return f"{shown}, ... ({len(keys)} in all)" if len(keys) > _SHOWN else shown
+
+
+# ----------------------------------------------------------------------------- the one pass
+
+
+@dataclass(frozen=True)
+class OwnFormat:
+    """A backbone's own file format (BlazePose's ``.tflite``), as its spec row describes it
+    (``models/`` passes these in: nothing here knows a backbone)."""
+
+    #: the backbone (``model.backbone``) whose format it is
+    backbone: str
+    #: bundled model a file of this format is the backbone of (its config)
+    bundled: str
+    #: name of its conversion in the cache (``converted/<name>-<sha>.safetensors``)
+    conversion: str
+    #: files of this package its converter reads too (e.g. fitted head channels)
+    companions: tuple[str, ...] = ()
+
+
+@dataclass
+class WeightsFile:
+    """What one weights file holds, with what building its model needs (see
+    :func:`read_weights`)."""
+
+    source: WeightsSource
+    #: ``source.path``
+    path: Path
+    #: the file's tensors; for a backbone's own format its cached conversion ({} if none)
+    tensors: StateDict = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)
+    #: the semapose config stored with it (for an own format: its bundled model's);
+    #: None for bare checkpoints
+    config: Config | None = None
+    #: the backbone weights its config names, vetted (None without a stored config)
+    references: References | None = None
+    #: their file, read now when this one cannot do without it (temporal+head parts,
+    #: a config-only model); else the builder reads them if tensors turn out missing
+    backbone: WeightsFile | None = None
+    #: a backbone's own format: its row's description, and where its conversion is cached
+    own: OwnFormat | None = None
+    conversion: Path | None = None
+    #: files of this package the converter reads too, by name (absent ones left out)
+    companions: dict[str, StateDict] = field(default_factory=dict)
+
+
+def read_weights(
+    source: WeightsSource,
+    formats: Mapping[str, OwnFormat] | None = None,
+    *,
+    backbone: str | None = None,
+) -> WeightsFile:
+    """Read the file of ``source`` once, with all the builder will need:
+
+    * a suffix in ``formats`` (a backbone's own format, e.g. ``.tflite``) -- its cached
+      conversion (``tensors``, {} when there is none yet: the converter makes it), the
+      companion files, and the config of the bundled model it is the backbone of;
+    * ``.json`` -- a config-only model (no tensors): the config;
+    * ``.safetensors`` -- tensors (finite) and metadata, and the config when the metadata
+      or a ``NAME.json`` sidecar holds one (a semapose checkpoint), else a bare state dict
+      (``module.`` prefixes and non-weights entries dropped, as for ``.pth``);
+    * anything else -- ``torch.load(weights_only=True)`` and the state dict inside it.
+
+    With a config, the backbone weights it names are vetted
+    (:func:`~semapose.weights.resolve.vet_references`) and, when the file cannot do
+    without them, resolved and read as that backbone's weights.
+
+    ``backbone``: read the file as that backbone's initial weights instead (tensors
+    only): a backbone with an own format reads every file but a ``.safetensors`` in it
+    (its converter says what is wrong with one that is not), the others a state dict.
+    What the tensors mean is for ``models/`` to find out; nothing here imports it.
+    """
+    formats = formats or {}
+    path = source.path
+    if backbone is not None:
+        own = next((f for f in formats.values() if f.backbone == backbone), None)
+        if own is not None and path.suffix != ".safetensors":
+            return _read_own(source, own, model=False)
+        return WeightsFile(source, path, load_state_dict_file(path))
+    own = formats.get(path.suffix.lower())
+    if own is not None:
+        return _read_own(source, own, model=True)
+    if path.suffix == ".json":
+        file = WeightsFile(source, path, config=checkpoint_config(path, {}))
+    elif path.suffix != ".safetensors":
+        return WeightsFile(source, path, load_state_dict_file(path))
+    else:
+        tensors, meta = read_safetensors(path, finite=True)
+        has_config = "semapose_config" in meta or "config" in meta
+        if not (has_config or path.with_suffix(".json").is_file()):
+            return WeightsFile(source, path, extract_state_dict(tensors, path), meta)
+        file = WeightsFile(source, path, tensors, meta, checkpoint_config(path, meta))
+    from semapose.weights.resolve import vet_references
+
+    assert file.config is not None
+    # temporal+head parts and config-only models always start from their backbone's weights
+    needed = bool(file.meta.get("semapose_parts")) or not file.tensors
+    init = file.meta.get("init_backbone_weights", "")
+    refs = vet_references(path, file.config.model.backbone_weights, init, needed)
+    file.references = refs
+    if refs.source is not None:
+        file.backbone = read_weights(refs.source, formats, backbone=file.config.model.backbone)
+    return file
+
+
+def _read_own(source: WeightsSource, own: OwnFormat, model: bool) -> WeightsFile:
+    """A file of a backbone's own format: its cached conversion and companions."""
+    from semapose.weights.conversion import cached_conversion
+
+    cached, tensors = cached_conversion(source.path, own.conversion, source.sha256)
+    file = WeightsFile(source, source.path, tensors, own=own, conversion=cached)
+    for name in own.companions:
+        if (_PACKAGE_DIR / name).is_file():
+            file.companions[name] = read_safetensors(_PACKAGE_DIR / name)[0]
+    if model:  # the bundled model whose backbone this file is (ours: its names trusted)
+        from semapose.weights.resolve import bundled_path
+
+        file.config = checkpoint_config(bundled_path(own.bundled), {})
+    return file

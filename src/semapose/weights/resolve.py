@@ -17,6 +17,18 @@ and training's ``model.backbone_weights``. A value is, in this order:
 Files land in the cache (:func:`semapose.weights.download.cache_dir`). What the file
 holds (a semapose checkpoint, an official HRNet/ViTPose checkpoint, a tflite) is for
 the reader and the model builder to find out; nothing here imports ``models/``.
+
+A weights file carries data, never addresses. The config embedded in a semapose
+checkpoint (safetensors metadata or a ``.json`` sidecar) may name the weights its
+backbone starts from (``model.backbone_weights``, metadata ``init_backbone_weights``).
+Coming from a file someone else wrote, such a value must not make semapose download a
+URL or open a local path the user never named (``http://attacker/...``,
+``/etc/passwd``). :func:`vet_references` follows only the names semapose knows
+(bundled weights, registry assets and known checkpoints, each pinned by a checksum) and
+files in the weights file's own folder (delivered with it, read by the same code-free
+reader); anything else is a :class:`~semapose.errors.CheckpointError` naming the file
+and the field (:meth:`References.refuse`). Files that ship inside the package are
+trusted.
 """
 
 from __future__ import annotations
@@ -25,7 +37,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from semapose.errors import CheckpointError, InputError
+from semapose.errors import CheckpointError, InputError, shown_path, shown_value
 
 __all__ = [
     "BUNDLED",
@@ -34,14 +46,19 @@ __all__ = [
     "DEMO_SINGLE_WEIGHTS",
     "DEMO_WEIGHTS",
     "Bundled",
+    "References",
     "SINGLE_FRAME_WEIGHTS",
     "SYNTHETIC_NOTICE",
     "WEIGHTS_HELP",
     "WeightsSource",
+    "allowed_reference",
     "bundled_path",
+    "check_embedded_reference",
+    "is_allowed_reference",
     "pose_weight_names",
     "resolve_weights",
     "run_dir_weights",
+    "vet_references",
 ]
 
 BUNDLED_DIR = Path(__file__).resolve().parent
@@ -125,6 +142,8 @@ class WeightsSource:
     kind: str
     #: the bundled entry, when ``kind == "bundled"``
     bundled: Bundled | None = None
+    #: the file's SHA-256 when resolving checked it (a registry asset), else ""
+    sha256: str = ""
 
     @property
     def synthetic(self) -> bool:
@@ -158,7 +177,8 @@ def resolve_weights(
     if text in BUNDLED:
         return WeightsSource(text, bundled_path(text), "bundled", BUNDLED[text])
     if text in assets.ASSETS and not assets.ASSETS[text].detector:
-        return WeightsSource(text, assets.fetch_asset(text, progress=progress), "asset")
+        path = assets.fetch_asset(text, progress=progress)  # checked against this checksum
+        return WeightsSource(text, path, "asset", sha256=assets.ASSETS[text].sha256)
     if text in download.KNOWN_WEIGHTS and not download.KNOWN_WEIGHTS[text].detector:
         return WeightsSource(text, download.fetch_known(text), "known")
     if text.startswith(("https://", "http://")):
@@ -210,6 +230,84 @@ def run_dir_weights(path: Path) -> Path:
         f"{path}: expected a training output folder (model.safetensors, best.safetensors or "
         "last.json) or a folder with one .safetensors file"
     )
+
+
+# ----------------------------------------------------------------------------- references
+
+
+def is_allowed_reference(value: str, path: str | Path) -> bool:
+    """Whether ``value`` may be followed: empty, a weights name semapose knows, a file in
+    the weights file's own folder (delivered with it: a frozen backbone saved beside the
+    trained parts), or any value in a file that ships inside the package. Never a URL,
+    nor a path outside that folder (``/etc/passwd``, ``../x``, a symlink leading out)."""
+    text = (value or "").strip()
+    if not text or text == "bundled" or text in pose_weight_names():
+        return True
+    try:
+        own = Path(path).resolve()
+        if own.is_relative_to(BUNDLED_DIR):
+            return True
+        if "://" in text or text.startswith("~"):
+            return False
+        named = Path(text)
+        named = (named if named.is_absolute() else own.parent / named).resolve()
+        return named.parent == own.parent and named.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def allowed_reference(value: str, path: str | Path) -> str:
+    """``value`` when it may be followed, else ``""`` (the address is never used: tensors
+    the file leaves out are then reported missing by :func:`check_embedded_reference`)."""
+    return value if is_allowed_reference(value, path) else ""
+
+
+def check_embedded_reference(value: str, path: str | Path, field: str) -> None:
+    """Refuse ``value`` (from ``field`` of the file ``path``) unless it is empty or a
+    weights name semapose knows; a file inside the package is trusted."""
+    text = (value or "").strip()
+    if is_allowed_reference(text, path):
+        return
+    names = pose_weight_names()
+    raise CheckpointError(
+        f"{shown_path(path)}: {field}: expected empty, a weights name ({', '.join(names)}) "
+        f"or a file beside it, got {shown_value(text)} (a weights file never makes semapose "
+        "fetch a URL or open a file elsewhere; put the backbone beside it)"
+    )
+
+
+@dataclass(frozen=True)
+class References:
+    """The backbone weights a weights file names, vetted (see the module docstring)."""
+
+    #: the file that names them
+    path: Path
+    #: field -> value as written (``model.backbone_weights``, ``init_backbone_weights``)
+    named: dict[str, str]
+    #: ``model.backbone_weights`` when it may be followed, else ""
+    config_value: str
+    #: the value the backbone starts from: the first followable one ("" when none)
+    value: str
+    #: ``value`` resolved, when the file cannot do without it (else resolved on demand)
+    source: WeightsSource | None = None
+
+    def refuse(self) -> None:
+        """CheckpointError for the first named value that may not be followed, if any."""
+        for field, value in self.named.items():
+            check_embedded_reference(value, self.path, field)
+
+
+def vet_references(path: Path, config_value: str, init_value: str, follow: bool) -> References:
+    """The backbone weights named by the file ``path`` (its config's
+    ``model.backbone_weights``, its metadata's ``init_backbone_weights``), each followed
+    only when allowed; resolved now when ``follow`` (the file cannot do without them)."""
+    named = {"model.backbone_weights": config_value, "init_backbone_weights": init_value}
+    cfg_value = allowed_reference(config_value, path)
+    value = cfg_value or allowed_reference(init_value, path)
+    source = None
+    if follow and value:
+        source = resolve_weights(value, option="model.backbone_weights")
+    return References(path, named, cfg_value, value, source)
 
 
 #: the ``--weights`` help of every command

@@ -8,18 +8,25 @@ Every backbone maps (N,3,H,W) to features (N,C,h,w) and has ``out_channels`` and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from semapose.config import BACKBONE_NAMES
 
+if TYPE_CHECKING:
+    from semapose.models.backbones.spec import Backbone
+
 __all__ = ["BACKBONE_NAMES", "build_backbone"]
 
 
-def build_backbone(name: str, **kwargs: Any) -> nn.Module:
-    """A randomly initialised backbone. ``kwargs`` go to the backbone's constructor
-    (e.g. ``img_size``/``depth``/``drop_path_rate`` for ViT)."""
-    from semapose.models.backbones.spec import spec_of
+def build_backbone(name: str | Backbone, **kwargs: Any) -> nn.Module:
+    """A randomly initialised backbone network: the one place one is built (by name, or
+    from a looked-up :class:`~semapose.models.backbones.spec.Backbone`). ``kwargs`` go
+    to its constructor (e.g. ``img_size``/``depth``/``drop_path_rate`` for ViT)."""
+    if isinstance(name, str):
+        from semapose.models.backbones.spec import backbone
 
-    return spec_of(name).build(**kwargs)
+        name = backbone(name)
+    module: nn.Module = name.network(*name.row.args, **kwargs)
+    return module

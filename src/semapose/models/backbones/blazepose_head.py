@@ -17,10 +17,11 @@ import torch
 from torch import Tensor, nn
 
 from semapose.models.backbones.blazepose import DECODER_CHANNELS
-from semapose.models.backbones.blazepose_tflite import converted_state
+from semapose.models.backbones.blazepose_tflite import converted, converted_state
 
 if TYPE_CHECKING:
-    from semapose.models.backbones.spec import BackboneSpec, Pretrained
+    from semapose.models.backbones.spec import Backbone, Pretrained
+    from semapose.weights.read import WeightsFile
 
 __all__ = [
     "BlazePoseHead",
@@ -68,17 +69,17 @@ def head_fit_path() -> Path:
 
 
 def posetrack_head_state(
-    net_state: dict[str, Tensor], fitted: str | Path | None = None
+    net_state: Mapping[str, Tensor], fitted: str | Path | Mapping[str, Tensor] | None = None
 ) -> dict[str, Tensor]:
     """``final_layer`` weights of the 17-slot :class:`BlazePoseHead` from BlazePose's.
 
     The 13 shared joints and the ears copy BlazePose's heatmap channel of their landmark
     (so the head decodes to BlazePose's own heatmaps). head_bottom/head_top come from
     the fitted channels file (default: the bundled one, fitted on synthetic video with
-    exact head points; else the mean of the mouth / eye channels, which sits lower).
+    exact head points; else the mean of the mouth / eye channels, which sits lower);
+    ``fitted`` may also be that file's tensors, already read.
     """
     from semapose.keypoints import BLAZEPOSE_TO_POSETRACK18
-    from semapose.weights.read import read_safetensors
 
     w = net_state["heatmap.weight"]  # (39, 48, 1, 1)
     b = net_state["heatmap.bias"]
@@ -87,9 +88,16 @@ def posetrack_head_state(
     for slot, j in enumerate(BLAZEPOSE_TO_POSETRACK18):
         if j >= 0:
             weight[slot], bias[slot] = w[j], b[j]
-    path = Path(fitted) if fitted is not None else head_fit_path()
-    if path.is_file():
-        fit = read_safetensors(path)[0]
+    fit: Mapping[str, Tensor] | None = None
+    if isinstance(fitted, Mapping):
+        fit = fitted
+    else:
+        path = Path(fitted) if fitted is not None else head_fit_path()
+        if path.is_file():
+            from semapose.weights.read import read_safetensors
+
+            fit = read_safetensors(path)[0]
+    if fit is not None:
         for slot, name in ((1, "head_bottom"), (2, "head_top")):
             weight[slot, :, 0, 0] = fit[f"{name}.weight"].to(w.dtype)
             bias[slot] = fit[f"{name}.bias"].to(b.dtype).reshape(())
@@ -116,10 +124,15 @@ def blazepose_posetrack_head(
 def pretrained_parts(path: str | Path) -> dict[str, dict[str, Tensor]]:
     """``{"backbone": BlazePoseBackbone state, "head": BlazePoseHead state}`` from the
     ``.tflite`` (or our safetensors conversion) -- what ``models/build.py`` loads."""
-    state = converted_state(path)
+    return _parts(converted_state(path))
+
+
+def _parts(
+    state: Mapping[str, Tensor], fitted: Mapping[str, Tensor] | None = None
+) -> dict[str, dict[str, Tensor]]:
     return {
         "backbone": {f"net.{k}": v for k, v in state.items()},
-        "head": posetrack_head_state(state),
+        "head": posetrack_head_state(state, fitted),
     }
 
 
@@ -132,12 +145,11 @@ def make_head(in_channels: int, num_joints: int, num_deconv: int) -> BlazePoseHe
 
 
 def read_pretrained(
-    spec: BackboneSpec,
-    path: Path,
-    tensors: Mapping[str, Tensor] | None,
-    image_size: tuple[int, int],
+    backbone: Backbone, file: WeightsFile, image_size: tuple[int, int]
 ) -> Pretrained:
-    """:func:`pretrained_parts` of the ``.tflite`` (or our conversion) at ``path``."""
+    """:func:`pretrained_parts` of the loader's read of a ``.tflite`` (its cached
+    conversion, the bundled fitted head channels) or of our safetensors conversion."""
     from semapose.models.backbones.spec import Pretrained
 
-    return Pretrained(pretrained_parts(path), "semapose")
+    state = converted(file) if file.own is not None else file.tensors
+    return Pretrained(_parts(state, file.companions.get(HEAD_FIT_FILE)), "semapose")

@@ -3,9 +3,12 @@
 :func:`convert_tflite` maps the tflite tensors onto
 :class:`~semapose.models.backbones.blazepose.BlazePose`'s state dict (conv OHWI -> OIHW,
 depthwise 1HWC -> C1HW, fp16 -> fp32) by walking the graph from its input, checking
-every layer's kind, shape, stride, padding and activation. :func:`converted_state`
-converts once into a safetensors file in the user cache (keyed by the tflite's sha256)
-and reads that afterwards; :func:`load_blazepose` gives the network with its weights.
+every layer's kind, shape, stride, padding and activation. The conversion is kept in
+the user cache (:mod:`semapose.weights.conversion`, keyed by the tflite's sha256):
+:func:`converted` takes the loader's read of a ``.tflite`` (its cache entry, if sound),
+checks the entry's layout and converts when it is absent or wrong;
+:func:`converted_state` does the same from a path; :func:`load_blazepose` gives the
+network with its weights.
 """
 
 from __future__ import annotations
@@ -33,9 +36,16 @@ from semapose.models.backbones.blazepose import (
 )
 
 if TYPE_CHECKING:
+    from semapose.weights.read import WeightsFile
     from semapose.weights.tflite import TFLiteModel, TFLiteOperator
 
-__all__ = ["convert_tflite", "converted_path", "converted_state", "load_blazepose"]
+__all__ = [
+    "convert_tflite",
+    "converted",
+    "converted_path",
+    "converted_state",
+    "load_blazepose",
+]
 
 
 class _GraphWalker:
@@ -278,46 +288,56 @@ def _check_output(w: _GraphWalker, tensor: int, via: str | None, outputs: list[s
 
 def converted_path(tflite: str | Path) -> Path:
     """Where the safetensors conversion of ``tflite`` is cached (keyed by its sha256)."""
-    from semapose.weights.download import cache_dir, sha256_file
+    from semapose.weights.conversion import conversion_path
 
-    return cache_dir() / "converted" / f"blazepose_full-{sha256_file(tflite)[:16]}.safetensors"
+    return conversion_path(tflite, _conversion_name())
+
+
+def _conversion_name() -> str:
+    """The name of BlazePose's conversion in the cache: its spec row's ``conversion``."""
+    from semapose.models.backbones.spec import BACKBONES
+
+    return BACKBONES["blazepose"].conversion
+
+
+def converted(file: WeightsFile) -> dict[str, Tensor]:
+    """BlazePose's state dict from the loader's read of a ``.tflite``: its cache entry
+    when it has BlazePose's layout, else converted now (and cached)."""
+    assert file.conversion is not None
+    return _checked(file.path, file.conversion, file.tensors)
 
 
 def converted_state(path: str | Path) -> dict[str, Tensor]:
     """BlazePose's state dict from a ``.tflite`` (converted once, cached) or a
     ``.safetensors`` file written by this module."""
-    from semapose.weights.download import sha256_file
-    from semapose.weights.read import check_finite, load_state_dict_file, save_state_dict_file
+    from semapose.weights.conversion import cached_conversion
 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: BlazePose weights not found")
     if path.suffix == ".safetensors":
-        return load_state_dict_file(path)  # read, checked finite
-    from semapose.weights.read import read_safetensors
-    from semapose.weights.tensor_digest import DIGEST_KEY, layout_mismatch, tensors_digest
+        from semapose.weights.read import load_state_dict_file
 
-    cached = converted_path(path)
-    if cached.is_file():
-        try:
-            state, meta = read_safetensors(cached)
-            check_finite(state, cached)
-            # used only when its content checksum and layout hold: a zeroed or wrong-shape
-            # entry is rebuilt, not loaded nor blamed on the .tflite (issue 24)
-            if meta.get(DIGEST_KEY) == tensors_digest(state) and not layout_mismatch(
-                state, BlazePose().state_dict()
-            ):
-                return state
-        except CheckpointError:  # a damaged cache entry is rebuilt
-            pass
+        return load_state_dict_file(path)  # read, checked finite
+    return _checked(path, *cached_conversion(path, _conversion_name()))
+
+
+def _checked(path: Path, cached: Path, state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """``state`` (a sound cache entry, or {}) when it has BlazePose's layout; else the
+    ``.tflite`` converted now and cached: a wrong-shape entry is rebuilt, not loaded nor
+    blamed on the ``.tflite`` (issue 24)."""
+    from semapose.models.checkpoints import layout_mismatch
+
+    if state and not layout_mismatch(state, BlazePose().state_dict()):
+        return state
     import sys
+
+    from semapose.weights.conversion import save_conversion
 
     # first use only (~2 s): say so, a silent pause looks like a hang
     print(f"converting {path.name} once into {cached} ...", file=sys.stderr, flush=True)
     state = convert_tflite(path)
-    check_finite(state, path)
-    meta = {"converted_from_sha256": sha256_file(path), DIGEST_KEY: tensors_digest(state)}
-    save_state_dict_file(cached, state, meta)
+    save_conversion(cached, state, path)
     return state
 
 

@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 if TYPE_CHECKING:
-    from semapose.models.backbones.spec import BackboneSpec, Pretrained
+    from semapose.models.backbones.spec import Backbone, Pretrained
+    from semapose.weights.read import WeightsFile
 
 __all__ = [
     "HRNET_PRETRAINED_LAYERS",
@@ -317,20 +318,24 @@ def convert_hrnet_checkpoint(sd: Mapping[str, Tensor]) -> tuple[dict[str, Tensor
 
 
 def read_pretrained(
-    spec: BackboneSpec,
-    path: Path,
-    tensors: Mapping[str, Tensor] | None,
+    backbone: Backbone,
+    file: WeightsFile,
     image_size: tuple[int, int],
 ) -> Pretrained:
-    """Backbone and head of an official / mmpose 0.x / 1.x / semapose HRNet checkpoint."""
+    """Backbone and head of an official / mmpose 0.x / 1.x / semapose HRNet checkpoint,
+    converted and loaded once (the modules come with it) and its head's settings."""
     from semapose.models.backbones.spec import Pretrained
     from semapose.models.single_frame import SingleFrameHRNet
-    from semapose.weights.read import load_state_dict_file
 
-    sd = tensors if tensors is not None else load_state_dict_file(path)
-    pose = SingleFrameHRNet.from_state_dict(sd, path, width=int(spec.args[0]))
+    conv, layout = convert_hrnet_checkpoint(file.tensors)
+    width = int(backbone.row.args[0])
+    pose = SingleFrameHRNet.from_converted(conv, layout, file.path, width)
+    head = pose.head.state_dict()
     return Pretrained(
-        {"backbone": pose.backbone.state_dict(), "head": pose.head.state_dict()}, "semapose"
+        {"backbone": pose.backbone.state_dict(), "head": head},
+        "semapose",
+        backbone.head_settings(head) if backbone.head_settings else None,
+        {"backbone": pose.backbone, "head": pose.head},
     )
 
 

@@ -10,11 +10,15 @@ A row (:class:`BackboneSpec`) says, for one ``model.backbone`` name,
   HRNet / mmpose 0.x / 1.x, ViTPose / mmpretrain, BlazePose's ``.tflite``, our own);
 * how to recognise a bare official checkpoint of it (``recognise``: a hook naming the
   row from the tensors), and which files are its own format (``suffixes``: read by its
-  converter, built as the ``bundled`` model with that file as backbone);
+  converter, built as the ``bundled`` model with that file as backbone; the converter's
+  cache name and companion files: :data:`OWN_FORMATS`, what the weights reader needs);
 * its default weights (a weights value: a registry asset or a known checkpoint).
 
 Hooks are ``"module:function"`` names inside :mod:`semapose.models.backbones`, imported
-on first use. Adding a backbone: its module plus one row of :data:`BACKBONES`.
+when a row is looked up (:func:`backbone`, :func:`recognise_checkpoint`): the
+:class:`Backbone` they give holds the hooks themselves, so the builder and the loader
+call them without coming back here. Adding a backbone: its module plus one row of
+:data:`BACKBONES`.
 """
 
 from __future__ import annotations
@@ -28,11 +32,15 @@ from typing import Any
 from torch import Tensor, nn
 
 from semapose.errors import CheckpointError
+from semapose.weights.read import OwnFormat
 
 __all__ = [
     "BACKBONES",
+    "OWN_FORMATS",
+    "Backbone",
     "BackboneSpec",
     "Pretrained",
+    "backbone",
     "recognise_checkpoint",
     "spec_for_file",
     "spec_of",
@@ -48,6 +56,12 @@ class Pretrained:
 
     parts: dict[str, StateDict]
     layout: str
+    #: model config fields a bare checkpoint's head fixes (its joints, channels: the
+    #: row's ``head_settings``)
+    settings: dict[str, Any] | None = None
+    #: the backbone and head modules, when converting built and filled them (a bare
+    #: checkpoint's model uses them as they are: one network, filled once)
+    modules: dict[str, nn.Module] | None = None
 
 
 def _hook(ref: str) -> Callable[..., Any]:
@@ -65,7 +79,7 @@ class BackboneSpec:
     name: str
     #: ``module:Class`` of the network; called with ``args`` (+ ``img_size`` if ``sized``)
     network: str
-    #: ``module:function`` -> :class:`Pretrained` (``spec, path, tensors | None, image_size``)
+    #: ``module:function`` -> :class:`Pretrained` (``Backbone, weights file, image_size``)
     pretrained: str
     args: tuple[Any, ...] = ()
     sized: bool = False
@@ -74,7 +88,7 @@ class BackboneSpec:
     #: ``module:function`` ``(tensors, path) -> backbone name | None`` for bare checkpoints
     recognise: str = ""
     #: ``module:function`` ``(head tensors) -> {model config field: value}`` for a bare
-    #: checkpoint's head (joints, channels)
+    #: checkpoint's head (joints, channels), reported by ``pretrained`` in its answer
     head_settings: str = ""
     #: a weights value of this backbone's published pose weights
     default_weights: str = ""
@@ -82,43 +96,40 @@ class BackboneSpec:
     suffixes: tuple[str, ...] = ()
     #: bundled model that a file of its own format is the backbone of
     bundled: str = ""
+    #: name of its converted weights in the cache (own format)
+    conversion: str = ""
+    #: files of ``semapose/weights`` its converter reads too (own format)
+    companions: tuple[str, ...] = ()
 
-    def build(self, image_size: tuple[int, int] | None = None, **kwargs: Any) -> nn.Module:
-        """The network with random weights; ``kwargs`` go to its constructor."""
-        if self.sized and image_size is not None:
-            kwargs.setdefault("img_size", tuple(image_size))
-        module: nn.Module = _hook(self.network)(*self.args, **kwargs)
-        return module
 
-    def make_head(
-        self, in_channels: int, num_joints: int, num_deconv: int, head_channels: int
-    ) -> nn.Module:
-        """The single-frame head: the backbone's own (hook), else one 1x1 convolution at the
-        heatmap stride, or ``num_deconv`` deconvolutions before it."""
-        if self.head:
-            own: nn.Module | None = _hook(self.head)(in_channels, num_joints, num_deconv)
-            if own is not None:
-                return own
-        from semapose.models.heads import DeconvHead, FinalLayerHead
+@dataclass(frozen=True)
+class Backbone:
+    """A row with its hooks imported (see the module docstring)."""
 
-        if num_deconv == 0:
-            return FinalLayerHead(in_channels, num_joints)
-        return DeconvHead(in_channels, num_joints, num_deconv, deconv_channels=head_channels)
+    name: str
+    row: BackboneSpec
+    #: the network class (called with ``row.args``, + ``img_size`` if ``row.sized``)
+    network: Callable[..., nn.Module]
+    #: ``(this, weights file, image_size) -> Pretrained``
+    pretrained: Callable[..., Pretrained]
+    #: ``(in_channels, num_joints, num_deconv) -> head | None`` (None: the default head)
+    head: Callable[..., nn.Module | None] | None
+    #: ``(head tensors) -> {model config field: value}`` of a bare checkpoint
+    head_settings: Callable[..., dict[str, Any]] | None
 
-    def read_pretrained(
-        self,
-        path: str | Path,
-        tensors: Mapping[str, Tensor] | None = None,
-        image_size: tuple[int, int] = (256, 192),
-    ) -> Pretrained:
-        """Backbone (and head) tensors from a weights file in any layout this backbone reads;
-        ``tensors``: the file's, when already read."""
-        result: Pretrained = _hook(self.pretrained)(self, Path(path), tensors, image_size)
-        return result
 
-    def bare_settings(self, head: Mapping[str, Tensor]) -> dict[str, Any]:
-        """Model config fields a bare checkpoint's head fixes (e.g. its number of joints)."""
-        return dict(_hook(self.head_settings)(head)) if self.head_settings else {}
+def backbone(name: str | BackboneSpec) -> Backbone:
+    """The row of ``name`` (or the row given) with its hooks imported; ValueError naming
+    the known ones."""
+    row = name if isinstance(name, BackboneSpec) else spec_of(name)
+    return Backbone(
+        row.name,
+        row,
+        _hook(row.network),
+        _hook(row.pretrained),
+        _hook(row.head) if row.head else None,
+        _hook(row.head_settings) if row.head_settings else None,
+    )
 
 
 def _hrnet(name: str, width: int, default_weights: str) -> BackboneSpec:
@@ -165,8 +176,17 @@ BACKBONES: dict[str, BackboneSpec] = {
             default_weights="blazepose_full",
             suffixes=(".tflite",),
             bundled="blazepose",
+            conversion="blazepose_full",
+            companions=("blazepose_head.safetensors",),
         ),
     )
+}
+
+#: every backbone's own formats by suffix, as the weights reader takes them
+OWN_FORMATS: dict[str, OwnFormat] = {
+    suffix: OwnFormat(row.name, row.bundled, row.conversion, row.companions)
+    for row in BACKBONES.values()
+    for suffix in row.suffixes
 }
 
 
@@ -183,7 +203,7 @@ def spec_for_file(path: str | Path) -> BackboneSpec | None:
     return next((s for s in BACKBONES.values() if suffix in s.suffixes), None)
 
 
-def recognise_checkpoint(tensors: Mapping[str, Tensor], path: str | Path) -> BackboneSpec:
+def recognise_checkpoint(tensors: Mapping[str, Tensor], path: str | Path) -> Backbone:
     """The backbone of a bare (config-less) official checkpoint, from its tensors."""
     seen: set[str] = set()
     for spec in BACKBONES.values():
@@ -194,7 +214,7 @@ def recognise_checkpoint(tensors: Mapping[str, Tensor], path: str | Path) -> Bac
         if name and name not in BACKBONES:
             raise CheckpointError(f"{path}: looks like {name}, which semapose does not build")
         if name:
-            return BACKBONES[name]
+            return backbone(name)
     from semapose.models.checkpoints import detect_layout
 
     keys = list(tensors)

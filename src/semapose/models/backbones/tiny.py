@@ -8,15 +8,14 @@ a person crop, which a plain stack of stride-4 blocks would not.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 if TYPE_CHECKING:
-    from semapose.models.backbones.spec import BackboneSpec, Pretrained
+    from semapose.models.backbones.spec import Backbone, Pretrained
+    from semapose.weights.read import WeightsFile
 
 __all__ = ["TinyBackbone"]
 
@@ -75,17 +74,15 @@ class TinyBackbone(nn.Module):
 
 
 def read_pretrained(
-    spec: BackboneSpec,
-    path: Path,
-    tensors: Mapping[str, Tensor] | None,
+    backbone: Backbone,
+    file: WeightsFile,
     image_size: tuple[int, int],
 ) -> Pretrained:
     """A semapose checkpoint's ``backbone.*`` (and ``head.*``) tensors, else the whole file
     as the backbone's (layout ``unknown``)."""
     from semapose.models.backbones.spec import Pretrained
-    from semapose.weights.read import load_state_dict_file
 
-    sd = dict(tensors) if tensors is not None else load_state_dict_file(path)
+    sd = dict(file.tensors)
     parts: dict[str, dict[str, Tensor]] = {}
     for part in ("backbone", "head"):
         sub = {k[len(part) + 1 :]: v for k, v in sd.items() if k.startswith(part + ".")}

@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 if TYPE_CHECKING:
-    from semapose.models.backbones.spec import BackboneSpec, Pretrained
+    from semapose.models.backbones.spec import Backbone, Pretrained
+    from semapose.weights.read import WeightsFile
 
 __all__ = ["VIT_ARCHS", "ViT", "ViTArch", "convert_vit_checkpoint", "token_grid"]
 
@@ -271,21 +272,28 @@ def _mmpretrain_pos_embed(v: Tensor, num_patches: int) -> Tensor:
 
 
 def read_pretrained(
-    spec: BackboneSpec,
-    path: Path,
-    tensors: Mapping[str, Tensor] | None,
+    backbone: Backbone,
+    file: WeightsFile,
     image_size: tuple[int, int],
 ) -> Pretrained:
-    """Backbone and head of an official ViTPose / mmpose 1.x (mmpretrain names) checkpoint;
-    ``image_size`` sizes the position embedding."""
+    """Backbone and head of an official ViTPose / mmpose 1.x (mmpretrain names) checkpoint,
+    converted and loaded once (the modules come with it, with the arch's drop-path rate,
+    as the builder makes them) and its head's settings; ``image_size`` sizes the
+    position embedding."""
     from semapose.models.backbones.spec import Pretrained
     from semapose.models.single_frame import SingleFrameViTPose
-    from semapose.weights.read import load_state_dict_file
 
-    sd = tensors if tensors is not None else load_state_dict_file(path)
-    pose = SingleFrameViTPose.from_state_dict(sd, path, arch=spec.name, img_size=image_size)
+    grid = token_grid(image_size)
+    conv, layout = convert_vit_checkpoint(file.tensors, grid[0] * grid[1])
+    pose = SingleFrameViTPose.from_converted(
+        conv, layout, file.path, backbone.name, img_size=image_size, drop_path_rate=None
+    )
+    head = pose.head.state_dict()
     return Pretrained(
-        {"backbone": pose.backbone.state_dict(), "head": pose.head.state_dict()}, "semapose"
+        {"backbone": pose.backbone.state_dict(), "head": head},
+        "semapose",
+        backbone.head_settings(head) if backbone.head_settings else None,
+        {"backbone": pose.backbone, "head": pose.head},
     )
 
 
