@@ -44,18 +44,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import (  # noqa: E402
-    CACHE,
-    RESULTS,
-    command_line,
-    machine_info,
-    machine_line,
-    md_table,
-    run_child,
-    write_results,
-)
+from harness.child import run_child
+from harness.machine import command_line, machine_info, machine_line
+from harness.paths import CACHE, RESULTS
+from harness.report import md_table, write_results
 
 SCRIPT = Path(__file__).resolve()
 BASE_CONFIG = SCRIPT.parents[1] / "configs" / "synthetic_cpu_tiny.yaml"

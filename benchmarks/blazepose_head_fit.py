@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from blazepose_sample import fit_axis_weights, fit_head_weights, head_parts
-from common import command_line, machine_info, md_table, set_threads, write_results
+from harness.machine import command_line, machine_info, set_threads
+from harness.report import md_table, write_results
 
 HEAD_SLOTS = {"head_bottom": 1, "head_top": 2}
 

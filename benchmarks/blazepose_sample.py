@@ -30,23 +30,14 @@ disagree (:func:`detection_rows`).
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import (  # noqa: E402
-    command_line,
-    machine_info,
-    machine_line,
-    md_table,
-    set_threads,
-    write_results,
-)
+from harness.machine import command_line, machine_info, machine_line, set_threads
+from harness.report import md_table, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 ENLARGEMENTS = (1.25, 1.5)

@@ -252,7 +252,8 @@ def blazepose_check(data: Path, tflite: Path) -> dict[str, Any]:
 
 
 def _road_markdown(result: dict[str, Any], info: dict[str, Any]) -> str:
-    from common import command_line, machine_line, md_table
+    from harness.machine import command_line, machine_line
+    from harness.report import md_table
 
     table = []
     for r in result["rows"]:
@@ -328,7 +329,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.road:
         import torch
 
-        from common import machine_info, write_results
+        from harness.machine import machine_info
+        from harness.report import write_results
 
         torch.set_num_threads(1)
         result = road(args.data)

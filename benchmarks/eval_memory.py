@@ -22,21 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import (  # noqa: E402
-    command_line,
-    machine_info,
-    machine_line,
-    md_table,
-    peak_rss_mb,
-    run_child,
-    write_results,
-)
+from harness.child import run_child
+from harness.machine import command_line, machine_info, machine_line
+from harness.memory import peak_rss_mb
+from harness.report import md_table, write_results
 
 OLD_LIMIT = 50_000
 

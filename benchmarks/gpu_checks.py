@@ -28,9 +28,9 @@ from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, machine_info  # noqa: E402
-from gpu_temporal_fit import check_temporal_fit  # noqa: E402
+from gpu_temporal_fit import check_temporal_fit
+from harness.machine import machine_info
+from harness.paths import RESULTS
 
 VARIANTS = {
     "single_frame": ["model.temporal=none"],

@@ -32,21 +32,11 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import (  # noqa: E402
-    CACHE,
-    RESULTS,
-    command_line,
-    machine_info,
-    machine_line,
-    md_table,
-    peak_rss_mb,
-    rss_mb,
-    run_child,
-    set_threads,
-    write_results,
-)
+from harness.child import run_child
+from harness.machine import command_line, machine_info, machine_line, set_threads
+from harness.memory import peak_rss_mb, rss_mb
+from harness.paths import CACHE, RESULTS
+from harness.report import md_table, write_results
 
 SCRIPT = Path(__file__).resolve()
 W, H = 1920, 1080

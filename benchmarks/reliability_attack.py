@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from semapose.errors import SemaposeError  # noqa: E402
+from semapose.errors import SemaposeError
 
 CASES: list[tuple[str, Callable[[Path], Any], str]] = []
 

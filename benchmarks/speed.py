@@ -34,21 +34,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import (  # noqa: E402
-    RESULTS,
-    command_line,
-    machine_info,
-    machine_line,
-    md_table,
-    peak_rss_mb,
-    rss_mb,
-    run_child,
-    set_threads,
-    time_calls,
-    write_results,
-)
+from harness.child import run_child
+from harness.machine import command_line, machine_info, machine_line, set_threads
+from harness.memory import peak_rss_mb, rss_mb
+from harness.paths import RESULTS
+from harness.report import md_table, write_results
+from harness.timing import time_calls
 
 SCRIPT = Path(__file__).resolve()
 CONFIGS_DIR = SCRIPT.parents[1] / "configs"

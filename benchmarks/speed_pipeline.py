@@ -44,19 +44,11 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import (  # noqa: E402
-    RESULTS,
-    StageTimer,
-    command_line,
-    machine_info,
-    machine_line,
-    md_table,
-    set_threads,
-    write_results,
-)
-from speed import load_cfg  # noqa: E402
+from harness.machine import command_line, machine_info, machine_line, set_threads
+from harness.paths import RESULTS
+from harness.report import md_table, write_results
+from harness.timing import StageTimer
+from speed import load_cfg
 
 ROOT = Path(__file__).resolve().parents[1]
 PEOPLE = (1, 3, 5, 10, 20)

@@ -29,18 +29,10 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import (  # noqa: E402
-    RESULTS,
-    command_line,
-    machine_info,
-    machine_line,
-    md_table,
-    set_threads,
-    write_results,
-)
-from tracking_real import videos_dir  # noqa: E402
+from harness.machine import command_line, machine_info, machine_line, set_threads
+from harness.paths import RESULTS
+from harness.report import md_table, write_results
+from tracking_real import videos_dir
 
 
 class TimedDetector:

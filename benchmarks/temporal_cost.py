@@ -16,20 +16,11 @@ Writes ``benchmarks/results/temporal_cost.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (  # noqa: E402
-    command_line,
-    machine_info,
-    machine_line,
-    md_table,
-    set_threads,
-    time_calls,
-    write_results,
-)
+from harness.machine import command_line, machine_info, machine_line, set_threads
+from harness.report import md_table, write_results
+from harness.timing import time_calls
 
 VARIANTS = (
     "single_frame",

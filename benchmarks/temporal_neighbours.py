@@ -46,9 +46,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import temporal_real as TR  # noqa: E402
-from common import RESULTS, ROOT  # noqa: E402
+import temporal_real as TR
+from harness.paths import RESULTS, ROOT
 
 FUSE = ["model.temporal=mlsme_smml", "model.pixel_decoder=32", "model.frame_fusion=16"]
 VARIANTS: dict[str, list[str]] = {

@@ -166,7 +166,8 @@ def goals(agg: dict[str, Any]) -> list[list[Any]]:
 
 
 def report(results: Path, seconds: float) -> dict[str, Any]:
-    from common import command_line, machine_info, machine_line, md_table, write_results
+    from harness.machine import command_line, machine_info, machine_line
+    from harness.report import md_table, write_results
 
     runs = load_runs()
     agg = aggregate(runs)

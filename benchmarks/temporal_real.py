@@ -43,16 +43,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (  # noqa: E402
-    RESULTS,
-    ROOT,
-    command_line,
-    machine_info,
-    machine_line,
-    md_table,
-    write_results,
-)
+from harness.machine import command_line, machine_info, machine_line
+from harness.paths import RESULTS, ROOT
+from harness.report import md_table, write_results
 
 _SHARED = os.environ.get("SEMAPOSE_SHARED_DATA")
 VIDEOS = (Path(_SHARED) if _SHARED else ROOT.parent / "shared" / "data") / "videos"

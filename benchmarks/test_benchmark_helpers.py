@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 import accuracy
-import common
 import make_docs
+from harness import machine, report, timing
 
 
 def test_md_table_alignment_and_cells() -> None:
-    text = common.md_table(["a", "b"], [["x", 1.234], ["y", float("nan")]])
+    text = report.md_table(["a", "b"], [["x", 1.234], ["y", float("nan")]])
     lines = text.splitlines()
     assert lines[1] == "| --- | ---: |"
     assert lines[2] == "| x | 1.23 |"
@@ -26,14 +26,14 @@ def test_md_table_alignment_and_cells() -> None:
 
 def test_time_calls_counts_runs_and_warmup() -> None:
     calls: list[int] = []
-    res = common.time_calls(lambda: calls.append(1), repeat=4, warmup=2)
+    res = timing.time_calls(lambda: calls.append(1), repeat=4, warmup=2)
     assert len(calls) == 6
     assert len(res["runs_s"]) == 4
     assert res["min_s"] <= res["median_s"]
 
 
 def test_stage_timer_accumulates() -> None:
-    timer = common.StageTimer()
+    timer = timing.StageTimer()
     for _ in range(3):
         with timer("decode"):
             pass
@@ -42,7 +42,7 @@ def test_stage_timer_accumulates() -> None:
 
 
 def test_write_results_writes_json_and_markdown(tmp_path: Path) -> None:
-    common.write_results("x", {"a": 1}, "# T\n\n| a |\n", tmp_path)
+    report.write_results("x", {"a": 1}, "# T\n\n| a |\n", tmp_path)
     assert json.loads((tmp_path / "x.json").read_text()) == {"a": 1}
     assert (tmp_path / "x.md").read_text().startswith("# T")
 
@@ -92,7 +92,7 @@ def test_aggregate_mean_sd_and_verdict() -> None:
             "profile": accuracy.PROFILES["smoke"],
             "profile_name": "smoke",
             "command": "c",
-            "machine": common.machine_info(),
+            "machine": machine.machine_info(),
             "wall_s": 60.0,
             "jobs": 2,
             "reused_runs": 0,

@@ -36,9 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import command_line, machine_info, machine_line, md_table, write_results  # noqa: E402
+from harness.machine import command_line, machine_info, machine_line
+from harness.report import md_table, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -26,13 +26,13 @@ import json
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import command_line, machine_info, machine_line, md_table, run_child, write_results
+from harness.child import run_child
+from harness.machine import command_line, machine_info, machine_line
+from harness.report import md_table, write_results
 
 STAGES = ("fetch", "first load", "load", "load tiny_synthetic")
 
