@@ -35,6 +35,7 @@ import numpy as np
 from harness.child import run_child
 from harness.machine import command_line, machine_info, machine_line, set_threads
 from harness.memory import peak_rss_mb, rss_mb
+from harness.models import build_named
 from harness.paths import CACHE, RESULTS
 from harness.report import md_table, write_results
 
@@ -101,10 +102,10 @@ def measure(video: Path, n: int, people: int, write_video: bool) -> dict[str, An
 
     from semapose.inference.detectors.boxfile import BoxFileDetector
     from semapose.inference.job import JobOptions, predict_source
-    from speed_pipeline import build, options
+    from semapose.inference.pipeline import RunnerOptions
 
     rss_start = rss_mb()
-    model, cfg = build("tiny 128x96", None)
+    model, cfg = build_named("tiny 128x96")
     det = BoxFileDetector({i: person_boxes(i, people) for i in range(n)})
     rss_ready = rss_mb()
     samples: list[tuple[int, float, float]] = []
@@ -119,7 +120,14 @@ def measure(video: Path, n: int, people: int, write_video: bool) -> dict[str, An
     sampler.start()
     with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
         job = JobOptions(out_dir=Path(tmp), write_video=write_video, progress=False)
-        res = predict_source(video, model, options(cfg, "track"), det, job, on_frames=on_frames)
+        res = predict_source(
+            video,
+            model,
+            RunnerOptions.from_config(cfg, flip_test=True, crop="track"),
+            det,
+            job,
+            on_frames=on_frames,
+        )
     sampler.stop()
     rss = np.array([s[2] for s in samples])
     idx = np.array([s[0] for s in samples])
