@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from blazepose_sample import fit_axis_weights, fit_head_weights, head_parts
+from blazepose_head_rules import fit_axis_weights, fit_head_weights, head_parts
 from harness.machine import command_line, machine_info, set_threads
 from harness.report import md_table, write_results
 

@@ -81,3 +81,18 @@ class _Span:
 
     def __exit__(self, *exc: object) -> None:
         self.timer.add(self.name, time.perf_counter() - self.start)
+
+
+def time_interleaved(
+    calls: dict[str, Callable[[], Any]], repeat: int, warmup: int = 2
+) -> dict[str, list[float]]:
+    """Wall seconds of every call per round, the calls alternating round by round (so that
+    load from other jobs hits all alike); the first ``warmup`` rounds are not kept."""
+    runs: dict[str, list[float]] = {k: [] for k in calls}
+    for r in range(repeat + warmup):
+        for name, fn in calls.items():
+            start = time.perf_counter()
+            fn()
+            if r >= warmup:
+                runs[name].append(time.perf_counter() - start)
+    return runs
