@@ -30,6 +30,7 @@ import torch
 
 from gpu_temporal_fit import check_temporal_fit
 from harness.machine import machine_info
+from harness.models import fit_preset
 from harness.paths import RESULTS
 
 VARIANTS = {
@@ -46,11 +47,8 @@ VARIANTS = {
 
 def config(backbone: str, variant: str, dry: bool) -> Any:
     from semapose.config import load_config
-    from semapose.engine.cache_fit import FIT_PRESET
 
-    own = ("model.temporal=", "model.backbone", "model.pixel_decoder=", "model.frame_fusion=")
-    base = [o for o in FIT_PRESET if not o.startswith(own)]
-    base += ["model.freeze_backbone=true", "model.backbone_weights="]
+    base = fit_preset(backbone=True) + ["model.freeze_backbone=true", "model.backbone_weights="]
     if backbone == "blazepose":
         base += ["model.backbone=blazepose"]
     elif backbone == "hrnet_w48":

@@ -15,49 +15,19 @@ the prediction files and scoring mAP. Prints a table and saves
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
-
+from harness.cli import parser
 from harness.machine import command_line, machine_info, machine_line, set_threads
+from harness.models import tiny_cfg, tiny_model
 from harness.paths import CACHE
 from harness.report import md_table, write_results
 from harness.timing import time_calls
 
 
-def tiny_model(cfg: Any) -> Any:
-    """A random tiny model (seed 0) with random BatchNorm means (more peaked heatmaps)."""
-    import torch
-
-    from semapose.models.build import build_model
-
-    torch.manual_seed(0)
-    model = build_model(cfg).eval()
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.normal_(0, 0.1)
-    return model
-
-
-def tiny_cfg() -> Any:
-    """64x48 crops, T = 5 (offsets -2..2), MLSME+SMML of width 32, two heads."""
-    from semapose.config import Config
-
-    cfg = Config()
-    cfg.data.image_size = (64, 48)
-    cfg.data.offsets = [-2, -1, 1, 2]
-    cfg.model.temporal = "mlsme_smml"
-    cfg.model.dim = 32
-    cfg.model.heads = 2
-    cfg.test.batch_size = 8
-    return cfg
-
-
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__, threads=1)
     ap.add_argument("--videos", type=int, default=3)
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     set_threads(args.threads)
 
@@ -113,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{machine_line(info)}. The machine is shared with other jobs.",
         ]
     )
-    write_results("validate_speed", data, md)
+    write_results("validate_speed", data, md, args.out)
     return 0
 
 
