@@ -33,11 +33,12 @@ from typing import Any
 import numpy as np
 
 from harness.child import run_child
-from harness.machine import command_line, machine_info, machine_line, set_threads
+from harness.cli import parser
+from harness.machine import command_line, machine_info, set_threads
 from harness.memory import peak_rss_mb, rss_mb
 from harness.models import build_named
-from harness.paths import CACHE, RESULTS
-from harness.report import md_table, write_results
+from harness.paths import CACHE
+from harness.report import md_table, provenance, write_results
 
 SCRIPT = Path(__file__).resolve()
 W, H = 1920, 1080
@@ -177,12 +178,10 @@ def plot(r: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__, threads=1)
     ap.add_argument("--frames", type=int, default=10_000)
     ap.add_argument("--people", type=int, default=2)
     ap.add_argument("--write-video", action="store_true")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--_generate", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._generate:
@@ -231,8 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Growth after frame 1000 (linear fit): {r['slope_mb_per_1000_frames']:.2f} MiB "
             "per 1000 frames.",
             "",
-            f"Command: `{r['command']}`  ",
-            f"Machine: {machine_line(r['machine'])}",
+            *provenance(r["command"], r["machine"]),
         ]
     )
     write_results("memory_stream", r, md, args.out)

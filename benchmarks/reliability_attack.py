@@ -19,11 +19,12 @@ import time
 import reliability_cases_fit
 import reliability_cases_io
 from harness.cases import run_cases
-from harness.paths import RESULTS
+from harness.cli import parser
 from harness.report import write_results
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    args = parser(__doc__).parse_args(argv)
     result = run_cases(reliability_cases_io.CASES.items + reliability_cases_fit.CASES.items)
     lines = [
         "# Red-team round on issue 24's fixes",
@@ -37,7 +38,7 @@ def main() -> None:
     for r in result["rows"]:
         lines.append(f"| {r['case']} | {r['expected']} | {r['outcome']} | "
                      f"{'yes' if r['right'] else 'NO'} | {r['seconds']} |")  # fmt: skip
-    write_results("reliability_attack", result, "\n".join(lines), RESULTS, indent=1, show=False)
+    write_results("reliability_attack", result, "\n".join(lines), args.out, indent=1, show=False)
     print(f"{result['right']} of {result['cases']} right")
 
 
