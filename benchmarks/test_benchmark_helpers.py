@@ -111,3 +111,14 @@ def test_make_docs_includes_results(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     out = make_docs.render("intro\n<!-- include a -->\n<!-- include missing -->\n")
     assert out.splitlines()[:3] == ["intro", "", "| x |"]
     assert "not run yet" in out
+
+
+def test_track_stats_counts_hidden_apart() -> None:
+    from tracking_real import track_stats
+
+    images = [{"id": i} for i in range(3)]
+    ann = [{"image_id": i, "track_id": 0} for i in range(3)]
+    ann += [{"image_id": 0, "track_id": 1}, {"image_id": 1, "track_id": 1, "hidden": True}]
+    stats = track_stats({"images": images, "annotations": ann}, expected=2)
+    assert stats["frames_with_expected"] == 1 and stats["frames_with_expected_incl_hidden"] == 2
+    assert stats["hidden_person_frames"] == 1 and stats["ids"] == 2
