@@ -46,7 +46,7 @@ from typing import Any
 
 import temporal_real as TR
 from harness.cli import parser
-from harness.models import fit_preset, key_only
+from harness.models import build_fit_variant, key_only
 from harness.paths import ROOT
 from harness.runs import in_parallel, run_worker
 from harness.timing import Clock
@@ -93,14 +93,7 @@ def work_dir() -> Path:
 
 
 def build(variant: str, seed: int) -> tuple[Any, Any]:
-    import torch
-
-    from semapose.config import load_config
-    from semapose.models.build import build_model
-
-    cfg = load_config(None, fit_preset() + VARIANTS[variant] + [f"train.seed={seed}"])
-    torch.manual_seed(seed)
-    return cfg, build_model(cfg).eval()
+    return build_fit_variant(VARIANTS[variant], seed)
 
 
 def real_threshold(cfg: Any, cache: Any) -> float:

@@ -40,7 +40,7 @@ from typing import Any
 
 from harness.cli import parser
 from harness.machine import command_line, machine_info
-from harness.models import fit_preset, key_only
+from harness.models import build_fit_variant, key_only
 from harness.paths import FIGURES, ROOT, videos_dir
 from harness.report import write_results
 from harness.runs import collect_runs, in_parallel, run_worker
@@ -136,23 +136,9 @@ __all__ = ["PCK_FRACTION", "TEACHER_MIN_SCORE", "eval_real", "eval_synthetic", "
 # ----------------------------------------------------------------------------- config
 
 
-def make_config(profile: dict[str, Any], variant: str, seed: int = 0) -> Any:
-    from semapose.config import load_config
-
-    return load_config(
-        None,
-        fit_preset() + VARIANTS[variant] + profile["overrides"] + [f"train.seed={seed}"],
-    )
-
-
 def build(profile: dict[str, Any], variant: str, seed: int = 0) -> tuple[Any, Any]:
-    import torch
-
-    from semapose.models.build import build_model
-
-    cfg = make_config(profile, variant, seed)
-    torch.manual_seed(seed)
-    return cfg, build_model(cfg).eval()
+    """The config and model (eval mode) of ``variant`` under ``profile``'s overrides."""
+    return build_fit_variant(VARIANTS[variant] + profile["overrides"], seed)
 
 
 # ----------------------------------------------------------------------------- data

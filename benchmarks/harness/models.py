@@ -127,3 +127,16 @@ def key_only(model: Any) -> Any:
     decode = model.decode_clip
     model.decode_clip = lambda f: decode(f[:, k : k + 1].expand_as(f).contiguous())
     return decode
+
+
+def build_fit_variant(options: list[str], seed: int = 0) -> tuple[Any, Any]:
+    """The config of :func:`fit_preset` + ``options`` (a variant's own, then overrides) with
+    ``train.seed``, and its model built after ``torch.manual_seed(seed)`` (eval mode)."""
+    import torch
+
+    from semapose.config import load_config
+    from semapose.models.build import build_model
+
+    cfg = load_config(None, fit_preset() + options + [f"train.seed={seed}"])
+    torch.manual_seed(seed)
+    return cfg, build_model(cfg).eval()
