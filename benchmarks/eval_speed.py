@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 from harness.cli import parser
-from harness.machine import command_line
+from harness.machine import command_line, load_average
 from harness.report import write_results
 from harness.timing import Clock
 
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "runs": args.runs,
-        "load_average_1min": round(os.getloadavg()[0], 2),
+        "load_average_1min": load_average(),
     }
     print(f"data: {sizes}")
     lines = ["| step | wall seconds (median) |", "|---|---|"]
