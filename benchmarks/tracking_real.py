@@ -6,8 +6,8 @@ Usage::
     python benchmarks/tracking_real.py --detect-every 1,10      # compare detector periods
     python benchmarks/tracking_real.py --videos two_people_72f.mp4 --overlay-frames 30,60
 
-Runs :func:`semapose.inference.job.predict_source` (what ``semapose predict``
-runs; default detector, no overlay video) on each clip of
+Runs ``Predictor.run_one`` (what ``semapose predict`` runs; default detector, no
+overlay video) on each clip of
 ``$SEMAPOSE_SHARED_DATA/videos`` (default ``../shared/data/videos``) and reads
 the written PoseTrack JSON back. Per clip and detector period: distinct track
 ids, the frames with exactly the expected number of *posed* persons (hidden ones,
