@@ -120,9 +120,9 @@ def run_clip(
 
     from semapose.inference.stream import make_detector
 
-    # as measured so far: the tracker's requests answered by the full detector and its
-    # network built on the first frame (``near``/``warm`` false; see harness.road)
-    det = TimedDetector(make_detector(None, None), near=False, warm=False)
+    # predict's road: re-anchoring requests answered by ``detect_near``, the network built
+    # by the job's warm-up (the results before this measured both off: harness.road)
+    det = TimedDetector(make_detector(None, None))
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         r = dataclasses.replace(predictor, detect_every=every).run_one(
