@@ -14,26 +14,26 @@ rules on real people.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
-from blazepose_sample import fit_axis_weights, fit_head_weights, head_parts
-from common import command_line, machine_info, md_table, set_threads, write_results
+from blazepose_head_rules import fit_axis_weights, fit_head_weights, head_parts
+from harness.cli import parser as bench_parser
+from harness.machine import command_line, machine_info, set_threads
+from harness.report import md_table, write_results
 
 HEAD_SLOTS = {"head_bottom": 1, "head_top": 2}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = bench_parser(__doc__, threads=2)
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--videos", type=int, default=24)
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--step", type=int, default=6)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--enlarge", type=float, default=1.5)
-    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
 
     import torch
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         + md_table(["point", "people", "nose", "eyes", "ears", "shoulders"], rows)
         + "\n"
     )
-    write_results("blazepose_head_fit", results, md)
+    write_results("blazepose_head_fit", results, md, args.out)
     return 0
 
 

@@ -29,29 +29,31 @@ disagree (:func:`detection_rows`).
 
 from __future__ import annotations
 
-import argparse
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import (  # noqa: E402
-    command_line,
-    machine_info,
-    machine_line,
-    md_table,
-    set_threads,
-    write_results,
+from blazepose_head_rules import (
+    fit_axis_weights,
+    fit_head_weights,
+    head_parts,
+    posetrack_points,
+    synthetic_rules,
 )
+from blazepose_sample_report import markdown, sample_figure
+from harness.cli import parser as bench_parser
+from harness.machine import command_line, machine_info, set_threads
+from harness.paths import ROOT, posetrack_sample
+from harness.report import write_results
+from harness.scoring import write_like_gt
+from harness.timing import time_interleaved
 
-ROOT = Path(__file__).resolve().parents[1]
+__all__ = ["fit_axis_weights", "fit_head_weights", "head_parts", "markdown"]
+
 ENLARGEMENTS = (1.25, 1.5)
 DECODINGS = ("regression", "regression+refine", "heatmap")
-HEAD_PARTS = ("nose", "eye centre", "ear centre", "shoulder centre")
 
 
 def sample_people(data: Path) -> list[dict[str, Any]]:
@@ -164,46 +166,6 @@ def decode_head(
     return HeatmapCodec((256, 256), stride=4, sigma=2.0, refine="dark").decode(heatmaps)
 
 
-def head_parts(points33: np.ndarray) -> np.ndarray:
-    """(N, 4, 2): nose, eye centre, ear centre, shoulder centre."""
-    groups = ((0,), (2, 5), (7, 8), (11, 12))
-    return np.stack([points33[:, list(g)].mean(axis=1) for g in groups], axis=1)
-
-
-def fit_head_weights(
-    parts: np.ndarray, targets: np.ndarray, scale: np.ndarray
-) -> tuple[float, float, float, float]:
-    """Affine weights (sum 1) of the 4 parts that best give ``targets`` (least squares,
-    residuals divided by the person's head size)."""
-    base = parts[:, 3]
-    a = (parts[:, :3] - base[:, None]) / scale[:, None, None]  # (N, 3, 2)
-    b = (targets - base) / scale[:, None]
-    design = a.transpose(0, 2, 1).reshape(-1, 3)
-    w, *_ = np.linalg.lstsq(design, b.reshape(-1), rcond=None)
-    return (float(w[0]), float(w[1]), float(w[2]), float(1 - w.sum()))
-
-
-def fit_axis_weights(
-    parts: np.ndarray, targets: np.ndarray, scale: np.ndarray
-) -> tuple[float, float, float, float]:
-    """One-parameter rule: target = ear centre + t * (ear centre - shoulder centre)."""
-    ear, axis = parts[:, 2], parts[:, 2] - parts[:, 3]
-    a, b = axis / scale[:, None], (targets - ear) / scale[:, None]
-    t = float((a * b).sum() / max((a * a).sum(), 1e-12))
-    return (0.0, 0.0, 1.0 + t, -t)
-
-
-def synthetic_rules() -> dict[str, dict[str, tuple[float, ...]]]:
-    """Head rules fitted on synthetic people by benchmarks/blazepose_head_fit.py (if run)."""
-    import json
-
-    path = ROOT / "benchmarks" / "results" / "blazepose_head_fit.json"
-    if not path.is_file():
-        return {}
-    rules = json.loads(path.read_text(encoding="utf-8")).get("rule_weights", {})
-    return {k: {n: tuple(w) for n, w in v.items()} for k, v in rules.items()}
-
-
 def to_image(points: np.ndarray, mats: np.ndarray) -> np.ndarray:
     from semapose.data.transforms import invert_affine, transform_points
 
@@ -234,16 +196,14 @@ def evaluate_map(
     gt_files: list[Path] | None = None,
 ) -> dict[str, Any]:
     from semapose.evaluation import evaluate_posetrack
-    from semapose.io.posetrack_json import gt_images, write_posetrack18_predictions
 
     with tempfile.TemporaryDirectory() as tmp:
         gt_files = gt_files or sorted({p["gt_file"] for p in people})
         for gt_file in gt_files:
-            images = gt_images(gt_file)
-            per: dict[Any, list[dict[str, Any]]] = {img["id"]: [] for img in images}
+            per: dict[Any, list[dict[str, Any]]] = {}
             for i, p in enumerate(people):
-                if p["gt_file"] == gt_file and p["image_id"] in per:
-                    per[p["image_id"]].append(
+                if p["gt_file"] == gt_file:
+                    per.setdefault(int(p["image_id"]), []).append(
                         {
                             "keypoints": keypoints[i],
                             "scores": scores[i],
@@ -251,7 +211,7 @@ def evaluate_map(
                             "track_id": p["index"],
                         }
                     )
-            write_posetrack18_predictions(Path(tmp) / gt_file.name, images, per)
+            write_like_gt(gt_file, Path(tmp) / gt_file.name, per)
         return evaluate_posetrack(gt_files, [Path(tmp) / f.name for f in gt_files])
 
 
@@ -280,22 +240,11 @@ def score_row(
     }
 
 
-def posetrack_points(
-    points33: np.ndarray, scores33: np.ndarray, weights: dict[str, tuple[float, ...]]
-) -> tuple[np.ndarray, np.ndarray]:
-    from semapose.keypoints import blazepose_to_posetrack18
-
-    both = np.concatenate([points33, scores33[..., None]], axis=-1)
-    mapped = blazepose_to_posetrack18(both, weights)  # type: ignore[arg-type]
-    return mapped[..., :2], mapped[..., 2]
-
-
 def timing(net: Any, weights: Path | None, threads: int, repeat: int) -> dict[str, Any]:
     """ms per crop of the module at batch 1 and 8 and, as a reference measured in the
     same rounds, Google's runtime (ai-edge-litert, batch 1) when it is installed. The
     three are interleaved round by round so that load from other jobs hits all alike."""
     import statistics
-    import time
 
     import torch
 
@@ -317,14 +266,8 @@ def timing(net: Any, weights: Path | None, threads: int, repeat: int) -> dict[st
         calls[f"litert_batch_1_threads_{threads}"] = (it.invoke, 1)
     except ImportError:
         pass
-    runs: dict[str, list[float]] = {k: [] for k in calls}
     with torch.no_grad():
-        for r in range(repeat + 2):
-            for name, (fn, _) in calls.items():
-                start = time.perf_counter()
-                fn()
-                if r >= 2:  # two warm-up rounds
-                    runs[name].append(time.perf_counter() - start)
+        runs = time_interleaved({k: fn for k, (fn, _) in calls.items()}, repeat, warmup=2)
     return {
         name: {
             "ms_per_crop": round(1000 * statistics.median(runs[name]) / batch, 2),
@@ -333,36 +276,6 @@ def timing(net: Any, weights: Path | None, threads: int, repeat: int) -> dict[st
         }
         for name, (_, batch) in calls.items()
     }
-
-
-def sample_figure(
-    crops: np.ndarray, keypoints: np.ndarray, people: list[dict[str, Any]], mats: np.ndarray
-) -> bytes:
-    """PNG sheet of the first 8 crops: predicted skeleton (green, head points red) and the
-    annotated joints (white rings)."""
-    import cv2
-
-    from semapose.data.transforms import transform_points
-    from semapose.keypoints import POSETRACK_SKELETON
-
-    tiles = []
-    for i in range(min(8, len(crops))):
-        im = cv2.cvtColor(crops[i], cv2.COLOR_RGB2BGR).copy()
-        gt = transform_points(people[i]["person"].keypoints, mats[i])
-        for j in np.flatnonzero(people[i]["person"].visibility > 0):
-            cv2.circle(im, (int(gt[j, 0]), int(gt[j, 1])), 5, (255, 255, 255), 1)
-        pts = keypoints[i].astype(int)
-        for a, b in POSETRACK_SKELETON:
-            cv2.line(im, tuple(pts[a]), tuple(pts[b]), (0, 255, 0), 1)
-        for j, (x, y) in enumerate(pts):
-            cv2.circle(im, (int(x), int(y)), 3, (0, 0, 255) if j in (1, 2) else (255, 255, 0), -1)
-        tiles.append(im)
-    while len(tiles) < 8:
-        tiles.append(np.zeros_like(tiles[0]))
-    sheet = np.concatenate([np.concatenate(tiles[:4], 1), np.concatenate(tiles[4:], 1)], 0)
-    ok, png = cv2.imencode(".png", sheet)
-    assert ok
-    return png.tobytes()
 
 
 #: the product road with the sample's detection file: ``semapose predict --boxes`` options
@@ -435,8 +348,8 @@ def _annotations(path: Path) -> list[Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/posetrack18_sample")
+    parser = bench_parser(__doc__)
+    parser.add_argument("--data", type=Path, default=posetrack_sample())
     parser.add_argument("--weights", type=Path, default=None, help="pose_landmark_full.tflite")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (accuracy part)")
     parser.add_argument(
@@ -552,78 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     for threads in (int(t) for t in args.timing_threads.split(",")):
         results["timing"].update(timing(net, args.weights, threads, args.repeat))
     print(results["timing"])
-    write_results("blazepose_sample", results, markdown(results))
+    write_results("blazepose_sample", results, markdown(results), args.out)
     return 0
-
-
-def markdown(r: dict[str, Any]) -> str:
-    def ap(row: dict[str, Any], key: str) -> Any:
-        value = row["map"].get(key)
-        return "" if value is None else round(float(value), 1)
-
-    keys = [k for k in r["rows"][0]["map"] if not isinstance(r["rows"][0]["map"][k], dict)]
-    wanted = [k for k in ("Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "Mean")]
-    cols = [k for k in wanted if k in keys] or keys[:8]
-    rows = [
-        [
-            x["enlarge"],
-            x["decoding"],
-            x["head_rule"],
-            x["pckh_13"],
-            x["pckh_head_bottom"],
-            x["pckh_head_top"],
-            *[ap(x, k) for k in cols],
-        ]
-        for x in r["rows"]
-    ]
-    lines = [
-        f"BlazePose GHUM full on the PoseTrack18 sample ({r['people']} people, {r['frames']} "
-        f"frames, GT boxes). `{r['command']}`",
-        "",
-        md_table(
-            [
-                "enlarge",
-                "decoding",
-                "head rule",
-                "PCKh@0.5 13 joints",
-                "head_bottom",
-                "head_top",
-                *[f"mAP {c}" for c in cols],
-            ],
-            rows,
-        ),
-        "",
-        "With the sample's detection file through the product road (`semapose predict "
-        "--boxes`, the command itself, every box kept as given; joint score = heatmap "
-        "maximum x the key crop's pose-present score; SAMPLE = the PoseTrack18 sample, "
-        "DETECTIONS = SAMPLE/annotations/test_posetrack18_human_detections.json):",
-        "",
-        md_table(
-            ["weights", "command", "persons written", *[f"mAP {c}" for c in cols]],
-            [
-                [
-                    d["weights"],
-                    f"`{d['command']}`",
-                    d["persons_written"],
-                    *[ap(d, k) for k in cols],
-                ]
-                for d in r.get("detections", [])
-            ],
-        ),
-        "",
-        md_table(
-            ["ms per crop", "median", "fastest run"],
-            [
-                [k.replace("_", " "), v["ms_per_crop"], v["ms_per_crop_min"]]
-                for k, v in r["timing"].items()
-            ],
-        ),
-        "",
-        f"Timing on {machine_line(r['machine'])}; the machine was shared with other jobs "
-        "(within one thread count the timings alternate round by round).",
-        "",
-    ]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,14 @@ ground-truth boxes three ways and prints PCKh@0.5 and the keypoint differences:
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from harness.cli import parser
+from harness.machine import set_threads
 from semapose.inference.demo import _match
 
 
@@ -86,18 +87,16 @@ def run_mode(predictor: Any, videos: list[Any], mode: str) -> ModeResult:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import torch
 
     from semapose.inference.loading import load_model
     from semapose.inference.predictor import Predictor
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__, out=None, threads=1)
     ap.add_argument("weights", nargs="?", default=None)
     ap.add_argument("--videos", type=int, default=8)
     ap.add_argument("--frames", type=int, default=30)
-    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     predictor = Predictor.from_loaded(load_model(args.weights), "cpu")
     videos = _videos(args.videos, args.frames, (256, 192))
     results = {m: run_mode(predictor, videos, m) for m in ("track", "key", "static")}

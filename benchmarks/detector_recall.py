@@ -24,7 +24,6 @@ default model, no overlay, one thread) and saves ``benchmarks/results/detector_r
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -32,6 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from harness.cli import parser
+from harness.machine import command_line, machine_info, machine_line
+from harness.paths import shared_data
+from harness.report import md_table, write_results
 from semapose.inference.detectors import build_detector
 from semapose.inference.detectors.boxops import box_iou
 
@@ -252,8 +255,6 @@ def blazepose_check(data: Path, tflite: Path) -> dict[str, Any]:
 
 
 def _road_markdown(result: dict[str, Any], info: dict[str, Any]) -> str:
-    from common import command_line, machine_line, md_table
-
     table = []
     for r in result["rows"]:
         d, b = r["detector"], r.get("basketball", {})
@@ -310,8 +311,8 @@ def _map_mean(value: Any) -> Any:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=Path("../shared/data"))
+    ap = parser(__doc__)
+    ap.add_argument("--data", type=Path, default=shared_data())
     ap.add_argument("--detector", default="ssdlite")
     ap.add_argument("--score", type=float, default=None)
     ap.add_argument("--tiles", type=int, default=None)
@@ -328,14 +329,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.road:
         import torch
 
-        from common import machine_info, write_results
-
         torch.set_num_threads(1)
         result = road(args.data)
         if args.blazepose_detector is not None:
             result["blazepose"] = blazepose_check(args.data, args.blazepose_detector)
         info = machine_info(1)
-        write_results("detector_road", {**result, "machine": info}, _road_markdown(result, info))
+        write_results(
+            "detector_road", {**result, "machine": info}, _road_markdown(result, info), args.out
+        )
         return
     kwargs: dict[str, Any] = {}
     if args.score is not None:

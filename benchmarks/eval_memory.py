@@ -22,21 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import (  # noqa: E402
-    command_line,
-    machine_info,
-    machine_line,
-    md_table,
-    peak_rss_mb,
-    run_child,
-    write_results,
-)
+from harness.child import run_child
+from harness.cli import parser
+from harness.machine import command_line, machine_info, machine_line
+from harness.memory import peak_rss_mb
+from harness.report import md_table, write_results
 
 OLD_LIMIT = 50_000
 
@@ -69,7 +62,7 @@ def child(people: int, whole: bool) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__)
     ap.add_argument("--people", type=int, nargs="+", default=[10_000, 50_000, 200_000])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -108,7 +101,7 @@ def main() -> None:
         + "'whole' is the previous one-chunk computation. "
         + f"Machine shared with other work: {machine_line(info)}.\n\n`{command_line()}`\n"
     )
-    write_results("eval_memory", {"machine": info, "results": results}, md)
+    write_results("eval_memory", {"machine": info, "results": results}, md, args.out)
 
 
 if __name__ == "__main__":

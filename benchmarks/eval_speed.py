@@ -15,32 +15,32 @@ unlabeled frames and missing joints), then times, as the median over
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
-
+from harness.cli import parser
+from harness.machine import command_line, load_average
+from harness.report import write_results
+from harness.timing import Clock
 
 CPU_TIMES: dict[str, list[float]] = {}
 
 
 def _timed(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
     """Result and wall seconds; the process CPU seconds go to CPU_TIMES[fn name]."""
-    start, cpu = time.perf_counter(), time.process_time()
-    out = fn(*args, **kwargs)
-    CPU_TIMES.setdefault(fn.__name__, []).append(time.process_time() - cpu)
-    return out, time.perf_counter() - start
+    with Clock() as clock:
+        out = fn(*args, **kwargs)
+    CPU_TIMES.setdefault(fn.__name__, []).append(clock.cpu)
+    return out, clock.wall
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__)
     ap.add_argument("--sequences", type=int, default=170)
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--max-people", type=int, default=20)
@@ -48,7 +48,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--coco", action="store_true", help="also time the pycocotools OKS AP")
     ap.add_argument("--track", action="store_true", help="also time the motmetrics tracking")
     ap.add_argument("--data", type=Path, help="reuse DATA/gt and DATA/pred instead of generating")
-    ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
 
     from semapose.evaluation.posetrack_map import compute_map, evaluate_posetrack, match
@@ -102,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "runs": args.runs,
-        "load_average_1min": round(os.getloadavg()[0], 2),
+        "load_average_1min": load_average(),
     }
     print(f"data: {sizes}")
     lines = ["| step | wall seconds (median) |", "|---|---|"]
@@ -111,11 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += [f"| `{k}` | {v:.2f} |" for k, v in cpu.items()]
     table = "\n".join(lines)
     print(table)
-    args.out.mkdir(parents=True, exist_ok=True)
     result = {"data": sizes, "seconds": med, "cpu_seconds": cpu, "all_runs": rows, "env": env}
-    from semapose.io.atomic import atomic_write_json, atomic_write_text
-
-    atomic_write_json(args.out / "eval_speed.json", result, indent=2)
     md = (
         "# Evaluation speed (poseval-exact mAP)\n\n"
         f"Generated set: {sizes['sequences']} sequences, {sizes['frames_evaluated']} labeled "
@@ -123,11 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         f"({sizes['json_mb']} MB of JSON). {env['cpus']} CPUs (1-min load average "
         f"{env['load_average_1min']} while measuring: wall times include waiting for a "
         f"shared CPU), Python {env['python']}, median of {env['runs']} runs.\n\n"
-        f"Command: `python benchmarks/eval_speed.py {' '.join(argv or sys.argv[1:])}`\n\n"
-        + table
-        + "\n"
+        f"Command: `{command_line()}`\n\n" + table + "\n"
     )
-    atomic_write_text(args.out / "eval_speed.md", md)
+    write_results("eval_speed", result, md, args.out, show=False)
     print(json.dumps(med))
     return 0
 

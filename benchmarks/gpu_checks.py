@@ -28,9 +28,10 @@ from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, machine_info  # noqa: E402
-from gpu_temporal_fit import check_temporal_fit  # noqa: E402
+from gpu_temporal_fit import check_temporal_fit
+from harness.machine import machine_info
+from harness.models import fit_preset
+from harness.paths import RESULTS
 
 VARIANTS = {
     "single_frame": ["model.temporal=none"],
@@ -46,11 +47,8 @@ VARIANTS = {
 
 def config(backbone: str, variant: str, dry: bool) -> Any:
     from semapose.config import load_config
-    from semapose.engine.cache_fit import FIT_PRESET
 
-    own = ("model.temporal=", "model.backbone", "model.pixel_decoder=", "model.frame_fusion=")
-    base = [o for o in FIT_PRESET if not o.startswith(own)]
-    base += ["model.freeze_backbone=true", "model.backbone_weights="]
+    base = fit_preset(backbone=True) + ["model.freeze_backbone=true", "model.backbone_weights="]
     if backbone == "blazepose":
         base += ["model.backbone=blazepose"]
     elif backbone == "hrnet_w48":

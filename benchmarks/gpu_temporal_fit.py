@@ -21,16 +21,19 @@ from typing import Any
 
 import torch
 
+from harness.models import fit_preset
+from harness.models import key_only as feed_key_only
+
 FUSE = ["model.temporal=mlsme_smml", "model.pixel_decoder=32", "model.frame_fusion=16"]
 
 
 def _config(dry: bool, weights: str) -> Any:
     from semapose.config import load_config
-    from semapose.engine.cache_fit import FIT_PRESET
 
-    own = ("model.temporal=", "model.backbone", "model.pixel_decoder=", "model.frame_fusion=")
-    base = [o for o in FIT_PRESET if not o.startswith(own)]
-    base += ["model.backbone=blazepose", f"model.backbone_weights={weights}"]
+    base = fit_preset(backbone=True) + [
+        "model.backbone=blazepose",
+        f"model.backbone_weights={weights}",
+    ]
     if dry:
         base += ["model.backbone=tiny", "model.backbone_weights=", "data.image_size=[64,64]"]
         base += ["model.cube_size=4"]
@@ -104,9 +107,7 @@ def check_temporal_fit(device: torch.device, dry: bool) -> dict[str, Any]:
                 log = fit_on_cache(model, cfg, cache, rows, fc)
             seconds = time.perf_counter() - t1
             if key_only:
-                k = model.key_index
-                decode = model.decode_clip
-                model.decode_clip = lambda f, d=decode, k=k: d(f[:, k : k + 1].expand_as(f))
+                feed_key_only(model)
             report, _ = neighbour_report(model, cache, test_rows, list(cfg.data.offsets), thr, 0.5)
             out[name] = {
                 "train_seconds": seconds,

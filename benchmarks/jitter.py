@@ -20,7 +20,6 @@ Results: ``benchmarks/results/jitter.{json,md}``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -28,17 +27,9 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import (  # noqa: E402
-    RESULTS,
-    command_line,
-    machine_info,
-    machine_line,
-    md_table,
-    set_threads,
-    write_results,
-)
+from harness.cli import parser
+from harness.machine import command_line, machine_info, set_threads
+from harness.report import md_table, provenance, write_results
 
 
 def _series(frames: list[Any]) -> dict[int, list[tuple[int, np.ndarray, np.ndarray, float]]]:
@@ -96,11 +87,9 @@ def score(frames: list[Any], gt: Any) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__, threads=1)
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--seeds", default="3", help="comma list of clip seeds")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     set_threads(args.threads)
 
@@ -153,8 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             md_table(["seed", "model", "keypoints", "PCKh@0.5 %", "error px", "jitter"], rows),
             "",
-            f"Command: `{command_line()}`  ",
-            f"Machine: {machine_line(info)}",
+            *provenance(command_line(), info),
         ]
     )
     write_results("jitter", {"results": data, "command": command_line(), "machine": info}, md,

@@ -16,14 +16,14 @@ of their own, hidden ones apart), so no document can quote another run.
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from harness.paths import RESULTS, ROOT
+
 TEMPLATE = ROOT / "benchmarks" / "benchmarks_doc.template.md"
 TARGET = ROOT / "docs" / "benchmarks.md"
-RESULTS = ROOT / "benchmarks" / "results"
 MARK = re.compile(r"^<!-- include ([\w.-]+) -->$")
 REGION = re.compile(r"<!-- tracking:([\w-]+) -->(.*?)<!-- /tracking:\1 -->", re.S)
 #: documents whose tracking figures are generated (besides docs/benchmarks.md)
@@ -116,9 +116,10 @@ def render(template: str) -> str:
     return fill_regions(text, figures) if figures else text
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     from semapose.io.atomic import atomic_write_text
 
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     atomic_write_text(TARGET, render(TEMPLATE.read_text(encoding="utf-8")))
     print(f"wrote {TARGET}")
     figures = figures_from_results()

@@ -32,21 +32,13 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import (  # noqa: E402
-    CACHE,
-    RESULTS,
-    command_line,
-    machine_info,
-    machine_line,
-    md_table,
-    peak_rss_mb,
-    rss_mb,
-    run_child,
-    set_threads,
-    write_results,
-)
+from harness.child import run_child
+from harness.cli import parser
+from harness.machine import command_line, machine_info, set_threads
+from harness.memory import peak_rss_mb, rss_mb
+from harness.models import build_named
+from harness.paths import CACHE
+from harness.report import md_table, provenance, write_results
 
 SCRIPT = Path(__file__).resolve()
 W, H = 1920, 1080
@@ -111,10 +103,10 @@ def measure(video: Path, n: int, people: int, write_video: bool) -> dict[str, An
 
     from semapose.inference.detectors.boxfile import BoxFileDetector
     from semapose.inference.job import JobOptions, predict_source
-    from speed_pipeline import build, options
+    from semapose.inference.pipeline import RunnerOptions
 
     rss_start = rss_mb()
-    model, cfg = build("tiny 128x96", None)
+    model, cfg = build_named("tiny 128x96")
     det = BoxFileDetector({i: person_boxes(i, people) for i in range(n)})
     rss_ready = rss_mb()
     samples: list[tuple[int, float, float]] = []
@@ -129,7 +121,14 @@ def measure(video: Path, n: int, people: int, write_video: bool) -> dict[str, An
     sampler.start()
     with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
         job = JobOptions(out_dir=Path(tmp), write_video=write_video, progress=False)
-        res = predict_source(video, model, options(cfg, "track"), det, job, on_frames=on_frames)
+        res = predict_source(
+            video,
+            model,
+            RunnerOptions.from_config(cfg, flip_test=True, crop="track"),
+            det,
+            job,
+            on_frames=on_frames,
+        )
     sampler.stop()
     rss = np.array([s[2] for s in samples])
     idx = np.array([s[0] for s in samples])
@@ -179,12 +178,10 @@ def plot(r: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__, threads=1)
     ap.add_argument("--frames", type=int, default=10_000)
     ap.add_argument("--people", type=int, default=2)
     ap.add_argument("--write-video", action="store_true")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--_generate", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._generate:
@@ -233,8 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Growth after frame 1000 (linear fit): {r['slope_mb_per_1000_frames']:.2f} MiB "
             "per 1000 frames.",
             "",
-            f"Command: `{r['command']}`  ",
-            f"Machine: {machine_line(r['machine'])}",
+            *provenance(r["command"], r["machine"]),
         ]
     )
     write_results("memory_stream", r, md, args.out)

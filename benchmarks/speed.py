@@ -34,73 +34,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import (  # noqa: E402
-    RESULTS,
-    command_line,
-    machine_info,
-    machine_line,
-    md_table,
-    peak_rss_mb,
-    rss_mb,
-    run_child,
-    set_threads,
-    time_calls,
-    write_results,
-)
+from harness.child import run_child
+from harness.cli import parser
+from harness.machine import machine_info, set_threads
+from harness.memory import peak_rss_mb, rss_mb
+from harness.models import MODELS, SIZE_ONLY, W48, load_cfg
+from harness.report import load_sections, md_table, section_footer, section_record, write_results
+from harness.timing import time_calls
 
 SCRIPT = Path(__file__).resolve()
-CONFIGS_DIR = SCRIPT.parents[1] / "configs"
-TINY = "synthetic_cpu_tiny.yaml"
-PAPER = "posetrack18_paper.yaml"
-
-#: name -> (preset file, overrides); the temporal module keeps the preset's sizes
-MODELS: dict[str, tuple[str, list[str]]] = {
-    "tiny 128x96": (
-        TINY,
-        [
-            "data.image_size=[128,96]",
-            "data.offsets=[-2,-1,1,2]",
-            "model.cube_size=4",
-            "model.frame_mask_ratio=0.4",
-        ],
-    ),
-    "HRNet-W32 256x192": (
-        PAPER,
-        [
-            "model.backbone=hrnet_w32",
-            "model.backbone_weights=",
-            "data.image_size=[256,192]",
-            "model.cube_size=4",
-        ],
-    ),
-    "HRNet-W48 384x288": (
-        PAPER,
-        [
-            "model.backbone=hrnet_w48",
-            "model.backbone_weights=",
-            "data.image_size=[384,288]",
-            "model.cube_size=4",
-        ],
-    ),
-    "ViT-B 256x192": (PAPER, ["model.backbone_weights="]),
-}
-W48 = "HRNet-W48 384x288"
-#: counted in ``sizes`` only: the project's own HRNet-W48 preset file, as it is
-SIZE_ONLY: dict[str, tuple[str, list[str]]] = {
-    "HRNet-W48 384x288, posetrack18_hrnet_w48.yaml as is": (
-        "posetrack18_hrnet_w48.yaml",
-        ["model.backbone_weights="],
-    ),
-}
-
-
-def load_cfg(name: str, extra: list[str] | None = None) -> Any:
-    from semapose.config import load_config
-
-    preset, over = MODELS[name] if name in MODELS else SIZE_ONLY[name]
-    return load_config(CONFIGS_DIR / preset, over + (extra or []))
 
 
 # ----------------------------------------------------------------------------- sizes
@@ -409,11 +351,9 @@ def md_onnx(s: dict[str, Any], threads: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__, threads=2)
     ap.add_argument("--only", default="sizes,latency,onnx")
     ap.add_argument("--quick", action="store_true", help="tiny model only, few repetitions")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--_child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._child:
@@ -424,9 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = set(sections) - {"sizes", "latency", "onnx"}
     if bad:
         ap.error(f"unknown sections {sorted(bad)}")
-    path = args.out / "speed.json"
-    result: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
-    result.setdefault("sections", {})
+    result = load_sections(args.out, "speed")
     for sec in sections:
         t0 = time.perf_counter()
         if sec == "sizes":
@@ -435,14 +373,13 @@ def main(argv: list[str] | None = None) -> int:
             data = section_latency(args.quick, args.threads)
         else:
             data = section_onnx(args.quick, args.threads)
-        result["sections"][sec] = {
-            "data": data,
-            "command": command_line(),
-            "machine": machine_info(threads=args.threads),
-            "threads": args.threads,
-            "quick": args.quick,
-            "wall_s": time.perf_counter() - t0,
-        }
+        result["sections"][sec] = section_record(
+            data,
+            machine_info(threads=args.threads),
+            args.quick,
+            time.perf_counter() - t0,
+            threads=args.threads,
+        )
     result["benchmark"] = "speed"
     write_results("speed", result, markdown(result), args.out)
     from semapose.io.atomic import atomic_write_text
@@ -464,13 +401,7 @@ def markdown(result: dict[str, Any], sections: list[str] | None = None) -> str:
             body = md_latency(s["data"], s["threads"])
         else:
             body = md_onnx(s["data"], s["threads"])
-        parts += [
-            body,
-            "",
-            f"Command: `{s['command']}`{' (quick)' if s['quick'] else ''}  ",
-            f"Machine: {machine_line(s['machine'])}",
-            "",
-        ]
+        parts += [body, "", *section_footer(s)]
     return "\n".join(parts)
 
 

@@ -32,9 +32,7 @@ No GPU here.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import sys
 import tempfile
 import time
@@ -44,21 +42,14 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness.cli import parser
+from harness.machine import machine_info, set_threads
+from harness.models import build_named
+from harness.paths import videos_dir
+from harness.report import load_sections, md_table, section_footer, section_record, write_results
+from harness.road import TimedDetector, people_written
+from harness.timing import StageTimer
 
-from common import (  # noqa: E402
-    RESULTS,
-    StageTimer,
-    command_line,
-    machine_info,
-    machine_line,
-    md_table,
-    set_threads,
-    write_results,
-)
-from speed import load_cfg  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
 PEOPLE = (1, 3, 5, 10, 20)
 #: published per-frame latency of DCPose vs people (as quoted in issue 9; A800 GPU)
 DCPOSE_MS = {1: 150.0, 20: 721.0}
@@ -83,28 +74,6 @@ class TimedModel:
     def decode_clip(self, feats: Any) -> Any:
         with self.timer("temporal"):
             return self.model.decode_clip(feats)
-
-
-class TimedDetector:
-    """``near=False``: no ``detect_near`` (the tracker's requests run the full tiled detector)."""
-
-    def __init__(self, detector: Any, timer: StageTimer, near: bool = True) -> None:
-        self.detector, self.timer = detector, timer
-        self.calls = {"full": 0, "near": 0}
-        if near and hasattr(detector, "detect_near"):
-            self.detect_near = self._detect_near
-
-    def detect(self, frame: np.ndarray, frame_index: int | None = None) -> np.ndarray:
-        self.calls["full"] += 1
-        with self.timer("detect"):
-            return self.detector.detect(frame, frame_index)  # type: ignore[no-any-return]
-
-    def _detect_near(
-        self, frame: np.ndarray, boxes: np.ndarray, frame_index: int | None = None
-    ) -> np.ndarray:
-        self.calls["near"] += 1
-        with self.timer("detect"):
-            return self.detector.detect_near(frame, boxes, frame_index)  # type: ignore[no-any-return]
 
 
 class TimedWriter:
@@ -171,37 +140,6 @@ def instrumented(timer: StageTimer) -> Iterator[None]:
         PoseDecoder.decode = orig_decode  # type: ignore[method-assign]
 
 
-def build(name: str, weights: str | None) -> tuple[Any, Any]:
-    import torch
-
-    from semapose.models.build import build_model
-
-    torch.manual_seed(0)
-    cfg = load_cfg(name)
-    model = build_model(cfg).eval()
-    if weights:
-        from semapose.engine.checkpoint import load_weights
-
-        load_weights(model, weights)
-    return model, cfg
-
-
-def options(cfg: Any, crop: str, flip: bool = True) -> Any:
-    from semapose.inference.pipeline import RunnerOptions
-
-    return RunnerOptions(
-        input_size=tuple(cfg.data.image_size),
-        heatmap_stride=cfg.data.heatmap_stride,
-        sigma=cfg.data.sigma,
-        offsets=tuple(cfg.data.offsets),
-        bbox_enlarge=cfg.data.bbox_enlarge,
-        flip_test=flip,
-        refine=cfg.test.refine,
-        batch_size=cfg.test.batch_size,
-        crop=crop,
-    )
-
-
 # ----------------------------------------------------------------------------- predict
 
 
@@ -237,7 +175,7 @@ def section_predict(weights: str | None, videos: list[str], repeat: int) -> dict
             runs: list[dict[str, Any]] = []
             for _ in range(repeat):
                 timer = StageTimer()
-                timed = TimedDetector(detector, timer, near)
+                timed = TimedDetector(detector, timer, near, warm=False)  # as measured so far
                 with tempfile.TemporaryDirectory() as tmp, instrumented(timer):
                     job = JobOptions(out_dir=Path(tmp), write_video=overlay, progress=False)
                     r = predict_source(
@@ -248,7 +186,7 @@ def section_predict(weights: str | None, videos: list[str], repeat: int) -> dict
                         job,
                         schedule=DetectionSchedule(every, gap),
                     )
-                    people = _people(Path(tmp), video.stem)
+                    people = people_written(Path(tmp), video.stem)
                 stages = dict(timer.seconds)
                 stages["other"] = max(0.0, r.seconds - sum(stages.values()))
                 runs.append(
@@ -277,25 +215,6 @@ def section_predict(weights: str | None, videos: list[str], repeat: int) -> dict
             print(key, f"{res[key]['fps_median']:.2f} frames/s", flush=True)
         out["videos"][video.name] = res
     return out
-
-
-def videos_dir() -> Path:
-    import os
-
-    env = os.environ.get("SEMAPOSE_SHARED_DATA")
-    return (Path(env) if env else ROOT.parent / "shared" / "data") / "videos"
-
-
-def _people(out: Path, name: str) -> int:
-    """People in the results: the final PoseTrack JSON, or the partial JSONL if stopped."""
-    try:
-        final = out / "posetrack" / f"{name}.json"
-        if final.is_file():
-            return len(json.loads(final.read_text()).get("annotations", []))
-        lines = (out / ".partial" / name / "results.jsonl").read_text().splitlines()
-        return sum(len(json.loads(line).get("persons", [])) for line in lines if line)
-    except (OSError, ValueError):
-        return 0
 
 
 def _calls(x: dict[str, Any]) -> str:
@@ -357,20 +276,22 @@ def md_predict(s: dict[str, Any]) -> str:
 
 
 def section_people(names: list[str], weights: str | None, quick: bool) -> dict[str, Any]:
-    from semapose.inference.pipeline import TemporalRunner
+    from semapose.inference.pipeline import RunnerOptions, TemporalRunner
     from semapose.inference.results import TrackBox
 
     frame = np.random.default_rng(0).integers(0, 255, (1080, 1920, 3), dtype=np.uint8)
     out: dict[str, Any] = {}
     for name in names:
-        model, cfg = build(name, weights if name.startswith("tiny") else None)
+        model, cfg = build_named(name, weights if name.startswith("tiny") else None)
         big = not name.startswith("tiny")
         timed = 2 if (quick or big) else 5
         res: dict[str, Any] = {}
         for crop in ("track",) if big else ("track", "key"):
             per: dict[str, Any] = {}
             for n in PEOPLE[:2] if quick else PEOPLE:
-                runner = TemporalRunner(model, options(cfg, crop))
+                runner = TemporalRunner(
+                    model, RunnerOptions.from_config(cfg, flip_test=True, crop=crop)
+                )
                 warm = runner.lookahead + 1  # the first key frame is emitted after these
                 times = []
                 for i in range(warm + timed):
@@ -417,7 +338,7 @@ def md_people(s: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__, threads=2)
     ap.add_argument("--only", default="predict,people")
     ap.add_argument("--repeat", type=int, default=3, help="runs per predict setting (median)")
     ap.add_argument("--model", default="tiny 128x96", help="speed.py model name")
@@ -427,13 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--videos", default="", help="comma list of file names (default: all)")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     set_threads(args.threads)
-    path = args.out / "speed_pipeline.json"
-    result: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
-    result.setdefault("sections", {})
+    result = load_sections(args.out, "speed_pipeline")
     for sec in [s for s in args.only.split(",") if s]:
         t0 = time.perf_counter()
         if sec == "predict":
@@ -444,25 +361,15 @@ def main(argv: list[str] | None = None) -> int:
             data = section_people(names, args.weights, args.quick)
         else:
             ap.error(f"unknown section {sec}")
-        result["sections"][sec] = {
-            "data": data,
-            "command": command_line(),
-            "machine": machine_info(threads=args.threads),
-            "quick": args.quick,
-            "wall_s": time.perf_counter() - t0,
-        }
+        result["sections"][sec] = section_record(
+            data, machine_info(threads=args.threads), args.quick, time.perf_counter() - t0
+        )
     result["benchmark"] = "speed_pipeline"
     parts = ["# Prediction pipeline speed on CPU (no GPU in this environment)", ""]
     for sec, render in (("predict", md_predict), ("people", md_people)):
         s = result["sections"].get(sec)
         if s:
-            parts += [
-                render(s["data"]),
-                "",
-                f"Command: `{s['command']}`{' (quick)' if s['quick'] else ''}  ",
-                f"Machine: {machine_line(s['machine'])}",
-                "",
-            ]
+            parts += [render(s["data"]), "", *section_footer(s)]
     write_results("speed_pipeline", result, "\n".join(parts), args.out)
     return 0
 

@@ -20,7 +20,6 @@ machine the wall-clock times are noisy; the CPU times of the process (``*_cpu_*`
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -29,55 +28,24 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import (  # noqa: E402
-    RESULTS,
-    command_line,
-    machine_info,
-    machine_line,
-    md_table,
-    set_threads,
-    write_results,
-)
-from tracking_real import videos_dir  # noqa: E402
-
-
-class TimedDetector:
-    def __init__(self, detector: Any) -> None:
-        self.detector = detector
-        self.log: dict[int, tuple[str, float]] = {}
-        if hasattr(detector, "detect_near"):
-            self.detect_near = self._near
-        if hasattr(detector, "load"):  # the job's warm-up builds the network through it
-            self.load = detector.load
-
-    def detect(self, frame: np.ndarray, index: int | None = None) -> np.ndarray:
-        t0 = time.perf_counter()
-        out = self.detector.detect(frame, index)
-        self.log[int(index or 0)] = ("full", time.perf_counter() - t0)
-        return out  # type: ignore[no-any-return]
-
-    def _near(self, frame: np.ndarray, boxes: np.ndarray, index: int | None = None) -> np.ndarray:
-        t0 = time.perf_counter()
-        out = self.detector.detect_near(frame, boxes, index)
-        self.log[int(index or 0)] = ("near", time.perf_counter() - t0)
-        return out  # type: ignore[no-any-return]
+from harness.cli import parser
+from harness.machine import command_line, machine_info, set_threads
+from harness.paths import missing, videos_dir
+from harness.report import md_table, provenance, write_results
+from harness.road import TimedDetector
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__, threads=2)
     ap.add_argument("--video", default="two_people_72f.mp4")
     ap.add_argument("--frames", type=int, default=72)
     ap.add_argument("--weights", default=None)
-    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tag", default="now", help="results file suffix (before / after)")
     ap.add_argument(
         "--no-warm-up",
         action="store_true",
         help="skip the job's warm-up (the behaviour before it existed), for comparison",
     )
-    ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
     set_threads(args.threads)
@@ -85,15 +53,13 @@ def main(argv: list[str] | None = None) -> int:
 
     t_torch = time.perf_counter()
     from semapose.inference import job as job_mod
-    from semapose.inference.job import JobOptions, predict_source
     from semapose.inference.pipeline import TemporalRunner
     from semapose.inference.predictor import Predictor
     from semapose.inference.stream import make_detector
-    from semapose.inference.tracking import DetectionSchedule
 
     video = videos_dir() / args.video
     if not video.is_file():
-        print(f"{video} is missing (set SEMAPOSE_SHARED_DATA)")
+        print(missing(video))
         return 1
     predictor = Predictor.create(args.weights, "cpu")
     t_model = time.perf_counter()
@@ -139,18 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     job_mod.warm_up = warm  # type: ignore[assignment]
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            job = JobOptions(
-                out_dir=Path(tmp), write_video=False, progress=False, max_frames=args.frames
-            )
             t0 = time.perf_counter()
-            predict_source(
-                video,
-                predictor.loaded.model,
-                predictor.options,
-                det,
-                job,
-                schedule=DetectionSchedule(predictor.detect_every),
-            )
+            predictor.run_one(
+                video, Path(tmp), detector_obj=det, write_video=False, progress=False,
+                max_frames=args.frames,
+            )  # fmt: skip
             t_run = time.perf_counter() - t0
     finally:
         TemporalRunner.push_frame = orig_push  # type: ignore[method-assign]
@@ -226,8 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             md_table(["frame", "step", "step CPU", "detector", "detector ms", "model ms"], rows),
             "",
-            f"Command: `{command_line()}`  ",
-            f"Machine: {machine_line(info)}",
+            *provenance(command_line(), info),
         ]
     )
     write_results(

@@ -12,28 +12,28 @@ Prints a table and saves ``benchmarks/results/synth_speed.{json,md}``.
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import statistics
 import sys
 import tempfile
-import time
-from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from harness.cli import parser
+from harness.machine import load_average
+from harness.report import write_results
+from harness.timing import Clock
 
 
 def _render_rate(videos: int, frames: int, size: tuple[int, int], seed: int) -> tuple[float, float]:
     """(wall-clock frames/s, frames per CPU-second of this process)."""
     from semapose.data.synthetic import iter_video
 
-    start, cpu = time.perf_counter(), time.process_time()
     n = 0
-    for i in range(videos):
-        for _ in iter_video(seed, "train", i, frames, size, (1, 3), None):
-            n += 1
-    return n / (time.perf_counter() - start), n / (time.process_time() - cpu)
+    with Clock() as clock:
+        for i in range(videos):
+            for _ in iter_video(seed, "train", i, frames, size, (1, 3), None):
+                n += 1
+    return n / clock.wall, n / clock.cpu
 
 
 def _write_rate(
@@ -41,20 +41,18 @@ def _write_rate(
 ) -> tuple[float, float]:
     from semapose.data.synthetic import generate_dataset
 
-    with tempfile.TemporaryDirectory() as tmp:
-        start, cpu = time.perf_counter(), time.process_time()
+    with tempfile.TemporaryDirectory() as tmp, Clock() as clock:
         generate_dataset(tmp, videos, frames, seed, size=size, write_video=video)
-        n = videos * frames
-        return n / (time.perf_counter() - start), n / (time.process_time() - cpu)
+    n = videos * frames
+    return n / clock.wall, n / clock.cpu
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--videos", type=int, default=4)
     ap.add_argument("--frames", type=int, default=50)
     ap.add_argument("--size", default="256x256")
-    ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     w, h = (int(v) for v in args.size.lower().split("x"))
     size = (w, h)
@@ -71,10 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         for k, (wall, cpu) in zip(names, measured, strict=True):
             rows[k].append(wall)
             cpu_rows[k].append(cpu)
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # pragma: no cover
-        load = float("nan")
+    load = load_average()
     result = {
         "benchmark": "synth_speed",
         "size": list(size),
@@ -92,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(),
             "python": sys.version.split()[0],
             "cpus": os.cpu_count(),
-            "load_average_1min_at_end": round(load, 2),
+            "load_average_1min_at_end": load,
         },
     }
     lines = [
@@ -113,10 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     table = "\n".join(lines) + "\n"
     print(table)
-    from semapose.io.atomic import atomic_write_json, atomic_write_text
-
-    atomic_write_json(args.out / "synth_speed.json", result, indent=2)
-    atomic_write_text(args.out / "synth_speed.md", table)
+    write_results("synth_speed", result, table, args.out, show=False)
     return 0
 
 

@@ -15,21 +15,12 @@ Writes ``benchmarks/results/temporal_cost.{json,md}``.
 
 from __future__ import annotations
 
-import argparse
-import sys
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (  # noqa: E402
-    command_line,
-    machine_info,
-    machine_line,
-    md_table,
-    set_threads,
-    time_calls,
-    write_results,
-)
+from harness.cli import parser
+from harness.machine import command_line, machine_info, machine_line, set_threads
+from harness.report import md_table, write_results
+from harness.timing import time_calls
 
 VARIANTS = (
     "single_frame",
@@ -78,7 +69,7 @@ def measure(variant: str, people: int, repeat: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = parser(__doc__)
     ap.add_argument("--people", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=7)
     args = ap.parse_args(argv)
@@ -126,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         "temporal_cost",
         {"command": command_line(), "machine": info, "people": args.people, "rows": rows},
         "\n".join(md),
+        args.out,
     )
     return 0
 

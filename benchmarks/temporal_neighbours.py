@@ -39,16 +39,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import temporal_real as TR  # noqa: E402
-from common import RESULTS, ROOT  # noqa: E402
+import temporal_real as TR
+from harness.cli import parser
+from harness.models import build_fit_variant, key_only
+from harness.paths import ROOT
+from harness.runs import in_parallel, run_worker
+from harness.timing import Clock
 
 FUSE = ["model.temporal=mlsme_smml", "model.pixel_decoder=32", "model.frame_fusion=16"]
 VARIANTS: dict[str, list[str]] = {
@@ -92,21 +93,7 @@ def work_dir() -> Path:
 
 
 def build(variant: str, seed: int) -> tuple[Any, Any]:
-    import torch
-
-    from semapose.config import load_config
-    from semapose.models.build import build_model
-
-    cfg = load_config(None, TR._common() + VARIANTS[variant] + [f"train.seed={seed}"])
-    torch.manual_seed(seed)
-    return cfg, build_model(cfg).eval()
-
-
-def key_only_(model: Any) -> None:
-    """Feed ``model`` its key frame alone from now on (every supporting frame = the key)."""
-    k = model.key_index
-    decode = model.decode_clip
-    model.decode_clip = lambda f: decode(f[:, k : k + 1].expand_as(f).contiguous())
+    return build_fit_variant(VARIANTS[variant], seed)
 
 
 def real_threshold(cfg: Any, cache: Any) -> float:
@@ -120,8 +107,7 @@ def evaluate(model: Any, cfg: Any, cache: Any, out: Path) -> dict[str, Any]:
     from semapose.engine.neighbour_use import hits, neighbour_report, predict
 
     res: dict[str, Any] = {"synthetic": TR.eval_synthetic(model, cfg, cache, out)}
-    decode = model.decode_clip
-    key_only_(model)
+    decode = key_only(model)
     ko = TR.eval_synthetic(model, cfg, cache, out / "key_only")
     model.decode_clip = decode
     res["synthetic_key_only"] = {k: ko.get(k) for k in ("mAP", "clean", "degraded")}
@@ -178,22 +164,22 @@ def run_one(variant: str, seed: int, steps: int) -> dict[str, Any]:
         checkpoint_every=50,
         **CURRICULUM,
     )
-    t0, cpu0 = time.perf_counter(), time.process_time()
+    clock = Clock()
     log: list[dict[str, Any]] = []
     if variant != "zero_shot":
         log = fit_on_cache(model, cfg, cache, rows, fc, out_dir=out, resume=True)
-    train_cpu = time.process_time() - cpu0
+    train_cpu = clock.cpu
     model.eval()
     if variant != "zero_shot":
         save_partial_weights(model, cfg, out / "temporal.safetensors", step=str(steps))
     if variant in KEY_ONLY:
-        key_only_(model)
+        key_only(model)
     result = {
         "variant": variant,
         "seed": seed,
         "steps": steps,
         "fit": {k: v for k, v in fc.__dict__.items()},
-        "train_wall_seconds": time.perf_counter() - t0,
+        "train_wall_seconds": clock.wall,
         "train_cpu_seconds": train_cpu,
         "log": log,
         "params": model.param_count(inference_only=True),
@@ -211,14 +197,7 @@ def launch(variant: str, seed: int, steps: int) -> dict[str, Any] | None:
         time.sleep(30)
     if not done.is_file():
         log = done.parent.parent / f"{variant}_s{seed}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "a") as fh:
-            proc = subprocess.run(
-                [sys.executable, __file__, "--one", f"{variant}:{seed}", "--steps", str(steps)],
-                cwd=ROOT,
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-            )
+        proc = run_worker(__file__, ["--one", f"{variant}:{seed}", "--steps", str(steps)], log)
         if proc.returncode != 0:
             print(f"{variant} seed {seed} failed (see {log})", file=sys.stderr)
             return None
@@ -227,13 +206,12 @@ def launch(variant: str, seed: int, steps: int) -> dict[str, Any] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = parser(__doc__, out="--results")
     ap.add_argument("--variants", default="", help="comma-separated (default: the launch order)")
     ap.add_argument("--seeds", default="", help="comma-separated (default: the launch order)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--steps", type=int, default=STEPS)
     ap.add_argument("--report-only", action="store_true", help="tables from the finished runs")
-    ap.add_argument("--results", default=str(RESULTS))
     ap.add_argument("--one", default="", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
@@ -250,11 +228,10 @@ def main(argv: list[str] | None = None) -> int:
         seeds = [int(s) for s in args.seeds.split(",")]
         jobs = [j for j in jobs if j[1] in seeds]
     if not args.report_only:
-        with ThreadPoolExecutor(max(1, args.jobs)) as pool:
-            list(pool.map(lambda j: launch(j[0], j[1], args.steps), jobs))
+        in_parallel(lambda j: launch(j[0], j[1], args.steps), jobs, args.jobs)
     from temporal_neighbours_report import report
 
-    report(Path(args.results), time.perf_counter() - t0)
+    report(args.out, time.perf_counter() - t0)
     return 0
 
 

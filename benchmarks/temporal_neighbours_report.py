@@ -2,45 +2,29 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 from typing import Any
 
 import temporal_neighbours as N
 import temporal_real as TR
+from harness.machine import command_line, machine_info, machine_line
+from harness.report import md_table, write_results
+from harness.runs import collect_runs, fmt_mean_sd, get_path, mean_sd
 
 
 def _mean_sd(values: list[Any]) -> tuple[float, float, int]:
-    v = [float(x) for x in values if x is not None]
-    if not v:
-        return float("nan"), float("nan"), 0
-    return statistics.fmean(v), (statistics.stdev(v) if len(v) > 1 else 0.0), len(v)
+    """Mean, sd and number of seeds (None skipped)."""
+    m, sd, vals = mean_sd(values)
+    return m, sd, len(vals)
 
 
 def _f(ms: tuple[float, float, int]) -> str:
-    m, s, n = ms
-    if m != m:
-        return "n/a"
-    return f"{m:.1f} ± {s:.1f}" if n > 1 else f"{m:.1f}"
-
-
-def _get(d: Any, path: str) -> Any:
-    for k in path.split("."):
-        if not isinstance(d, dict) or k not in d:
-            return None
-        d = d[k]
-    return d
+    return fmt_mean_sd(*ms)
 
 
 def load_runs() -> dict[str, list[dict[str, Any]]]:
-    runs: dict[str, list[dict[str, Any]]] = {}
-    for v in N.VARIANTS:
-        for path in sorted((N.work_dir() / "neighbours").glob(f"{v}_s*/result.json")):
-            r = json.loads(path.read_text())
-            if r["variant"] == v:
-                runs.setdefault(v, []).append(r)
-    return runs
+    return collect_runs(N.work_dir() / "neighbours", N.VARIANTS)
 
 
 def cross_recovery(
@@ -89,15 +73,15 @@ def aggregate(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         ]
     agg: dict[str, Any] = {}
     for v, rs in runs.items():
-        a: dict[str, Any] = {k: _mean_sd([_get(r, k) for r in rs]) for k in keys}
+        a: dict[str, Any] = {k: _mean_sd([get_path(r, k) for r in rs]) for k in keys}
         a["seeds"] = sorted(r["seed"] for r in rs)
         a["train_wall_seconds"] = statistics.fmean(r["train_wall_seconds"] for r in rs)
         a["train_cpu_seconds"] = sum(r["train_cpu_seconds"] for r in rs)
         a["params"] = rs[0]["params"].get("temporal", 0)
         for split in TR.REAL_TESTS:
-            types = sorted({t for r in rs for t in (_get(r, f"real.{split}.by_type") or {})})
+            types = sorted({t for r in rs for t in (get_path(r, f"real.{split}.by_type") or {})})
             a[f"by_type.{split}"] = {
-                t: _mean_sd([(_get(r, f"real.{split}.by_type") or {}).get(t) for r in rs])
+                t: _mean_sd([(get_path(r, f"real.{split}.by_type") or {}).get(t) for r in rs])
                 for t in types
             }
             for ref in ("adapter", "single_frame"):
@@ -166,8 +150,6 @@ def goals(agg: dict[str, Any]) -> list[list[Any]]:
 
 
 def report(results: Path, seconds: float) -> dict[str, Any]:
-    from common import command_line, machine_info, machine_line, md_table, write_results
-
     runs = load_runs()
     agg = aggregate(runs)
     order = [v for v in N.VARIANTS if v in agg]

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 import accuracy
-import common
 import make_docs
+from harness import machine, report, timing
 
 
 def test_md_table_alignment_and_cells() -> None:
-    text = common.md_table(["a", "b"], [["x", 1.234], ["y", float("nan")]])
+    text = report.md_table(["a", "b"], [["x", 1.234], ["y", float("nan")]])
     lines = text.splitlines()
     assert lines[1] == "| --- | ---: |"
     assert lines[2] == "| x | 1.23 |"
@@ -26,14 +26,14 @@ def test_md_table_alignment_and_cells() -> None:
 
 def test_time_calls_counts_runs_and_warmup() -> None:
     calls: list[int] = []
-    res = common.time_calls(lambda: calls.append(1), repeat=4, warmup=2)
+    res = timing.time_calls(lambda: calls.append(1), repeat=4, warmup=2)
     assert len(calls) == 6
     assert len(res["runs_s"]) == 4
     assert res["min_s"] <= res["median_s"]
 
 
 def test_stage_timer_accumulates() -> None:
-    timer = common.StageTimer()
+    timer = timing.StageTimer()
     for _ in range(3):
         with timer("decode"):
             pass
@@ -42,7 +42,7 @@ def test_stage_timer_accumulates() -> None:
 
 
 def test_write_results_writes_json_and_markdown(tmp_path: Path) -> None:
-    common.write_results("x", {"a": 1}, "# T\n\n| a |\n", tmp_path)
+    report.write_results("x", {"a": 1}, "# T\n\n| a |\n", tmp_path)
     assert json.loads((tmp_path / "x.json").read_text()) == {"a": 1}
     assert (tmp_path / "x.md").read_text().startswith("# T")
 
@@ -92,7 +92,7 @@ def test_aggregate_mean_sd_and_verdict() -> None:
             "profile": accuracy.PROFILES["smoke"],
             "profile_name": "smoke",
             "command": "c",
-            "machine": common.machine_info(),
+            "machine": machine.machine_info(),
             "wall_s": 60.0,
             "jobs": 2,
             "reused_runs": 0,
@@ -111,3 +111,88 @@ def test_make_docs_includes_results(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     out = make_docs.render("intro\n<!-- include a -->\n<!-- include missing -->\n")
     assert out.splitlines()[:3] == ["intro", "", "| x |"]
     assert "not run yet" in out
+
+
+def test_track_stats_counts_hidden_apart() -> None:
+    from tracking_real import track_stats
+
+    images = [{"id": i} for i in range(3)]
+    ann = [{"image_id": i, "track_id": 0} for i in range(3)]
+    ann += [{"image_id": 0, "track_id": 1}, {"image_id": 1, "track_id": 1, "hidden": True}]
+    stats = track_stats({"images": images, "annotations": ann}, expected=2)
+    assert stats["frames_with_expected"] == 1 and stats["frames_with_expected_incl_hidden"] == 2
+    assert stats["hidden_person_frames"] == 1 and stats["ids"] == 2
+
+
+def test_mean_sd_skips_missing_and_formats_by_seeds() -> None:
+    from harness.runs import fmt_mean_sd, get_path, mean_sd
+
+    m, sd, vals = mean_sd([1.0, None, 3.0])
+    assert (m, vals) == (2.0, [1.0, 3.0]) and sd == pytest.approx(1.41421356)
+    assert mean_sd([float("nan"), 2.0], drop_nan=True)[2] == [2.0]
+    assert mean_sd([None])[2] == [] and fmt_mean_sd(*mean_sd([None])[:2]) == "n/a"
+    assert fmt_mean_sd(2.0, 1.41421356) == "2.0 ± 1.4"
+    assert fmt_mean_sd(2.0, 0.0, 1) == "2.0"  # one seed: no sd shown
+    assert get_path({"a": {"b": 1}}, "a.b") == 1 and get_path({"a": 1}, "a.b") is None
+
+
+def test_collect_runs_by_variant_in_order(tmp_path: Path) -> None:
+    from harness.runs import collect_runs
+
+    for name, variant in (("b_s0", "b"), ("a_s1", "a"), ("a_s0", "a"), ("a_x_s0", "a_x")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "result.json").write_text(json.dumps({"variant": variant}))
+    runs = collect_runs(tmp_path, ["a", "b", "c"])
+    assert list(runs) == ["a", "b"] and len(runs["a"]) == 2  # a_x_s0 is another variant's
+
+
+class _Detector:
+    def __init__(self) -> None:
+        self.loaded = False
+
+    def detect(self, frame: Any, index: Any = None) -> Any:
+        return [index]
+
+    def detect_near(self, frame: Any, boxes: Any, index: Any = None) -> Any:
+        return [boxes]
+
+    def load(self) -> None:
+        self.loaded = True
+
+
+def test_timed_detector_counts_by_kind_and_offers_what_predict_uses() -> None:
+    from harness.road import TimedDetector
+    from harness.timing import StageTimer
+
+    timer = StageTimer()
+    det = TimedDetector(_Detector(), timer)
+    assert det.detect(None, 3) == [3] and det.detect_near(None, "b", 4) == ["b"]
+    det.load()
+    assert det.calls == {"full": 1, "near": 1} and det.total_calls == 2
+    assert det.log[3][0] == "full" and det.log[4][0] == "near" and timer.calls["detect"] == 2
+    bare = TimedDetector(_Detector(), near=False, warm=False)
+    assert not hasattr(bare, "detect_near") and not hasattr(bare, "load")
+
+
+def test_clock_and_interleaved_timing() -> None:
+    from harness.timing import Clock, time_interleaved
+
+    with Clock() as clock:
+        sum(range(1000))
+    frozen = clock.wall
+    assert frozen >= 0 and clock.wall == frozen and clock.cpu >= 0
+    order: list[str] = []
+    runs = time_interleaved({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, 3)
+    assert order == ["a", "b"] * 5 and [len(v) for v in runs.values()] == [3, 3]
+
+
+def test_sections_are_kept_across_runs(tmp_path: Path) -> None:
+    from harness.report import load_sections, section_footer, section_record, write_results
+
+    result = load_sections(tmp_path, "s")
+    result["sections"]["one"] = section_record({"x": 1}, machine.machine_info(), True, 1.0, 2)
+    write_results("s", result, "# s", tmp_path, indent=1, show=False)
+    again = load_sections(tmp_path, "s")
+    assert again["sections"]["one"]["threads"] == 2
+    assert (tmp_path / "s.json").read_text().startswith('{\n "sections"')  # indent 1
+    assert section_footer(again["sections"]["one"])[0].endswith("(quick)  ")

@@ -9,23 +9,10 @@ import numpy as np
 
 def _tiny_model() -> tuple[Any, Any]:
     """A random tiny model (64x48 crops, T = 5) and its config."""
-    import torch
+    from harness.models import tiny_cfg, tiny_model
 
-    from semapose.config import Config
-    from semapose.models.build import build_model
-
-    cfg = Config()
-    cfg.data.image_size = (64, 48)
-    cfg.data.offsets = [-2, -1, 1, 2]
-    cfg.model.dim = 32
-    cfg.model.heads = 2
-    cfg.test.batch_size = 8
-    torch.manual_seed(0)
-    model = build_model(cfg).eval()
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.normal_(0, 0.1)
-    return model, cfg
+    cfg = tiny_cfg()
+    return tiny_model(cfg), cfg
 
 
 def test_crop_study_runs_the_three_modes_on_the_same_joints() -> None:

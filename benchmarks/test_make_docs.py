@@ -32,3 +32,32 @@ def test_make_docs_marks_missing_results(tmp_path: Path, monkeypatch) -> None:  
     out = make_docs.render("intro\n<!-- include here -->\n<!-- include absent -->\n")
     assert out.startswith("intro\n\n| a |\n")  # title dropped, table kept
     assert "not run yet" in out and "absent.md" in out
+
+
+def test_docs_quote_the_generated_figures() -> None:
+    """Tracking figures quoted in README and docs are generated from one results file and
+    count posed persons (issue 25): they cannot disagree with each other or the results."""
+    make_docs = _make_docs()
+    figures = make_docs.figures_from_results()
+    assert figures, "benchmarks/results/tracking_real.json is missing"
+    for name in make_docs.DOCS_WITH_FIGURES:
+        text = (ROOT / name).read_text(encoding="utf-8")
+        assert make_docs.REGION.search(text), f"{name} has no generated tracking figures"
+        assert make_docs.fill_regions(text, figures) == text, (
+            f"{name} is stale: run python benchmarks/make_docs.py"
+        )
+
+
+def test_figures_count_posed_persons_not_hidden_ones() -> None:
+    make_docs = _make_docs()
+    run = {"frames": 72, "ids": 2, "frames_with_expected": 47,
+           "frames_with_expected_incl_hidden": 72}  # fmt: skip
+    ball = {"frames": 300, "ids": 5, "frames_with_expected": 150}
+    fig = make_docs.tracking_figures({"two_people_72f@10": run, "basketball_300f@10": ball})
+    assert "2 posed persons in 47 of 72 frames" in fig["summary"]
+    assert "72 of 72 counting the person kept" in fig["summary"]
+    assert (
+        "**not met** (2 ids, 47/72)" in fig["verdict"] and "**not met** (5 ids)" in fig["verdict"]
+    )
+    text = "a <!-- tracking:short -->old<!-- /tracking:short --> b"
+    assert "47/72" in make_docs.fill_regions(text, fig)

@@ -25,7 +25,6 @@ average says) and ``neighbour`` (one ``while True: pass`` Python process started
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -36,11 +35,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import command_line, machine_info, machine_line, md_table, write_results  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
+from harness.cli import parser as bench_parser
+from harness.machine import command_line, machine_info, machine_line
+from harness.paths import ROOT, videos_dir
+from harness.report import md_table, write_results
 
 VARIANTS: dict[str, tuple[list[str], dict[str, str]]] = {
     "default": ([], {}),
@@ -80,10 +78,8 @@ def run_predict(clip: Path, options: list[str], env_extra: dict[str, str]) -> di
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--clip", type=Path, default=ROOT.parent / "shared/data/videos/basketball_300f.mp4"
-    )
+    parser = bench_parser(__doc__)
+    parser.add_argument("--clip", type=Path, default=videos_dir() / "basketball_300f.mp4")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--settle", type=float, default=20.0, help="neighbour warm-up, seconds")
     parser.add_argument(
@@ -136,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "rows": rows,
     }
-    write_results(args.name, results, markdown(results))
+    write_results(args.name, results, markdown(results), args.out)
     return 0
 
 

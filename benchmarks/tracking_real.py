@@ -6,8 +6,8 @@ Usage::
     python benchmarks/tracking_real.py --detect-every 1,10      # compare detector periods
     python benchmarks/tracking_real.py --videos two_people_72f.mp4 --overlay-frames 30,60
 
-Runs :func:`semapose.inference.job.predict_source` (what ``semapose predict``
-runs; default detector, no overlay video) on each clip of
+Runs ``Predictor.run_one`` (what ``semapose predict`` runs; default detector, no
+overlay video) on each clip of
 ``$SEMAPOSE_SHARED_DATA/videos`` (default ``../shared/data/videos``) and reads
 the written PoseTrack JSON back. Per clip and detector period: distinct track
 ids, the frames with exactly the expected number of *posed* persons (hidden ones,
@@ -27,9 +27,7 @@ The machine is shared: frames/s are medians of ``--repeat`` runs on a loaded CPU
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -38,38 +36,14 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness.cli import parser
+from harness.machine import command_line, machine_info, set_threads
+from harness.paths import missing, videos_dir
+from harness.report import md_table, provenance, write_results
+from harness.road import TimedDetector
 
-from common import (  # noqa: E402
-    RESULTS,
-    command_line,
-    machine_info,
-    machine_line,
-    md_table,
-    set_threads,
-    write_results,
-)
-
-ROOT = Path(__file__).resolve().parents[1]
 #: expected persons per frame (None: not counted)
 EXPECTED = {"two_people_72f": 2, "basketball_300f": 2, "street_pedestrians_5f": None}
-
-
-def videos_dir() -> Path:
-    env = os.environ.get("SEMAPOSE_SHARED_DATA")
-    return (Path(env) if env else ROOT.parent / "shared" / "data") / "videos"
-
-
-class CountingDetector:
-    def __init__(self, detector: Any) -> None:
-        self.detector, self.calls, self.seconds = detector, 0, 0.0
-
-    def detect(self, frame: np.ndarray, index: int | None = None) -> np.ndarray:
-        t0 = time.perf_counter()
-        out = self.detector.detect(frame, index)
-        self.seconds += time.perf_counter() - t0
-        self.calls += 1
-        return out  # type: ignore[no-any-return]
 
 
 def track_stats(doc: dict[str, Any], expected: int | None) -> dict[str, Any]:
@@ -140,36 +114,29 @@ def jitter_of(doc: dict[str, Any], slow: float = 0.02) -> float:
 def run_clip(
     video: Path, predictor: Any, every: int, smooth: bool, write_video: bool = False
 ) -> dict[str, Any]:
-    from semapose.inference.job import JobOptions, predict_source
-    from semapose.inference.stream import make_detector
-    from semapose.inference.tracking import DetectionSchedule
+    """``predict`` on ``video`` (``Predictor.run_one``, the default detector) with detector
+    period ``every``; the written PoseTrack document, speed and detector calls."""
+    import dataclasses
 
-    det = CountingDetector(make_detector(None, None))
+    from semapose.inference.stream import make_detector
+
+    # predict's road: re-anchoring requests answered by ``detect_near``, the network built
+    # by the job's warm-up (the results before this measured both off: harness.road)
+    det = TimedDetector(make_detector(None, None))
     with tempfile.TemporaryDirectory() as tmp:
-        job = JobOptions(out_dir=Path(tmp), write_video=write_video, progress=False, smooth=smooth)
         t0 = time.perf_counter()
-        r = predict_source(
-            video,
-            predictor.loaded.model,
-            predictor.options,
-            det,
-            job,
-            predictor.device,
-            schedule=DetectionSchedule(every),
-        )
+        r = dataclasses.replace(predictor, detect_every=every).run_one(
+            video, Path(tmp), detector_obj=det, write_video=write_video, progress=False,
+            smooth=smooth,
+        )  # fmt: skip
         seconds = time.perf_counter() - t0
         doc = json.loads(r.paths.posetrack.read_text())
-        video_copy = None
-        if write_video:
-            video_copy = Path(tmp) / "video" / f"{video.stem}.mp4"
-            frames = _read_video(video_copy)
-        else:
-            frames = None
+        frames = _read_video(Path(tmp) / "video" / f"{video.stem}.mp4") if write_video else None
     return {
         "doc": doc,
         "seconds": seconds,
         "fps": r.frames / seconds,
-        "detector_calls": det.calls,
+        "detector_calls": det.total_calls,
         "detector_seconds": det.seconds,
         "overlay": frames,
     }
@@ -182,14 +149,12 @@ def _read_video(path: Path) -> dict[int, np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__, threads=2)
     ap.add_argument("--weights", default=None, help="as predict --weights (default: default model)")
     ap.add_argument("--videos", default="", help="comma list of file names (default: all)")
     ap.add_argument("--detect-every", default="", help="comma list (default: the default K)")
     ap.add_argument("--repeat", type=int, default=1, help="runs per setting (median frames/s)")
     ap.add_argument("--overlay-frames", default="", help="save these overlay frames as PNG")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     set_threads(args.threads)
 
@@ -201,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.videos:
         videos = [v for v in videos if v.name in args.videos.split(",")]
     if not videos:
-        print(f"no videos in {vdir} (set SEMAPOSE_SHARED_DATA)")
+        print(missing(vdir))
         return 1
     periods = [int(k) for k in args.detect_every.split(",") if k] or [DEFAULT_DETECT_EVERY]
     overlay_frames = [int(f) for f in args.overlay_frames.split(",") if f]
@@ -289,8 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             md_table(head, rows),
             "",
-            f"Command: `{command_line()}`  ",
-            f"Machine: {machine_line(info)}",
+            *provenance(command_line(), info),
         ]
     )
     write_results(

@@ -15,48 +15,21 @@ the prediction files and scoring mAP. Prints a table and saves
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
-
-import common
-
-
-def tiny_model(cfg: Any) -> Any:
-    """A random tiny model (seed 0) with random BatchNorm means (more peaked heatmaps)."""
-    import torch
-
-    from semapose.models.build import build_model
-
-    torch.manual_seed(0)
-    model = build_model(cfg).eval()
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.normal_(0, 0.1)
-    return model
-
-
-def tiny_cfg() -> Any:
-    """64x48 crops, T = 5 (offsets -2..2), MLSME+SMML of width 32, two heads."""
-    from semapose.config import Config
-
-    cfg = Config()
-    cfg.data.image_size = (64, 48)
-    cfg.data.offsets = [-2, -1, 1, 2]
-    cfg.model.temporal = "mlsme_smml"
-    cfg.model.dim = 32
-    cfg.model.heads = 2
-    cfg.test.batch_size = 8
-    return cfg
+from harness.cli import parser
+from harness.machine import command_line, machine_info, machine_line, set_threads
+from harness.models import tiny_cfg, tiny_model
+from harness.paths import CACHE
+from harness.report import md_table, write_results
+from harness.timing import time_calls
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__, threads=1)
     ap.add_argument("--videos", type=int, default=3)
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
-    common.set_threads(args.threads)
+    set_threads(args.threads)
 
     import torch
 
@@ -65,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from semapose.engine.validate import Validator
     from semapose.evaluation.poseval_io import gt_files_in
 
-    root = common.CACHE / f"validate_speed_{args.videos}x{args.frames}"
+    root = CACHE / f"validate_speed_{args.videos}x{args.frames}"
     if not (root / "annotations" / "val").is_dir():
         generate_dataset(root, args.videos, args.frames, seed=1, size=(256, 192),
                          people=(1, 3), split="val", write_video=False)  # fmt: skip
@@ -74,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg.data.root = str(root)
     cfg.data.val_annotations = str(root / "annotations" / "val")
     cfg.data.num_workers = 0
-    out = common.CACHE / "validate_speed_out"
+    out = CACHE / "validate_speed_out"
     model = tiny_model(cfg).eval()
     dataset = build_dataset(cfg, "val")
     validator = Validator(cfg, dataset, gt_files_in(cfg.data.val_annotations), out)
@@ -85,11 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         with torch.no_grad():
             metrics = validator(model, 0)
 
-    timing = common.time_calls(once, repeat=args.runs, warmup=1)
+    timing = time_calls(once, repeat=args.runs, warmup=1)
     boxes = len(validator.indices)
-    info = common.machine_info(args.threads)
+    info = machine_info(args.threads)
     data = {
-        "command": common.command_line(),
+        "command": command_line(),
         "machine": info,
         "videos": args.videos,
         "frames": args.frames,
@@ -104,13 +77,13 @@ def main(argv: list[str] | None = None) -> int:
         [
             "# Training-time validation (prediction pipeline over whole sequences)",
             "",
-            common.md_table(["sequences x frames", "GT boxes", "median s", "boxes/s"], rows),
+            md_table(["sequences x frames", "GT boxes", "median s", "boxes/s"], rows),
             "",
             f"`{data['command']}`; random tiny model (64x48 crops, T = 5, flip test); "
-            f"{common.machine_line(info)}. The machine is shared with other jobs.",
+            f"{machine_line(info)}. The machine is shared with other jobs.",
         ]
     )
-    common.write_results("validate_speed", data, md)
+    write_results("validate_speed", data, md, args.out)
     return 0
 
 

@@ -26,13 +26,14 @@ import json
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import command_line, machine_info, machine_line, md_table, run_child, write_results
+from harness.child import run_child
+from harness.cli import parser
+from harness.machine import command_line, machine_info, machine_line
+from harness.report import md_table, write_results
 
 STAGES = ("fetch", "first load", "load", "load tiny_synthetic")
 
@@ -64,7 +65,7 @@ def _prepare(stage: str, cache: Path, asset: Path) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -91,7 +92,7 @@ def main() -> None:
         + f"Command: `{command_line()}`\n"
     )
     data = {"command": command_line(), "machine": info, "seconds": results}
-    write_results("weights_load", data, md)
+    write_results("weights_load", data, md, args.out)
 
 
 if __name__ == "__main__":
