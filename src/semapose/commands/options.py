@@ -8,10 +8,7 @@ import argparse
 import math
 
 from semapose.errors import InputError
-from semapose.limits import MAX_FIT_BATCH, MAX_FIT_LR, MAX_SEED
-
-#: most steps ``semapose fit`` takes
-MAX_FIT_STEPS = 10_000_000
+from semapose.limits import MAX_FIT_BATCH, MAX_FIT_LR, MAX_FIT_STEPS, MAX_SEED
 
 
 def _int_in(name: str, value: int, low: int, high: int) -> None:

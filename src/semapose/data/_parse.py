@@ -15,6 +15,7 @@ import numpy as np
 
 from semapose.errors import InputError
 from semapose.io.jsonio import finite_number
+from semapose.limits import MAX_PIXEL
 
 
 def as_list(value: Any, path: Path, where: str) -> list[Any]:
@@ -75,11 +76,6 @@ def numbers(values: Any, path: Path, where: str, length: int | None = None) -> n
     return np.array(
         [finite_number(v, path, f"{where}[{i}]") for i, v in enumerate(seq)], dtype=np.float64
     )
-
-
-#: Largest pixel coordinate accepted (negative ones are valid in PoseTrack). Beyond
-#: this a value is not a position in any image, and x + w may overflow float32.
-MAX_PIXEL = 1e7
 
 
 def _within_image_range(arr: np.ndarray, path: Path, where: str, values: Any) -> None:

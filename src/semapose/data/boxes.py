@@ -24,10 +24,7 @@ from semapose.data._parse import as_dict, as_list, box_xywh, get_int
 from semapose.data.records import FrameRecord
 from semapose.errors import InputError
 from semapose.io.jsonio import finite_number, read_json
-
-#: Largest detection score accepted: beyond it float32 gives inf (and inf scores drop
-#: every other person); real detectors give [0, 1] or logits.
-MAX_SCORE = 1e30
+from semapose.limits import MAX_SCORE
 
 
 @dataclass

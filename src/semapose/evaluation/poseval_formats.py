@@ -18,18 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from semapose.data._parse import MAX_PIXEL
 from semapose.errors import InputError
 from semapose.io.jsonio import read_json
 from semapose.keypoints import POSETRACK15_KEYPOINTS, POSETRACK_KEYPOINTS
+from semapose.limits import MAX_PIXEL, MAX_TRACK_ID
+from semapose.limits import MAX_POSEVAL_FILE_BYTES as MAX_FILE_BYTES
 
 NUM_JOINTS = 15
 #: poseval's fallback score for a predicted joint without a score.
 MIN_SCORE = -9999.0
-#: poseval offsets track ids by ``file_index * MAX_TRACK_ID``; ids must stay below it.
-MAX_TRACK_ID = 10000
-#: Largest evaluation input file (JSON costs about 10x its size in memory once parsed).
-MAX_FILE_BYTES = 256 * 2**20
 
 
 @dataclass

@@ -14,16 +14,10 @@ import struct
 from pathlib import Path
 
 from semapose.errors import InputError
-
-#: Largest accepted width or height of an image frame, in pixels.
-MAX_IMAGE_SIDE = 16384
-#: Largest accepted image frame, in pixels (2^26: 192 MiB as RGB).
-MAX_IMAGE_PIXELS = 1 << 26
+from semapose.limits import MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
 
 #: JPEG start-of-frame markers (they carry the size); C4, C8 and CC are not frames.
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-#: Largest image file read as a frame (any file type: a symlink to /dev/zero stops here).
-MAX_IMAGE_FILE_BYTES = 256 << 20
 
 
 def _png(head: bytes) -> tuple[int, int] | None:

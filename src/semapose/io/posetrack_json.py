@@ -41,8 +41,8 @@ from semapose.errors import InputError
 from semapose.io.atomic import atomic_text_file
 from semapose.io.jsonio import read_json
 from semapose.keypoints import POSETRACK_KEYPOINTS, POSETRACK_UNANNOTATED
+from semapose.limits import MAX_TRACK_ID
 
-MAX_TRACK_ID = 10000
 #: smallest PoseTrack-style image id (``1VVVVVVFFFF``)
 POSETRACK_IMAGE_ID_MIN = 10_000_000_000
 _IMAGE_KEYS = ("id", "file_name", "frame_id", "vid_id", "nframes", "is_labeled", "has_no_densepose")

@@ -30,6 +30,7 @@ from semapose.io.image_header import check_frame_size
 
 # the one MP4 writer (io/video_writer.py), importable from here too, where callers look for it
 from semapose.io.video_writer import VideoWriter as VideoWriter
+from semapose.limits import MAX_FPS, MIN_FPS
 
 #: File name endings read as videos / as frames of a frame folder.
 VIDEO_EXTENSIONS: tuple[str, ...] = (
@@ -49,11 +50,6 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp", "
 
 #: Frame rate assumed for a frame folder when the caller gives none.
 DEFAULT_FOLDER_FPS = 25.0
-#: Highest frame rate accepted (high-speed cameras reach a few thousand; the MP4
-#: writer's time base overflows far beyond).
-MAX_FPS = 100_000.0
-#: Smallest frame rate accepted (one frame per 100 s); the MP4 writer encodes it exactly.
-MIN_FPS = 0.01
 
 
 def is_video_file(path: str | Path) -> bool:

@@ -19,15 +19,10 @@ from typing import Any
 import yaml
 
 from semapose.errors import ConfigError
-
-#: values (scalars, lists, mappings) of the document with every alias expanded
-MAX_NODES = 100_000
-#: nested lists/mappings
-MAX_DEPTH = 64
-#: digits of an integer
-MAX_INT_DIGITS = 100
-#: size of a config file or override, in bytes
-MAX_BYTES = 4 * 1024 * 1024
+from semapose.limits import MAX_YAML_BYTES as MAX_BYTES
+from semapose.limits import MAX_YAML_DEPTH as MAX_DEPTH
+from semapose.limits import MAX_YAML_INT_DIGITS as MAX_INT_DIGITS
+from semapose.limits import MAX_YAML_NODES as MAX_NODES
 
 
 class _Refused(yaml.YAMLError):

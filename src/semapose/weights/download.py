@@ -236,12 +236,16 @@ def _extract_member(archive: Path, member: str, url: str) -> None:
             names = [n for n in zf.namelist() if Path(n).name == member]
             if not names:
                 raise DownloadError(f"{url}: archive has no {member}")
-            data_path = archive.with_name(archive.name + ".member")
-            with zf.open(names[0]) as src, open(data_path, "wb") as dst:
+            # through atomic_path like every write: a killed run leaves a temporary file
+            # that remove_stale_temporaries recognises
+            with (
+                atomic_path(archive) as data_path,
+                zf.open(names[0]) as src,
+                open(data_path, "wb") as dst,
+            ):
                 shutil.copyfileobj(src, dst)
     except zipfile.BadZipFile:
         raise DownloadError(f"{url}: not a valid zip archive") from None
-    os.replace(data_path, archive)
 
 
 def _print_progress(done: int, total: int | None) -> None:

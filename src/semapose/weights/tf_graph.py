@@ -37,17 +37,14 @@ from semapose.errors import CheckpointError
 
 __all__ = ["TFGraph", "TFNode", "read_tf_graph", "MAX_GRAPH_BYTES"]
 
-#: Largest graph file read (bytes); SSD-class detectors are ~10-100 MB.
-MAX_GRAPH_BYTES = 1 << 30
-#: Most nodes, attributes per node, inputs per node, and elements of one constant.
-_MAX_NODES = 200_000
-_MAX_ATTRS = 256
-_MAX_INPUTS = 4096
-_MAX_ELEMENTS = 1 << 28
-#: most values decoded into Python lists (packed fields) and most elements a constant
-#: without ``tensor_content`` may expand to (a 30-byte file must not allocate gigabytes)
-_MAX_LIST_VALUES = 1 << 22
-_MAX_DIMS = 16
+# the bounds on a graph file (limits.py)
+from semapose.limits import MAX_GRAPH_ATTRS as _MAX_ATTRS
+from semapose.limits import MAX_GRAPH_BYTES
+from semapose.limits import MAX_GRAPH_DIMS as _MAX_DIMS
+from semapose.limits import MAX_GRAPH_ELEMENTS as _MAX_ELEMENTS
+from semapose.limits import MAX_GRAPH_INPUTS as _MAX_INPUTS
+from semapose.limits import MAX_GRAPH_LIST_VALUES as _MAX_LIST_VALUES
+from semapose.limits import MAX_GRAPH_NODES as _MAX_NODES
 
 #: DataType enum -> numpy dtype (little-endian as TensorFlow writes tensor_content).
 _DTYPES: dict[int, np.dtype] = {

@@ -37,10 +37,10 @@ from semapose.data.synthetic.visibility import joint_visibility
 from semapose.data.synthetic.writer import SequenceWriter, categories
 from semapose.errors import InputError
 from semapose.io.posetrack_json import image_entry, posetrack_image_id
+from semapose.limits import MAX_SYNTH_FRAMES as MAX_FRAMES
+from semapose.limits import MAX_SYNTH_VIDEOS as MAX_VIDEOS
 
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
-MAX_FRAMES = 9999  # PoseTrack frame ids keep 4 digits for the frame number
-MAX_VIDEOS = 99999
 HEAD_DIAG_PER_SEGMENT = 1 / 0.7  # PoseTrack18 head boxes: diagonal = |top - bottom| / 0.7
 MIN_LABELLED_JOINTS = 3
 
