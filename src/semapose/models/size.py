@@ -16,25 +16,23 @@ from typing import Any
 from semapose.errors import ConfigError
 from semapose.limits import MAX_MODEL_INPUT_SIDE, MAX_MODEL_PARAMETERS, MAX_TEMPORAL_PARAMETERS
 
-#: parameters of each backbone (rounded up; ViT-H is the largest published one)
-_BACKBONE_PARAMETERS = {
-    "tiny": 1_000_000,
-    "hrnet_w32": 29_000_000,
-    "hrnet_w48": 64_000_000,
-    "vit_s": 23_000_000,
-    "vit_b": 87_000_000,
-    "vit_l": 305_000_000,
-    "vit_h": 633_000_000,
-    "blazepose": 4_000_000,
-}
-#: output channels of each backbone (upper bounds), for the temporal module's input layers
-_BACKBONE_CHANNELS = {"tiny": 64, "hrnet_w32": 32, "hrnet_w48": 48, "blazepose": 48}
+#: an unknown backbone name (refused later by the config check) counts as the largest
+_UNKNOWN_CHANNELS = 1280
+
+
+def _row(name: str) -> Any:
+    """The backbone's row of :data:`~semapose.models.backbones.spec.BACKBONES` (its
+    parameter and channel bounds), None for an unknown name."""
+    from semapose.models.backbones.spec import BACKBONES
+
+    return BACKBONES.get(name)
 
 
 def temporal_parameters(cfg: Any) -> int:
     """An upper estimate of the temporal module's and the head's parameter count."""
     m = cfg.model
-    channels = _BACKBONE_CHANNELS.get(m.backbone, 1280)
+    row = _row(m.backbone)
+    channels = row.channels if row is not None else _UNKNOWN_CHANNELS
     frames = 1 + len(cfg.data.offsets)
     head = channels * m.head_channels * 16 + m.head_channels**2 * 16 + m.head_channels * 1000
     head += m.pixel_decoder * (channels + m.dim) * 9
@@ -68,7 +66,8 @@ def check_model_size(cfg: Any) -> None:
             "(model.dim, the depths and head sizes)",
             f"about {temporal / 1e6:,.0f} M parameters (dim {cfg.model.dim})",
         )
-    total = temporal + _BACKBONE_PARAMETERS.get(cfg.model.backbone, MAX_MODEL_PARAMETERS)
+    row = _row(cfg.model.backbone)
+    total = temporal + (row.parameters if row is not None else MAX_MODEL_PARAMETERS)
     if total > MAX_MODEL_PARAMETERS:
         raise ConfigError(
             src,

@@ -100,6 +100,10 @@ class BackboneSpec:
     conversion: str = ""
     #: files of ``semapose/weights`` its converter reads too (own format)
     companions: tuple[str, ...] = ()
+    #: upper bounds for the size check before anything is built (:mod:`semapose.models.size`):
+    #: the network's parameters (rounded up) and its output channels
+    parameters: int = 0
+    channels: int = 1280
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,7 @@ def backbone(name: str | BackboneSpec) -> Backbone:
     )
 
 
-def _hrnet(name: str, width: int, default_weights: str) -> BackboneSpec:
+def _hrnet(name: str, width: int, default_weights: str, parameters: int) -> BackboneSpec:
     return BackboneSpec(
         name,
         "hrnet:HRNet",
@@ -141,10 +145,12 @@ def _hrnet(name: str, width: int, default_weights: str) -> BackboneSpec:
         recognise="hrnet:recognise",
         head_settings="hrnet:head_settings",
         default_weights=default_weights,
+        parameters=parameters,
+        channels=width,
     )
 
 
-def _vit(name: str, default_weights: str = "") -> BackboneSpec:
+def _vit(name: str, parameters: int, default_weights: str = "") -> BackboneSpec:
     return BackboneSpec(
         name,
         "vit:ViT",
@@ -154,6 +160,7 @@ def _vit(name: str, default_weights: str = "") -> BackboneSpec:
         recognise="vit:recognise",
         head_settings="vit:head_settings",
         default_weights=default_weights,
+        parameters=parameters,
     )
 
 
@@ -161,13 +168,15 @@ def _vit(name: str, default_weights: str = "") -> BackboneSpec:
 BACKBONES: dict[str, BackboneSpec] = {
     row.name: row
     for row in (
-        BackboneSpec("tiny", "tiny:TinyBackbone", "tiny:read_pretrained"),
-        _hrnet("hrnet_w32", 32, "hrnet-w32-coco-256x192"),
-        _hrnet("hrnet_w48", 48, "hrnet-w48-coco-256x192"),
-        _vit("vit_s"),
-        _vit("vit_b", "vitpose-b-coco-256x192"),
-        _vit("vit_l"),
-        _vit("vit_h"),
+        BackboneSpec(
+            "tiny", "tiny:TinyBackbone", "tiny:read_pretrained", parameters=1_000_000, channels=64
+        ),
+        _hrnet("hrnet_w32", 32, "hrnet-w32-coco-256x192", 29_000_000),
+        _hrnet("hrnet_w48", 48, "hrnet-w48-coco-256x192", 64_000_000),
+        _vit("vit_s", 23_000_000),
+        _vit("vit_b", 87_000_000, "vitpose-b-coco-256x192"),
+        _vit("vit_l", 305_000_000),
+        _vit("vit_h", 633_000_000),  # the largest published ViT
         BackboneSpec(
             "blazepose",
             "blazepose:BlazePoseBackbone",
@@ -178,6 +187,8 @@ BACKBONES: dict[str, BackboneSpec] = {
             bundled="blazepose",
             conversion="blazepose_full",
             companions=("blazepose_head.safetensors",),
+            parameters=4_000_000,
+            channels=48,
         ),
     )
 }
