@@ -2,8 +2,8 @@
 
 Modules (nothing heavy is imported here):
 
-* ``detectors/``, ``tracking/``, ``weights.py`` -- person boxes, tracks (the tracker's
-  stages; ``tracker.py`` re-exports its names), known checkpoints;
+* ``detectors/``, ``tracking/`` -- person boxes, tracks (the tracker's stages;
+  ``tracker.py`` re-exports its names);
 * ``pipeline.py`` -- :class:`TemporalRunner`, streaming clip inference over a
   feature window (``feature_window.py``) keyed by (frame, track id); ``crops.py`` the affine crops;
 * ``job.py`` -- one video end to end with resumable partial state; ``outputs.py``
