@@ -12,7 +12,9 @@ The rule the page follows, checked here:
 * every ``.py`` path the page names exists (relative to ``src/semapose`` or to the
   repository; a bare file name somewhere in ``src/``, ``tests/``, ``benchmarks/`` or
   ``tools/``; ``*`` patterns must match a file, ``<name>`` placeholders are skipped), and
-  every folder it names in backticks (``inference/detectors/``) exists.
+  every folder it names in backticks (``inference/detectors/``) exists;
+* the table of the ``## Layers`` section puts every top-level package and module in one
+  layer, and no import (at module level or inside a function) reaches a higher layer.
 """
 
 from __future__ import annotations
@@ -125,6 +127,55 @@ def path_problems(text: str, root: Path = ROOT, src: Path = SRC) -> list[str]:
     return problems
 
 
+def layers(text: str) -> dict[str, list[int]]:
+    """Top-level package folder (``io/``) or module (``cli.py``) -> the rows naming it in
+    the table of the ``## Layers`` section (the second cell's backticked names; 0 is the
+    base)."""
+    section = text.split("## Layers", 1)[1].split("\n## ", 1)[0]
+    found: dict[str, list[int]] = {}
+    rows = [line for line in section.splitlines() if line.startswith("|")][2:]
+    for number, line in enumerate(rows):
+        for name in re.findall(r"`([^`]+)`", line.split("|")[2]):
+            found.setdefault(name, []).append(number)
+    return found
+
+
+def _unit(rel: str) -> str:
+    return rel.split("/", 1)[0] + "/" if "/" in rel else rel
+
+
+def layer_problems(text: str, src: Path = SRC) -> list[str]:
+    """Every top-level package and module in one layer; no import reaches a higher one."""
+    named = layers(text)
+    problems = [f"{u}: in layers {rows}" for u, rows in sorted(named.items()) if len(rows) > 1]
+    layer = {u: rows[0] for u, rows in named.items()}
+    units = {_unit(p.relative_to(src).as_posix()) for p in src.rglob("*.py")}
+    problems += [f"{u}: in no layer of the Layers table" for u in sorted(units - set(layer))]
+    for p in sorted(src.rglob("*.py")):
+        rel = p.relative_to(src).as_posix()
+        mine = layer.get(_unit(rel))
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            for name in names:
+                parts = name.split(".")
+                if parts[0] != "semapose" or len(parts) < 2:
+                    continue
+                target = parts[1] + "/" if (src / parts[1]).is_dir() else parts[1] + ".py"
+                theirs = layer.get(target)
+                if mine is not None and theirs is not None and theirs > mine:
+                    problems.append(f"{rel} (layer {mine}) imports {name} (layer {theirs})")
+    return problems
+
+
+def test_imports_go_down_the_layers_of_the_page() -> None:
+    problems = layer_problems(DOC.read_text(encoding="utf-8"))
+    assert not problems, "\n".join(problems)
+
+
 def test_every_module_has_its_row_in_its_section() -> None:
     problems = row_problems(DOC.read_text(encoding="utf-8"))
     assert not problems, "\n".join(problems)
@@ -148,3 +199,10 @@ def test_the_checks_can_fail() -> None:
     assert any("inference/job.py: no row" in p for p in row_problems(missing))
     moved = text.replace("## `viz/` — drawing", "## drawing")
     assert any("viz/draw.py is described outside" in p for p in row_problems(moved))
+    # weights/ moved up to layer 3: models/, below it, imports it
+    swapped = text.replace("| 1 | `weights/`", "| 1 | weights", 1)
+    swapped = swapped.replace("| 3 | `inference/`", "| 3 | `weights/`, `inference/`", 1)
+    assert any(p.startswith("models/") and "semapose.weights" in p for p in layer_problems(swapped))
+    assert "viz/: in no layer of the Layers table" in layer_problems(
+        text.replace("; `viz/` (keypoints)", "", 1)
+    )
