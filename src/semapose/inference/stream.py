@@ -260,6 +260,7 @@ def make_detector(
     detector: str | Any | None = None,
     source: Path | None = None,
     multi: bool = False,
+    device: Any = "cpu",
 ) -> Any:
     """The one place a detector is chosen.
 
@@ -267,7 +268,7 @@ def make_detector(
     inputs; its detections are mapped to the frames of ``source`` in the source's
     own frame order. Else ``detector``: a name (default ``DEFAULT_DETECTOR``) or an
     object with ``detect``. ``multi``: the box file holds several sequences, keep
-    ``source``'s.
+    ``source``'s. ``device``: where a detector built by name runs (the pose model's device).
     """
     if boxes is not None and str(boxes) != "":
         from semapose.inference.detectors.boxfile import BoxFileDetector
@@ -292,7 +293,7 @@ def make_detector(
     if detector is None or isinstance(detector, str):
         from semapose.inference.detectors import DEFAULT_DETECTOR, build_detector
 
-        return build_detector(detector or DEFAULT_DETECTOR)
+        return build_detector(detector or DEFAULT_DETECTOR, device=device)
     return detector
 
 
