@@ -76,6 +76,9 @@ class TrackerAdapter:
         # checked by the pose (pose-present score, OKS duplicates).
         self.tracker = Tracker.for_detector(detector, **tracker_options)
 
+    def expect_pose_scores(self) -> None:
+        self.tracker.expect_pose_scores()
+
     @property
     def last_detection_frame(self) -> int:
         return self.tracker.last_detection_frame
@@ -139,6 +142,9 @@ class PoseStream:
         self.runner = runner
         self.detector = detector
         self.tracker: StreamTracker = tracker if tracker is not None else TrackerAdapter(detector)
+        expect = getattr(self.tracker, "expect_pose_scores", None)
+        if expect is not None and getattr(runner, "pose_scores", False):
+            expect()  # the tracker frames the first frame's boxes for a pose-scored model
         self.schedule = schedule
         self.source = source
 

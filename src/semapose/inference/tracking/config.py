@@ -31,6 +31,11 @@ class AssociationConfig:
     ``reid_frames`` frames a lost track keeps its id for re-identification, which
     takes a detection whose centre lies within ``reid_radius`` of the expected box's
     height (growing with the gap) and whose height is within a factor ``reid_size``.
+    Pose-tracked regime only: ``detection_margin`` share of a detector box's width and
+    height added on each side, so that a detector's tight person box frames the person
+    as the pose boxes do (keypoints + 15 % per side; BlazePose's crops then hold the
+    person at about 1.5x, as MediaPipe's own crops do); ``cover_ratio`` share of a
+    person's expected box inside a detection left over that makes it theirs.
     """
 
     min_score: float = 0.0
@@ -45,6 +50,8 @@ class AssociationConfig:
     reid_frames: int = 30
     reid_radius: float = 0.5
     reid_size: float = 1.5
+    detection_margin: float = 0.1
+    cover_ratio: float = 0.7
 
 
 @dataclass(frozen=True)
