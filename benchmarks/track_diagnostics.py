@@ -105,10 +105,12 @@ def run(
             if f.index in frames:
                 posed += two
                 people = " ".join(
-                    f"{p.track_id}{'h' if p.hidden else ''}:{_fmt_box(p.box[:2].tolist() + (p.box[:2] + p.box[2:]).tolist())}"
+                    f"{p.track_id}{'h' if p.hidden else ''}:"
+                    + _fmt_box([*p.box[:2], *(p.box[:2] + p.box[2:])])
                     for p in f.persons
                 )
-                lost = sorted(s.track_id for s in tracker._book.tracks.values() if s.lost_at is not None)
+                states = tracker._book.tracks.values()
+                lost = sorted(s.track_id for s in states if s.lost_at is not None)
                 log.setdefault(f.index, []).append(
                     f"  out  {'BOTH' if two else 'miss'} {people or '-'}  lost={lost}"
                 )
@@ -146,7 +148,12 @@ def run(
     for f in sorted(log):
         print(f"frame {f}")
         print("\n".join(log[f]))
-    summary = {"both_posed": posed, "both_drawn": drawn, "frames": len(frames), "track_ids": sorted(ids)}
+    summary = {
+        "both_posed": posed,
+        "both_drawn": drawn,
+        "frames": len(frames),
+        "track_ids": sorted(ids),
+    }
     print(summary)
     return summary
 
@@ -174,9 +181,7 @@ def main(argv: list[str] | None = None) -> None:
         "--option", action="append", default=[], help="tracker option NAME=VALUE (float)"
     )
     args = ap.parse_args(argv)
-    frames = (
-        {int(v) for v in args.frames.split(",")} if args.frames else set(BOTH_IN_VIEW)
-    )
+    frames = {int(v) for v in args.frames.split(",")} if args.frames else set(BOTH_IN_VIEW)
     options = {k: float(v) for k, v in (o.split("=", 1) for o in args.option)}
     from semapose.inference.tracking import Tracker
 

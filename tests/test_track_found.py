@@ -100,7 +100,8 @@ def test_an_unsure_pose_is_shown_while_the_detector_boxes_the_person() -> None:
     assert _shown(tr, 1, tracks) == {0: True, 1: True}  # own pose, scores as the model gave
     # without a detection the unsure person is in doubt (here: lost, patience 0)
     tracks = tr.update(2, None)
-    tr.observe_crops(2, {t.track_id: crop(500 if t.track_id else 200, score=0.2 if t.track_id else 0.95) for t in tracks})
+    unsure = {0: crop(200), 1: crop(500, score=0.2)}
+    tr.observe_crops(2, {t.track_id: unsure[t.track_id] for t in tracks})
     assert _shown(tr, 2, tracks) == {0: True}
     # an unsure pose that is someone else's stays hidden even with a detection
     tr = Tracker(detection_margin=0.0, patience=0)
@@ -123,3 +124,19 @@ def test_requests_do_not_put_off_the_periodic_full_detection(every: int) -> None
             doubt.last_detection_frame = f
     assert [f for f, r in reasons.items() if r == "full"] == [every, 2 * every, 3 * every]
     assert all(r == "request" for f, r in reasons.items() if r and f % every)
+
+
+def test_followed_crops_keep_the_person_size_when_far_joints_fade() -> None:
+    tr = Tracker(detection_margin=0.0)
+    (t,) = tr.update(0, np.array([det(200, w=100, h=300)]))
+    h0 = t.box[3] - t.box[1]
+    tr.observe_crops(0, {0: crop(200, h=250)})
+    heights = []
+    for f in range(1, 5):  # the legs score low: each pose covers only the upper body
+        (t,) = tr.update(f, None)
+        heights.append(float(t.box[3] - t.box[1]))
+        tr.observe_crops(f, {0: crop(200, h=180, cy=260)})
+    # the crop shrinks by at most 10 % a frame (and never through the corners' velocity:
+    # the detector box -> pose box change is no motion)
+    assert all(b >= 0.9 * a - 1e-6 for a, b in zip([h0, *heights], heights, strict=False))
+    assert heights[-1] > 0.6 * h0

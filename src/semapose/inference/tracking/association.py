@@ -2,17 +2,17 @@
 
 Detections are filtered (score, NMS, boxes mostly inside a higher-scored one) and, in
 the pose-tracked regime, grown by ``detection_margin`` per side into the framing of the
-pose boxes (keypoints + 15 %), then matched to the held people by IoU + Hungarian assignment; the similarity mixes the
-IoU with each person's expected box (the pose-followed crop box, else the last box
-moved by its velocity) and, with weight ``pose_weight``, the IoU with the box of
-their late keypoints; in the pose-tracked regime a second pass gives a person the
-detection that holds most of their expected box (a crop shrunk to part of them). A
-matched detection re-anchors the person (as MediaPipe
-re-crops from its detector). A detection left over either re-identifies a person
-in doubt (hidden, or their crop shows someone else) or a lost person (position,
-motion, size), or starts a track: at once in the pose-tracked
-regime (its pose score confirms it later), at once when scored ``new_track_score``
-in the detection-tracked regime, else after ``min_hits`` frames. Box files
+pose boxes (keypoints + 15 %), then matched to the held people by IoU + Hungarian
+assignment; the similarity mixes the IoU with each person's expected box (the
+pose-followed crop box, else the last box moved by its velocity) and, with weight
+``pose_weight``, the IoU with the box of their late keypoints; in the pose-tracked
+regime a second pass gives a person the detection that holds most of their expected
+box (a crop shrunk to part of them). A matched detection re-anchors the person (as
+MediaPipe re-crops from its detector). A detection left over either re-identifies a
+person in doubt (hidden, or their crop shows someone else) or a lost person
+(position, motion, size), or starts a track: at once in the pose-tracked regime (its
+pose score confirms it later), at once when scored ``new_track_score`` in the
+detection-tracked regime, else after ``min_hits`` frames. Box files
 (``trust_boxes``) skip the filters, the poses and the re-identification.
 """
 

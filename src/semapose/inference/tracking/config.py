@@ -59,7 +59,9 @@ class FollowingConfig:
     """Boxes from poses: the next crop from this frame's keypoints (pose-tracked regime),
     boxes from the late keypoints for missed people (detection-tracked regime).
 
-    ``keypoint_min_score`` joints below it do not count in a keypoint box;
+    ``keypoint_min_score`` joints below it do not count in a keypoint box; ``max_shrink``
+    share by which a followed crop's width or height may shrink from one frame to the next
+    (a pose missing its far joints would cut the person off);
     ``max_keypoint_age`` frames after which keypoints are too old to use;
     ``redetect_below`` a pose score under it asks for a detection on the next frame
     (and the pose does not place the next crop); ``fill_from_pose`` boxes from the
@@ -68,6 +70,7 @@ class FollowingConfig:
     """
 
     keypoint_min_score: float = 0.3
+    max_shrink: float = 0.1
     max_keypoint_age: int = 5
     redetect_below: float = 0.8
     fill_from_pose: bool = True

@@ -186,9 +186,7 @@ class Tracker:
                 out.append(t)
                 taken = np.vstack([taken, t.box[None]])
         in_doubt = [
-            active[ti]
-            for ti in unmatched_tracks
-            if self._output.in_doubt(active[ti], frame_index)
+            active[ti] for ti in unmatched_tracks if self._output.in_doubt(active[ti], frame_index)
         ]
         return self._association.births(dets, unmatched_dets, lost, out, frame_index, in_doubt)
 
