@@ -13,9 +13,11 @@ for each frame asked (default: the basketball frames of
 - ``out``: the persons in the emitted frame (``h``: shown hidden, without a pose), and
   the tracks lost by then;
 
-and a summary: frames with two distinct output poses (as ``detector_recall.both_posed``
-counts them) and the track ids used. ``--png DIR`` also writes the overlay of each asked
-frame with the detector's boxes dashed white (``DIR/NNNNNN.png``). A tool for finding
+and a summary: frames with two distinct output poses (``both_posed``: as
+``detector_recall.both_posed`` counts them, joints scoring above 0; ``both_drawn``: poses
+with at least 4 joints at the drawing threshold 0.3) and the track ids used. ``--png DIR``
+also writes the overlay of each asked frame with the detector's boxes dashed white
+(``DIR/NNNNNN.png``). A tool for finding
 causes, not a benchmark result: nothing is saved under benchmarks/results/.
 """
 
@@ -120,7 +122,8 @@ def run(
                     img = draw_frame(f.image, f.persons)
                     for d in [] if dets_of.get(f.index) is None else dets_of[f.index]:
                         draw_dashed_box(img, d[:4], (255, 255, 255), thickness=1, inplace=True)
-                    big = cv2.resize(img, (img.shape[1] * 3, img.shape[0] * 3),
+                    k = 3 if img.shape[1] < 640 else 1  # small clips drawn 3x larger
+                    big = cv2.resize(img, (img.shape[1] * k, img.shape[0] * k),
                                      interpolation=cv2.INTER_NEAREST)  # fmt: skip
                     cv2.imwrite(str(png / f"{f.index:06d}.png"), big[:, :, ::-1])
 
