@@ -91,7 +91,8 @@ def test_blazepose_temporal_gives_33_landmarks_of_the_same_crop(
         x, y, w, h = p.box
         lm = p.landmarks
         assert np.all((lm[:, 2:] >= 0) & (lm[:, 2:] <= 1))
-        assert x - 0.2 * w < lm[heel, 0] < x + 1.2 * w and lm[heel, 1] > y + 0.8 * h
+        # (the box is the tracker's: the detector's box grown 10 % per side, issue 22)
+        assert x - 0.2 * w < lm[heel, 0] < x + 1.2 * w and lm[heel, 1] > y + 0.75 * h
         # the shared joints are near BlazePose's own (the 17 come from our temporal head)
         assert abs(lm[ankle, 1] - p.joint("left_ankle")[1]) < 0.1 * h
     doc = json.loads(r.paths.posetrack.read_text())

@@ -77,7 +77,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue an interrupted run in the same --out"
     )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="auto, cpu, cuda or cuda:N (the pose model and the person detector)",
+    )
     parser.add_argument("--batch", type=int, default=None, help="crops per forward pass")
     parser.add_argument("--no-video", action="store_true", help="skip the overlay MP4")
     flip = parser.add_mutually_exclusive_group()

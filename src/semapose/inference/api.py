@@ -136,7 +136,7 @@ class PoseEstimator:
         path = Path(source) if isinstance(source, (str, Path)) and not stream_url else None
         if stream_url and boxes is not None:
             raise ValueError("boxes need a video file or frame folder (a stream has no names)")
-        det = make_detector(boxes, detector, source=path)
+        det = make_detector(boxes, detector, source=path, device=self.predictor.device)
         opts = replace(self.predictor.options, keep_images=return_images)
         runner = TemporalRunner(self.predictor.loaded.model, opts, self.predictor.device)
         from semapose.inference.tracking import DetectionSchedule

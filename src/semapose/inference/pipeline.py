@@ -155,6 +155,14 @@ class TemporalRunner:
 
     # ------------------------------------------------------------------ state
     @property
+    def pose_scores(self) -> bool:
+        """Whether the model reports a pose-present score per crop (BlazePose's backbone)."""
+        backbone = getattr(self.model, "backbone", None)
+        return callable(getattr(self.model, "encode_with_outputs", None)) and callable(
+            getattr(backbone, "forward_with_outputs", None)
+        )
+
+    @property
     def next_frame(self) -> int:
         """Index the next pushed frame must have."""
         return self._next_frame

@@ -260,8 +260,8 @@ class Predictor:
             if boxes:
                 raise InputError(boxes, "--boxes", "a video or frame folder input (box files "
                                  "are matched to frames)", f"{path}")  # fmt: skip
-            return make_detector(None, detector)
-        return make_detector(boxes or None, detector, source=path, multi=multi)
+            return make_detector(None, detector, device=self.device)
+        return make_detector(boxes or None, detector, source=path, multi=multi, device=self.device)
 
     def run_one(
         self,

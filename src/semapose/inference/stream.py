@@ -76,6 +76,9 @@ class TrackerAdapter:
         # checked by the pose (pose-present score, OKS duplicates).
         self.tracker = Tracker.for_detector(detector, **tracker_options)
 
+    def expect_pose_scores(self) -> None:
+        self.tracker.expect_pose_scores()
+
     @property
     def last_detection_frame(self) -> int:
         return self.tracker.last_detection_frame
@@ -139,6 +142,9 @@ class PoseStream:
         self.runner = runner
         self.detector = detector
         self.tracker: StreamTracker = tracker if tracker is not None else TrackerAdapter(detector)
+        expect = getattr(self.tracker, "expect_pose_scores", None)
+        if expect is not None and getattr(runner, "pose_scores", False):
+            expect()  # the tracker frames the first frame's boxes for a pose-scored model
         self.schedule = schedule
         self.source = source
 
@@ -260,6 +266,7 @@ def make_detector(
     detector: str | Any | None = None,
     source: Path | None = None,
     multi: bool = False,
+    device: Any = "cpu",
 ) -> Any:
     """The one place a detector is chosen.
 
@@ -267,7 +274,7 @@ def make_detector(
     inputs; its detections are mapped to the frames of ``source`` in the source's
     own frame order. Else ``detector``: a name (default ``DEFAULT_DETECTOR``) or an
     object with ``detect``. ``multi``: the box file holds several sequences, keep
-    ``source``'s.
+    ``source``'s. ``device``: where a detector built by name runs (the pose model's device).
     """
     if boxes is not None and str(boxes) != "":
         from semapose.inference.detectors.boxfile import BoxFileDetector
@@ -292,7 +299,7 @@ def make_detector(
     if detector is None or isinstance(detector, str):
         from semapose.inference.detectors import DEFAULT_DETECTOR, build_detector
 
-        return build_detector(detector or DEFAULT_DETECTOR)
+        return build_detector(detector or DEFAULT_DETECTOR, device=device)
     return detector
 
 

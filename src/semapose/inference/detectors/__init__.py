@@ -66,31 +66,34 @@ class Detector(Protocol):
     def detect(self, frame_rgb: np.ndarray, frame_index: int | None = None) -> np.ndarray: ...
 
 
-def _ssdlite(key: str, **kwargs: Any) -> Detector:
+def _ssdlite(key: str, device: Any, **kwargs: Any) -> Detector:
     from semapose.inference.detectors.ssdlite import SSDLitePersonDetector
 
-    return SSDLitePersonDetector(**kwargs)
+    return SSDLitePersonDetector(device=device, **kwargs)
 
 
-def _blazepose(key: str, **kwargs: Any) -> Detector:
+def _blazepose(key: str, device: Any, **kwargs: Any) -> Detector:
     from semapose.inference.detectors.blazepose_det import BlazePosePersonDetector
 
-    return BlazePosePersonDetector(**kwargs)
+    return BlazePosePersonDetector(device=device, **kwargs)
 
 
-def _ssdlite_and_blazepose(key: str, **kwargs: Any) -> Detector:
+def _ssdlite_and_blazepose(key: str, device: Any, **kwargs: Any) -> Detector:
     from semapose.inference.detectors.blazepose_det import (
         BlazePosePersonDetector,
         MergedPersonDetector,
     )
     from semapose.inference.detectors.ssdlite import SSDLitePersonDetector
 
-    return MergedPersonDetector(SSDLitePersonDetector(**kwargs), BlazePosePersonDetector())
+    return MergedPersonDetector(
+        SSDLitePersonDetector(device=device, **kwargs), BlazePosePersonDetector(device=device)
+    )
 
 
-def _yolox(key: str, **kwargs: Any) -> Detector:
+def _yolox(key: str, device: Any, **kwargs: Any) -> Detector:
     from semapose.inference.detectors.yolox import YOLOXPersonDetector
 
+    # onnxruntime with its CPU provider (the optional extra): the torch device does not apply
     return YOLOXPersonDetector(model=key, **kwargs)
 
 
@@ -106,17 +109,21 @@ _FACTORIES: dict[str, Callable[..., Detector]] = {
 assert tuple(_FACTORIES) == DETECTOR_NAMES
 
 
-def build_detector(name: str = DEFAULT_DETECTOR, **kwargs: Any) -> Detector:
+def build_detector(name: str = DEFAULT_DETECTOR, device: Any = "cpu", **kwargs: Any) -> Detector:
     """Build a detector by name (one of :data:`DETECTOR_NAMES`).
 
-    Raises :class:`DetectorUnavailableError` with a one-line remedy when the
-    detector's package or weights are missing. Construction is cheap; the
-    model loads on the first ``detect`` call, or eagerly with ``.load()``.
+    ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, a ``torch.device``): where the PyTorch
+    detectors (SSDLite, BlazePose's, both merged) hold their network, anchors and NMS; the
+    same code runs on CPU and GPU. ``semapose predict --device`` passes the resolved device
+    here, so the detector runs where the pose model runs. YOLOX runs in onnxruntime on the
+    CPU whatever the device. Raises :class:`DetectorUnavailableError` with a one-line
+    remedy when the detector's package or weights are missing. Construction is cheap; the
+    model loads (onto ``device``) on the first ``detect`` call, or eagerly with ``.load()``.
     """
     key = name.lower().strip()
     factory = _FACTORIES.get(key)
     if factory is not None:
-        return factory(key, **kwargs)
+        return factory(key, device, **kwargs)
     raise DetectorUnavailableError(
         f"unknown detector {name!r}: expected one of {', '.join(DETECTOR_NAMES)} "
         "(or pass person boxes with --boxes FILE)"

@@ -1,14 +1,18 @@
 """Stage 2, association: the frame's detections to the people held.
 
-Detections are filtered (score, NMS, boxes mostly inside a higher-scored one), then
-matched to the held people by IoU + Hungarian assignment; the similarity mixes the
-IoU with each person's expected box (the pose-followed crop box, else the last box
-moved by its velocity) and, with weight ``pose_weight``, the IoU with the box of
-their late keypoints. A matched detection re-anchors the person (as MediaPipe
-re-crops from its detector). A detection left over either re-identifies a lost
-person (position, motion, size) or starts a track: at once in the pose-tracked
-regime (its pose score confirms it later), at once when scored ``new_track_score``
-in the detection-tracked regime, else after ``min_hits`` frames. Box files
+Detections are filtered (score, NMS, boxes mostly inside a higher-scored one) and, in
+the pose-tracked regime, grown by ``detection_margin`` per side into the framing of the
+pose boxes (keypoints + 15 %), then matched to the held people by IoU + Hungarian
+assignment; the similarity mixes the IoU with each person's expected box (the
+pose-followed crop box, else the last box moved by its velocity) and, with weight
+``pose_weight``, the IoU with the box of their late keypoints; in the pose-tracked
+regime a second pass gives a person the detection that holds most of their expected
+box (a crop shrunk to part of them). A matched detection re-anchors the person (as
+MediaPipe re-crops from its detector). A detection left over either re-identifies a
+person in doubt (hidden, or their crop shows someone else) or a lost person
+(position, motion, size), or starts a track: at once in the pose-tracked regime (its
+pose score confirms it later), at once when scored ``new_track_score`` in the
+detection-tracked regime, else after ``min_hits`` frames. Box files
 (``trust_boxes``) skip the filters, the poses and the re-identification.
 """
 
@@ -18,7 +22,7 @@ import numpy as np
 
 from semapose.inference.detectors.boxops import box_iou, nms
 from semapose.inference.tracking.config import TrackerConfig
-from semapose.inference.tracking.geometry import suppress_contained
+from semapose.inference.tracking.geometry import grow_boxes, inside, suppress_contained
 from semapose.inference.tracking.state import (
     Track,
     TrackBook,
@@ -40,7 +44,10 @@ class Association:
     def filter(self, dets: np.ndarray) -> np.ndarray:
         """A live detector's boxes (K, 5) without low scores, overlaps and contained boxes."""
         dets = nms(dets[dets[:, 4] >= self.cfg.min_score], self.cfg.nms_iou)
-        return suppress_contained(dets, self.cfg.contain_ratio)
+        dets = suppress_contained(dets, self.cfg.contain_ratio)
+        if self.book.pose_model or self.book.pose_scores_seen:
+            dets = grow_boxes(dets, self.cfg.detection_margin)
+        return dets
 
     def update_exact(self, frame_index: int, dets: np.ndarray) -> list[Track]:
         """Box files: every box is a person; only ids are assigned (IoU + Hungarian)."""
@@ -73,6 +80,11 @@ class Association:
         pose_boxes = [late_pose_box(s, frame_index, self.config) for s in active]
         sim = self._similarity(predicted, pose_boxes, dets)
         matches, unmatched_tracks, unmatched_dets = assign(sim, self.cfg.iou_threshold)
+        if self.book.pose_scores_seen and unmatched_tracks and unmatched_dets:
+            matches += self._match_covering(predicted, dets, unmatched_tracks, unmatched_dets)
+            mt, md = {m[0] for m in matches}, {m[1] for m in matches}
+            unmatched_tracks = [i for i in unmatched_tracks if i not in mt]
+            unmatched_dets = [j for j in unmatched_dets if j not in md]
         out: list[Track] = []
         for ti, di in matches:
             # a detection re-anchors the crop (as MediaPipe re-crops from its detector)
@@ -81,31 +93,69 @@ class Association:
                 out.append(t)
         return out, unmatched_tracks, unmatched_dets, pose_boxes
 
+    def _match_covering(
+        self,
+        predicted: np.ndarray,
+        dets: np.ndarray,
+        tracks: list[int],
+        free: list[int],
+    ) -> list[tuple[int, int]]:
+        """Second pass for the people and detections left over (pose-tracked regime): a
+        detection holding most (``cover_ratio``) of a person's expected box, at a height
+        within ``reid_size``, is theirs: a crop that shrank to part of the person (a cut-off
+        pose) has a small IoU with the person's full box, which would otherwise start a
+        second track on them."""
+        cover = np.zeros((len(tracks), len(free)))
+        for a, ti in enumerate(tracks):
+            box = predicted[ti]
+            h = max(float(box[3] - box[1]), 1.0)
+            for b, di in enumerate(free):
+                ratio = float(dets[di, 3] - dets[di, 1]) / h
+                if 1 / self.cfg.reid_size <= ratio <= self.cfg.reid_size * 1.5:
+                    cover[a, b] = inside(box, dets[di : di + 1, :4])
+        pairs, _, _ = assign(cover, self.cfg.cover_ratio)
+        return [(tracks[a], free[b]) for a, b in pairs]
+
     def births(
         self,
         dets: np.ndarray,
         unmatched_dets: list[int],
         lost: list[TrackState],
-        taken: np.ndarray,
+        out: list[Track],
         frame_index: int,
+        in_doubt: list[TrackState] | None = None,
     ) -> list[Track]:
-        """The detections no held person explains (``taken``: the boxes given out so far):
-        a lost person re-identified, or a new track; a second box on someone is dropped."""
-        out: list[Track] = []
+        """The tracks of the frame (``out``: those given out so far) with the detections no
+        held person explains added: a person in doubt (no pose of their own: hidden, or
+        their crop shows someone else) or a lost person re-identified, or a new track; a
+        second box on someone is dropped."""
+        in_doubt = list(in_doubt or [])
+        out = list(out)
         for di in unmatched_dets:
             det = dets[di]
-            if len(taken) and self._is_duplicate(det[:4], taken):
-                continue  # a second box on someone already tracked
-            found = self._reidentify(det, lost, frame_index)
+            found = self._reidentify(det, in_doubt, frame_index) if in_doubt else None
             if found is not None:
-                lost.remove(found)
-                found.lost_at = None
+                others = [t.box for t in out if t.track_id != found.track_id]
+                taken = np.array(others).reshape(-1, 4)
+                if len(taken) and self._is_duplicate(det[:4], taken):
+                    found = None
+            if found is not None:
+                in_doubt.remove(found)
+                out = [t for t in out if t.track_id != found.track_id]
                 t = self._match(found, det, frame_index)
             else:
-                t = self._start(det, frame_index, confirmed=None)
+                taken = np.array([t.box for t in out]).reshape(-1, 4)
+                if len(taken) and self._is_duplicate(det[:4], taken):
+                    continue  # a second box on someone already tracked
+                found = self._reidentify(det, lost, frame_index)
+                if found is not None:
+                    lost.remove(found)
+                    found.lost_at = None
+                    t = self._match(found, det, frame_index)
+                else:
+                    t = self._start(det, frame_index, confirmed=None)
             if t is not None:
                 out.append(t)
-                taken = np.vstack([taken, t.box[None]])
         return out
 
     def _match(self, s: TrackState, det: np.ndarray, frame_index: int) -> Track | None:

@@ -31,6 +31,11 @@ class AssociationConfig:
     ``reid_frames`` frames a lost track keeps its id for re-identification, which
     takes a detection whose centre lies within ``reid_radius`` of the expected box's
     height (growing with the gap) and whose height is within a factor ``reid_size``.
+    Pose-tracked regime only: ``detection_margin`` share of a detector box's width and
+    height added on each side, so that a detector's tight person box frames the person
+    as the pose boxes do (keypoints + 15 % per side; BlazePose's crops then hold the
+    person at about 1.5x, as MediaPipe's own crops do); ``cover_ratio`` share of a
+    person's expected box inside a detection left over that makes it theirs.
     """
 
     min_score: float = 0.0
@@ -45,6 +50,8 @@ class AssociationConfig:
     reid_frames: int = 30
     reid_radius: float = 0.5
     reid_size: float = 1.5
+    detection_margin: float = 0.1
+    cover_ratio: float = 0.7
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,9 @@ class FollowingConfig:
     """Boxes from poses: the next crop from this frame's keypoints (pose-tracked regime),
     boxes from the late keypoints for missed people (detection-tracked regime).
 
-    ``keypoint_min_score`` joints below it do not count in a keypoint box;
+    ``keypoint_min_score`` joints below it do not count in a keypoint box; ``max_shrink``
+    share by which a followed crop's width or height may shrink from one frame to the next
+    (a pose missing its far joints would cut the person off);
     ``max_keypoint_age`` frames after which keypoints are too old to use;
     ``redetect_below`` a pose score under it asks for a detection on the next frame
     (and the pose does not place the next crop); ``fill_from_pose`` boxes from the
@@ -61,6 +70,7 @@ class FollowingConfig:
     """
 
     keypoint_min_score: float = 0.3
+    max_shrink: float = 0.1
     max_keypoint_age: int = 5
     redetect_below: float = 0.8
     fill_from_pose: bool = True

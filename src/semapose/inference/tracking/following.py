@@ -81,8 +81,13 @@ class PoseFollowing:
         box = keypoint_box(s.crop_kp, s.crop_scores, self.cfg.keypoint_min_score)
         if box is None:
             return None
+        box = _no_faster_shrink(box, s.box, self.cfg.max_shrink)
         if self.config.association.motion:
-            box = box + s.velocity * min(frame_index - s.crop_frame, 3)
+            # moved by the person's motion, its size kept: the corners' velocity also holds
+            # the change from a detector box to a pose box, which is no motion and would
+            # shrink (or grow) every following crop further
+            shift = (s.velocity[:2] + s.velocity[2:]) / 2
+            box = box + np.concatenate([shift, shift]) * min(frame_index - s.crop_frame, 3)
         return box
 
     def carry(
@@ -166,3 +171,14 @@ class PoseFollowing:
         if s.anchor_height > 0 and not 0.5 <= h / s.anchor_height <= 2.0:
             return False
         return s.matched_frame != frame or inside(pb, s.box[None]) >= 0.5
+
+
+def _no_faster_shrink(box: np.ndarray, last: np.ndarray, most: float) -> np.ndarray:
+    """``box`` with its width and height each at least ``1 - most`` of ``last``'s, about its
+    centre: a pose whose far joints (feet, a hand) scored low gives a keypoint box smaller
+    than the person, and a crop from it cuts them off, which makes the next pose smaller
+    still; a person who really shrinks (walks away) does so by far less per frame."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    w = max(float(box[2] - box[0]), (1 - most) * float(last[2] - last[0]))
+    h = max(float(box[3] - box[1]), (1 - most) * float(last[3] - last[1]))
+    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])

@@ -87,6 +87,21 @@ def hidden(box: np.ndarray, others: list[np.ndarray], share: float = 0.3) -> boo
     return bool(others) and inside(box, np.asarray(others)) > share
 
 
+def grow_boxes(boxes: np.ndarray, margin: float) -> np.ndarray:
+    """Boxes (K, >=4) with ``margin`` of their width and height added on each side (a copy;
+    columns after the fourth unchanged)."""
+    out = np.array(boxes, copy=True)
+    if margin == 0 or len(out) == 0:
+        return out
+    w = out[:, 2] - out[:, 0]
+    h = out[:, 3] - out[:, 1]
+    out[:, 0] -= margin * w
+    out[:, 2] += margin * w
+    out[:, 1] -= margin * h
+    out[:, 3] += margin * h
+    return out
+
+
 def suppress_contained(dets: np.ndarray, ratio: float = 0.8) -> np.ndarray:
     """Drop detections (K, 5) with more than ``ratio`` of their area inside a higher-scored one.
 

@@ -92,6 +92,16 @@ class OutputPolicy:
                 continue
             self.book.want_detection = True  # a person we follow is in doubt: look again
             since = frame - s.evidence_frame
+            if (
+                since <= self.cfg.max_occluded
+                and s.matched_frame == frame
+                and s.crop_frame == frame
+                and not any(self._duplicates(s, k) for k in kept)
+            ):
+                # the detector boxes the person now and nobody else has this pose: the pose
+                # model is only unsure (small, blurred, cut off); show the pose, whose joint
+                # scores carry the low pose-present score
+                continue
             if since <= self.cfg.patience or (
                 since <= self.cfg.max_occluded
                 and (s.matched_frame == frame or hidden(s.box, present))
@@ -105,6 +115,16 @@ class OutputPolicy:
             s.lost_at = frame
         self._shown[frame] = shown
         return kept, doubtful
+
+    def in_doubt(self, s: TrackState, frame_index: int) -> bool:
+        """Whether a shown person had no confident pose of their own in the last decided
+        frame (hidden behind someone, or their crop shows someone else)."""
+        return (
+            s.track_id >= 0
+            and s.confirmed
+            and s.lost_at is None
+            and 0 <= s.evidence_frame < frame_index - 1
+        )
 
     def select(self, frames: list[Any]) -> list[Any]:
         """The frames with the persons not to output removed (ids unchanged); persons kept

@@ -47,7 +47,9 @@ class DetectionSchedule:
         doubt: re-anchoring, which a detector may answer near the followed people only),
         or None (it does not run)."""
         last = int(getattr(tracker, "last_detection_frame", -1))
-        if last < 0 or frame - last >= self.every:
+        # periodic by the frame number, not by the last detection: requests (answered near
+        # the people already held) must not put off the full look that finds new people
+        if last < 0 or frame % self.every == 0 or frame - last >= self.every:
             return "full"
         if not getattr(tracker, "pose_tracked", False):
             return "full"  # people are followed by the detector alone

@@ -65,7 +65,9 @@ class TrackBook:
     """All the people held, with the regime and the detection request, shared by the stages.
 
     ``pose_scores_seen``: the model has reported a pose-present score (the
-    pose-tracked regime); ``want_detection``: a stage asks for the detector on the
+    pose-tracked regime); ``pose_model``: the caller said before the first frame that the
+    model reports one (:meth:`Tracker.expect_pose_scores`: the first frame's detector
+    boxes are framed as the later ones); ``want_detection``: a stage asks for the detector on the
     next frame; ``frame``: the last frame passed to ``Tracker.update``.
     """
 
@@ -76,6 +78,7 @@ class TrackBook:
         self._next_id = 0
         self.frame = -1
         self.pose_scores_seen = False
+        self.pose_model = False
         self.want_detection = True
 
     def new_id(self) -> int:

@@ -84,8 +84,17 @@ class Tracker:
             kwargs.setdefault("trust_boxes", True)
         return cls(**kwargs)
 
+    def expect_pose_scores(self) -> None:
+        """Say before the first frame that the model reports pose-present scores (the
+        stream does, from the model): the first frame's detector boxes are then framed for
+        the pose-tracked regime like the later ones (``detection_margin``), instead of from
+        the second frame on, once the scores have been seen. Kept by :meth:`reset`."""
+        self._pose_model = True
+        self._book.pose_model = True
+
     def reset(self) -> None:
         self._book = TrackBook(self.config)
+        self._book.pose_model = getattr(self, "_pose_model", False)
         self._association = Association(self.config, self._book)
         self._following = PoseFollowing(self.config, self._book)
         self._output = OutputPolicy(self.config, self._book)
@@ -176,8 +185,10 @@ class Tracker:
             if t is not None:
                 out.append(t)
                 taken = np.vstack([taken, t.box[None]])
-        out += self._association.births(dets, unmatched_dets, lost, taken, frame_index)
-        return out
+        in_doubt = [
+            active[ti] for ti in unmatched_tracks if self._output.in_doubt(active[ti], frame_index)
+        ]
+        return self._association.births(dets, unmatched_dets, lost, out, frame_index, in_doubt)
 
     def observe_crops(self, frame_index: int, crops: Mapping[int, Any]) -> None:
         """Single-frame outputs of this frame's crops, ``{track_id: CropOutput}``.
