@@ -99,9 +99,9 @@ def run(
             drawn_boxes = [
                 b for p in f.persons if not p.hidden and (b := _pose_box(p, 0.3, 4)) is not None
             ]
+            both_drawn = _distinct_pair(drawn_boxes)
             if f.index in frames:
-                drawn += _distinct_pair(drawn_boxes)
-            if f.index in frames:
+                drawn += both_drawn
                 posed += two
                 people = " ".join(
                     f"{p.track_id}{'h' if p.hidden else ''}:"
@@ -111,7 +111,8 @@ def run(
                 states = tracker._book.tracks.values()
                 lost = sorted(s.track_id for s in states if s.lost_at is not None)
                 log.setdefault(f.index, []).append(
-                    f"  out  {'BOTH' if two else 'miss'} {people or '-'}  lost={lost}"
+                    f"  out  {'BOTH' if two else 'miss'}{'+drawn' if both_drawn else ''} "
+                    f"{people or '-'}  lost={lost}"
                 )
                 if png is not None and f.image is not None:
                     import cv2
