@@ -88,7 +88,8 @@ class Association:
         out: list[Track] = []
         for ti, di in matches:
             # a detection re-anchors the crop (as MediaPipe re-crops from its detector)
-            t = self._match(active[ti], dets[di], frame_index)
+            det = _not_smaller(dets[di], crop_boxes[ti], self.cfg.keep_pose_size)
+            t = self._match(active[ti], det, frame_index)
             if t is not None:
                 out.append(t)
         return out, unmatched_tracks, unmatched_dets, pose_boxes
@@ -248,6 +249,30 @@ class Association:
                     pose_sim = box_iou(pb[None], dets)[0]
                     sim[i] = (1 - weight) * sim[i] + weight * pose_sim
         return sim
+
+
+#: share of a short detection inside a person's pose box that makes it a part of them
+_PART_INSIDE = 0.75
+
+
+def _not_smaller(det: np.ndarray, pose_box: np.ndarray | None, ratio: float) -> np.ndarray:
+    """The matched detection ``det`` (5,), or its union with the person's pose-followed box
+    when that box is confident (``pose_box`` not None) and the detection is less than
+    ``ratio`` of its height: the detector boxes part of a person (the upper body of a
+    child in motion, legs blurred) while the pose saw all of them, and a crop from the
+    part cuts the person off, whose next pose is partial and soon in doubt."""
+    if pose_box is None or ratio <= 0:
+        return det
+    if float(det[3] - det[1]) >= ratio * float(pose_box[3] - pose_box[1]):
+        return det
+    if inside(det[:4], pose_box[None]) < _PART_INSIDE:
+        return det  # not a part of the followed box: maybe someone else, or a move
+    out = np.array(det, dtype=np.float64, copy=True)
+    union = np.concatenate([np.minimum(out[:2], pose_box[:2]), np.maximum(out[2:4], pose_box[2:4])])
+    dh, uh = float(det[3] - det[1]), float(union[3] - union[1])
+    t = 1.0 if uh <= dh else min(1.0, (ratio * float(pose_box[3] - pose_box[1]) - dh) / (uh - dh))
+    out[:4] = out[:4] + t * (union - out[:4])
+    return out
 
 
 def assign(sim: np.ndarray, threshold: float) -> tuple[list[tuple[int, int]], list[int], list[int]]:

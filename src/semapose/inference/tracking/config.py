@@ -35,7 +35,9 @@ class AssociationConfig:
     height added on each side, so that a detector's tight person box frames the person
     as the pose boxes do (keypoints + 15 % per side; BlazePose's crops then hold the
     person at about 1.5x, as MediaPipe's own crops do); ``cover_ratio`` share of a
-    person's expected box inside a detection left over that makes it theirs.
+    person's expected box inside a detection left over that makes it theirs;
+    ``keep_pose_size``: a detection matched to a person followed by a confident pose but
+    shorter than this share of the pose's box is widened to their union (0: never).
     """
 
     min_score: float = 0.0
@@ -52,6 +54,7 @@ class AssociationConfig:
     reid_size: float = 1.5
     detection_margin: float = 0.1
     cover_ratio: float = 0.7
+    keep_pose_size: float = 0.85
 
 
 @dataclass(frozen=True)

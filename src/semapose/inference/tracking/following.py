@@ -114,6 +114,7 @@ class PoseFollowing:
             shift = (s.velocity[:2] + s.velocity[2:]) / 2
             s.velocity = 0.5 * np.concatenate([shift, shift])
             box = predicted_box(s, frame_index, self.config.association.motion)
+            box = _regrown(box, s.anchor_height)
             s.box, s.last_frame = box, frame_index
             return Track(s.track_id, box.copy(), float(s.score), "motion")
         return self._fill(s, pose_box, taken, dets, unmatched_dets, frame_index, detected)
@@ -182,3 +183,16 @@ def _no_faster_shrink(box: np.ndarray, last: np.ndarray, most: float) -> np.ndar
     w = max(float(box[2] - box[0]), (1 - most) * float(last[2] - last[0]))
     h = max(float(box[3] - box[1]), (1 - most) * float(last[3] - last[1]))
     return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+
+
+def _regrown(box: np.ndarray, height: float, most: float = 1.5) -> np.ndarray:
+    """``box`` grown about its centre (width and height alike, by at most ``most``) to
+    ``height``, the height of the person's last matched detection: the crops of a pose
+    that lost its far joints shrink frame by frame, and a person in doubt is looked for
+    again at their full size, not at the size of the part last seen."""
+    h = float(box[3] - box[1])
+    if height <= h or h <= 0:
+        return box
+    f = min(height / h, most)
+    c = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2] * 2)
+    return c + (box - c) * f
