@@ -98,6 +98,8 @@ class OutputConfig:
     confirm_frames: int = 2
     patience: int = 2
     max_occluded: int = 30
+    behind: float = 0.8
+    request_frames: int = 4
 
 
 @dataclass(frozen=True)

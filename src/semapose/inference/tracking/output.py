@@ -90,8 +90,13 @@ class OutputPolicy:
                 shown.discard(s.track_id)
                 self.book.remove(s)
                 continue
-            self.book.want_detection = True  # a person we follow is in doubt: look again
             since = frame - s.evidence_frame
+            if since <= self.cfg.request_frames and not hidden(
+                s.box, [k.box for k in kept], self.cfg.behind
+            ):
+                # a person we follow is in doubt: look again (not for one behind someone
+                # shown: the detector boxes the front person alone)
+                self.book.want_detection = True
             if (
                 since <= self.cfg.max_occluded
                 and s.matched_frame == frame
