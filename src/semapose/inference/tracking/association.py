@@ -256,21 +256,21 @@ _PART_INSIDE = 0.75
 
 
 def _not_smaller(det: np.ndarray, pose_box: np.ndarray | None, ratio: float) -> np.ndarray:
-    """The matched detection ``det`` (5,), or its union with the person's pose-followed box
-    when that box is confident (``pose_box`` not None) and the detection is less than
-    ``ratio`` of its height: the detector boxes part of a person (the upper body of a
-    child in motion, legs blurred) while the pose saw all of them, and a crop from the
-    part cuts the person off, whose next pose is partial and soon in doubt."""
+    """The matched detection ``det`` (5,), grown towards its union with the person's
+    pose-followed box until it is ``ratio`` of that box's height, when that box exists (a
+    confident pose placed it), the detection is shorter and lies mostly inside it: the
+    detector boxed part of the person (the upper body of a child in motion, legs
+    blurred) while the pose saw all of them, and a crop from the part cuts the person
+    off, whose next pose is partial and soon in doubt (basketball_300f frame 120)."""
     if pose_box is None or ratio <= 0:
         return det
-    if float(det[3] - det[1]) >= ratio * float(pose_box[3] - pose_box[1]):
-        return det
-    if inside(det[:4], pose_box[None]) < _PART_INSIDE:
-        return det  # not a part of the followed box: maybe someone else, or a move
+    pose_h, det_h = float(pose_box[3] - pose_box[1]), float(det[3] - det[1])
+    if det_h >= ratio * pose_h or inside(det[:4], pose_box[None]) < _PART_INSIDE:
+        return det  # not smaller, or not a part of the followed box (someone else, a move)
     out = np.array(det, dtype=np.float64, copy=True)
     union = np.concatenate([np.minimum(out[:2], pose_box[:2]), np.maximum(out[2:4], pose_box[2:4])])
-    dh, uh = float(det[3] - det[1]), float(union[3] - union[1])
-    t = 1.0 if uh <= dh else min(1.0, (ratio * float(pose_box[3] - pose_box[1]) - dh) / (uh - dh))
+    union_h = float(union[3] - union[1])
+    t = min(1.0, (ratio * pose_h - det_h) / max(union_h - det_h, 1e-9))
     out[:4] = out[:4] + t * (union - out[:4])
     return out
 

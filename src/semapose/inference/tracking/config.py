@@ -36,8 +36,9 @@ class AssociationConfig:
     as the pose boxes do (keypoints + 15 % per side; BlazePose's crops then hold the
     person at about 1.5x, as MediaPipe's own crops do); ``cover_ratio`` share of a
     person's expected box inside a detection left over that makes it theirs;
-    ``keep_pose_size``: a detection matched to a person followed by a confident pose but
-    shorter than this share of the pose's box is widened to their union (0: never).
+    ``keep_pose_size``: a detection matched to a person followed by a confident pose,
+    mostly inside the pose's box but shorter than this share of its height, is grown
+    towards their union to this share (0: never).
     """
 
     min_score: float = 0.0
@@ -90,7 +91,11 @@ class OutputConfig:
     person; ``confirm_frames`` frames with a confident pose a new person needs
     before being shown; ``patience`` frames a person in doubt stays on screen
     anyway; ``max_occluded`` frames a person in doubt stays on screen (without a
-    pose of their own) while the detector still boxes them or someone hides them.
+    pose of their own) while the detector still boxes them or someone hides them;
+    ``request_frames`` frames after their last confident pose during which a person in
+    doubt asks for the detector (then the periodic detection looks for them), unless
+    ``behind`` of their box lies inside the box of someone shown (the detector would box
+    the one in front only).
     """
 
     presence_threshold: float = DEFAULT_POSE_THRESHOLD

@@ -5,7 +5,8 @@ MediaPipe, the next frame's crop is the box of this frame's single-frame keypoin
 moved by the person's motion, while that pose is sure (score at least
 ``redetect_below``) and plausibly the person's (size kept, inside the matched
 detection); otherwise the tracker asks for a detection. A confirmed person without
-a usable pose keeps their last box (damped motion) until the output policy decides
+a usable pose keeps their last box (damped motion, grown back to the height of their
+last detection) until the output policy decides
 whether they are hidden or gone. Detection-tracked regime (no pose score): a missed
 person's box comes from the late (temporal) keypoints (``fill_from_pose``) or, on a
 frame the detector skipped, from the motion.

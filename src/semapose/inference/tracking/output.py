@@ -9,7 +9,9 @@ detection now, then longer tracked). A new person is shown after ``confirm_frame
 confident poses. A person in doubt stays on screen for ``patience`` frames, or up to
 ``max_occluded`` frames while the detector still boxes them or someone hides them --
 then without a pose of their own (``hidden``, joint scores 0); after that the track
-is *lost* (kept for re-identification by the association stage). A track that never
+is *lost* (kept for re-identification by the association stage). A person in doubt
+asks for the detector during ``request_frames`` frames, unless hidden behind someone
+shown (the periodic detection looks for them after that). A track that never
 had a confident pose of its own is dropped. :meth:`OutputPolicy.select` applies the
 decisions to the emitted frames, which may come a few frames late.
 """
