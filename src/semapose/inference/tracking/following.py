@@ -87,8 +87,7 @@ class PoseFollowing:
             # moved by the person's motion, its size kept: the corners' velocity also holds
             # the change from a detector box to a pose box, which is no motion and would
             # shrink (or grow) every following crop further
-            shift = (s.velocity[:2] + s.velocity[2:]) / 2
-            box = box + np.concatenate([shift, shift]) * min(frame_index - s.crop_frame, 3)
+            box = box + _centre_motion(s.velocity) * min(frame_index - s.crop_frame, 3)
         return box
 
     def carry(
@@ -112,8 +111,7 @@ class PoseFollowing:
             # no usable pose: keep the last box (damped motion); the output policy decides
             # whether the person is hidden behind someone (output) or gone (lost)
             # the box moves with the person's (damped) motion and keeps its size
-            shift = (s.velocity[:2] + s.velocity[2:]) / 2
-            s.velocity = 0.5 * np.concatenate([shift, shift])
+            s.velocity = 0.5 * _centre_motion(s.velocity)
             box = predicted_box(s, frame_index, self.config.association.motion)
             box = _regrown(box, s.anchor_height)
             s.box, s.last_frame = box, frame_index
@@ -173,6 +171,13 @@ class PoseFollowing:
         if s.anchor_height > 0 and not 0.5 <= h / s.anchor_height <= 2.0:
             return False
         return s.matched_frame != frame or inside(pb, s.box[None]) >= 0.5
+
+
+def _centre_motion(velocity: np.ndarray) -> np.ndarray:
+    """The corners' velocity (4,) reduced to the centre's, applied to all four corners: a
+    motion that keeps the box's size."""
+    shift = (velocity[:2] + velocity[2:]) / 2
+    return np.concatenate([shift, shift])
 
 
 def _no_faster_shrink(box: np.ndarray, last: np.ndarray, most: float) -> np.ndarray:
