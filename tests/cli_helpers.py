@@ -1,7 +1,8 @@
 """Shared builders for the CLI-level reliability tests (issue 18).
 
 No tests here; the test_reliability_* files import it: a tiny ``predict`` setup and its
-argv, a one-video training set and the argv of a one-step ``train``, and the check
+argv, a one-video training set and the argv of a one-step ``train``, tiny
+``fit`` and small temporal-module settings, and the check
 that no temporary file of an atomic write is left.
 """
 
@@ -11,6 +12,27 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIG = REPO / "configs" / "synthetic_cpu_tiny.yaml"
+#: ``semapose fit``'s ``--set`` for a tiny model on 64x64 crops (no backbone weights)
+FIT_TINY_SET = [
+    "--set",
+    "data.image_size=[64,64]",
+    "model.backbone=tiny",
+    "model.backbone_weights=",
+    "model.cube_size=4",
+    "model.dim=16",
+    "model.heads=2",
+]
+#: config overrides of a small temporal module (one layer per level, frozen backbone)
+SMALL_TEMPORAL = [
+    "data.image_size=[64,64]",
+    "model.dim=16",
+    "model.heads=2",
+    "model.patch_depth=1",
+    "model.frame_depth=1",
+    "model.cube_size=4",
+    "model.drop_path=0.0",
+    "model.freeze_backbone=true",
+]
 
 
 def predict_inputs(root: Path, frames: int, persons: int = 1) -> dict[str, Path]:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import torch
 
+from cli_helpers import SMALL_TEMPORAL
 from semapose.config import load_config
 from semapose.engine.cache_fit import CacheFitConfig, fit_loop
 from semapose.engine.checkpoint import STATE_KEYS, read_training_state
@@ -21,18 +22,7 @@ from semapose.engine.optim import Schedule, lr_factor
 from semapose.engine.seeding import derive_seed
 from semapose.models.build import build_model
 
-SMALL = [
-    "data.image_size=[64,64]",
-    "model.backbone=tiny",
-    "model.backbone_weights=",
-    "model.dim=16",
-    "model.heads=2",
-    "model.patch_depth=1",
-    "model.frame_depth=1",
-    "model.cube_size=4",
-    "model.drop_path=0.0",
-    "model.freeze_backbone=true",
-]
+SMALL = [*SMALL_TEMPORAL, "model.backbone=tiny", "model.backbone_weights="]
 
 
 class RandomFeatures:

@@ -8,17 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from cli_helpers import FIT_TINY_SET
 from semapose.cli import main
-
-TINY = [
-    "--set",
-    "data.image_size=[64,64]",
-    "model.backbone=tiny",
-    "model.backbone_weights=",
-    "model.cube_size=4",
-    "model.dim=16",
-    "model.heads=2",
-]
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +37,7 @@ def test_fit_writes_weights_that_load_and_resumes(
 
     out = tmp_path / "fit"
     args = ["fit", str(videos), "--out", str(out), "--steps", "4", "--batch", "2"]
-    assert main([*args, "--no-progress", *TINY]) == 0
+    assert main([*args, "--no-progress", *FIT_TINY_SET]) == 0
     err = capsys.readouterr().err
     # the final report is for people; the same summary is a JSON file beside the weights
     summary = json.loads((out / "fit_summary.json").read_text())
@@ -68,7 +59,7 @@ def test_fit_writes_weights_that_load_and_resumes(
         assert (out / name).is_file()
     state = torch.load(out / "fit_state.pt", weights_only=True)
     assert state["step"] == 4
-    cfg = load_config(None, [*FIT_PRESET, *shipped_settings(), *TINY[1:]])
+    cfg = load_config(None, [*FIT_PRESET, *shipped_settings(), *FIT_TINY_SET[1:]])
     model = build_model(cfg)
     meta = load_partial_weights(model, weights)
     assert json.loads(meta["semapose_config"])["model"]["temporal"] == "mlsme_smml"
@@ -80,13 +71,13 @@ def test_fit_writes_weights_that_load_and_resumes(
 
     before = load_file(str(weights))
     # the same command again: every stage is found done (tracks, cache, step 4), same weights
-    assert main([*args, "--no-progress", *TINY]) == 0
+    assert main([*args, "--no-progress", *FIT_TINY_SET]) == 0
     after = load_file(str(weights))
     assert before.keys() == after.keys()
     assert all(torch.equal(before[k], after[k]) for k in before)
     # other training settings cannot continue this folder's state: one line, exit 2
     capsys.readouterr()
-    assert main([*args, "--lr", "0.5", "--no-progress", *TINY]) == 2
+    assert main([*args, "--lr", "0.5", "--no-progress", *FIT_TINY_SET]) == 2
     assert "fit_config" in capsys.readouterr().err
 
 

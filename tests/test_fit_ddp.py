@@ -21,9 +21,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from cli_helpers import torchrun_env
+from cli_helpers import FIT_TINY_SET, torchrun_env
 from semapose.cli import main
-from test_fit_cli import TINY, videos  # noqa: F401  (the module-scoped fixture)
+from test_fit_cli import videos  # noqa: F401  (the module-scoped fixture)
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 EXACT = [
@@ -35,7 +35,7 @@ EXACT = [
 
 @pytest.mark.slow
 def test_fit_two_gloo_processes_match_one(videos: Path, tmp_path: Path) -> None:  # noqa: F811
-    common = ["--steps", "4", "--no-progress", "--blackout", "0.5", *TINY, *EXACT]
+    common = ["--steps", "4", "--no-progress", "--blackout", "0.5", *FIT_TINY_SET, *EXACT]
     one, two = tmp_path / "one", tmp_path / "two"
     assert main(["fit", str(videos), "--out", str(one), "--batch", "4", *common]) == 0
     # the random tiny teacher is sure of no joint (every target weight 0: nothing would
@@ -84,5 +84,5 @@ def test_fit_two_gloo_processes_match_one(videos: Path, tmp_path: Path) -> None:
     from semapose.models.partial import deploy_state
 
     torch.manual_seed(0)
-    fresh = deploy_state(build_model(load_config(None, [*FIT_PRESET, *TINY[1:], *EXACT])))
+    fresh = deploy_state(build_model(load_config(None, [*FIT_PRESET, *FIT_TINY_SET[1:], *EXACT])))
     assert any(not torch.equal(fresh[k], w1[k]) for k in w1)

@@ -164,16 +164,19 @@ def test_predict_a_stream_served_over_http(served: tuple[str, Path]) -> None:
         FrameSource(f"{base}/missing.mp4")
 
 
-def test_a_pipe_on_standard_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _pipe_on_stdin(
+    monkeypatch: pytest.MonkeyPatch, ts: Path, width: int, height: int, frames: int, step: int
+) -> None:
+    """Standard input replaced by an MPEG-TS stream (what streams well through a pipe) of
+    ``frames`` flat grey frames, frame i of value ``step * i``, written to ``ts`` first."""
     import av
 
-    ts = tmp_path / "pipe.ts"  # MPEG-TS: what streams well through a pipe
     with av.open(str(ts), "w", format="mpegts") as c:
         st = c.add_stream("libx264", rate=10)
-        st.width, st.height, st.pix_fmt = 96, 64, "yuv420p"
-        for i in range(5):
-            frame = av.VideoFrame.from_ndarray(np.full((64, 96, 3), 40 * i, np.uint8), "rgb24")
-            for p in st.encode(frame):
+        st.width, st.height, st.pix_fmt = width, height, "yuv420p"
+        for i in range(frames):
+            image = np.full((height, width, 3), step * i, np.uint8)
+            for p in st.encode(av.VideoFrame.from_ndarray(image, "rgb24")):
                 c.mux(p)
         for p in st.encode(None):
             c.mux(p)
@@ -182,6 +185,10 @@ def test_a_pipe_on_standard_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         buffer = io.BytesIO(ts.read_bytes())
 
     monkeypatch.setattr("sys.stdin", Stdin())
+
+
+def test_a_pipe_on_standard_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _pipe_on_stdin(monkeypatch, tmp_path / "pipe.ts", 96, 64, frames=5, step=40)
     src = FrameSource("-")
     assert src.path.name == "stdin" and (src.width, src.height) == (96, 64)
     assert [f.index for f in src.frames()] == [0, 1, 2, 3, 4]
@@ -222,25 +229,9 @@ def test_cli_predicts_a_pipe_online_and_a_photo(
 
     if not ssdlite_available():
         pytest.skip("the SSDLite weights are not cached (semapose fetch ssdlite_person)")
-    import av
-
     from semapose.cli import main
 
-    ts = tmp_path / "cam.ts"
-    with av.open(str(ts), "w", format="mpegts") as c:
-        st = c.add_stream("libx264", rate=10)
-        st.width, st.height, st.pix_fmt = 160, 120, "yuv420p"
-        for i in range(4):
-            frame = av.VideoFrame.from_ndarray(np.full((120, 160, 3), 30 * i, np.uint8), "rgb24")
-            for p in st.encode(frame):
-                c.mux(p)
-        for p in st.encode(None):
-            c.mux(p)
-
-    class Stdin:
-        buffer = io.BytesIO(ts.read_bytes())
-
-    monkeypatch.setattr("sys.stdin", Stdin())
+    _pipe_on_stdin(monkeypatch, tmp_path / "cam.ts", 160, 120, frames=4, step=30)
     common = ["--weights", "tiny_synthetic", "--quiet", "--no-video", "--threads", "1"]
     assert main(["predict", "-", "--out", str(tmp_path / "live"), *common]) == 0
     out, err = capsys.readouterr()

@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cli_helpers import SMALL_TEMPORAL
 from semapose.config import load_config
 from semapose.engine.cache_fit import CacheFitConfig, blank_features, draw_keys, fit_on_cache
 from semapose.engine.neighbour_use import feed_features, neighbour_report, recovered_share
 from semapose.models.build import build_model
-from test_temporal_unlabeled import SMALL, _cache
+from test_temporal_unlabeled import _cache
 
-FUSE = [*SMALL, "model.pixel_decoder=8", "model.frame_fusion=8"]
+FUSE = [*SMALL_TEMPORAL, "model.pixel_decoder=8", "model.frame_fusion=8"]
 
 
 def _model(overrides: list[str]):  # type: ignore[no-untyped-def]

@@ -16,17 +16,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from cli_helpers import FIT_TINY_SET  # noqa: E402
 from semapose.cli import main  # noqa: E402
-
-TINY = [
-    "--set",
-    "data.image_size=[64,64]",
-    "model.backbone=tiny",
-    "model.backbone_weights=",
-    "model.cube_size=4",
-    "model.dim=16",
-    "model.heads=2",
-]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +39,7 @@ def done(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def _argv(videos: Path, out: Path, *extra: str) -> list[str]:
     return ["fit", str(videos), "--out", str(out), "--steps", "4", "--batch", "2",
-            "--no-progress", *extra, *TINY]  # fmt: skip
+            "--no-progress", *extra, *FIT_TINY_SET]  # fmt: skip
 
 
 def _one_line(capsys: Any, argv: list[str], *needles: str) -> str:
@@ -211,7 +202,7 @@ def test_ctrl_c_checkpoints_the_last_finished_step(done: dict[str, Path], tmp_pa
     from semapose.engine.cache_fit import FIT_PRESET, CacheFitConfig, fit_on_cache
     from semapose.models.build import build_model
 
-    cfg = load_config(None, [*FIT_PRESET, *TINY[1:]])
+    cfg = load_config(None, [*FIT_PRESET, *FIT_TINY_SET[1:]])
     model = build_model(cfg)
     cache = FeatureStore(done["out"] / "cache")
     fc = CacheFitConfig(steps=40, batch_size=2, checkpoint_every=50, log_every=5)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from cli_helpers import SMALL_TEMPORAL
 from semapose.config import load_config
 from semapose.data.codec import render_targets
 from semapose.data.crop_degradation import CROP_DEGRADATIONS, degrade_crop, plan_crop_events
@@ -24,16 +25,6 @@ from semapose.models.build import build_model
 from semapose.models.partial import deploy_state, load_partial_weights, save_partial_weights
 
 SIZE = (64, 64)
-SMALL = [
-    "data.image_size=[64,64]",
-    "model.dim=16",
-    "model.heads=2",
-    "model.patch_depth=1",
-    "model.frame_depth=1",
-    "model.cube_size=4",
-    "model.drop_path=0.0",
-    "model.freeze_backbone=true",
-]
 
 
 def _crop(seed: int = 0) -> np.ndarray:
@@ -119,7 +110,7 @@ def test_event_plan_spans_gaps_and_rate() -> None:
 
 def _tiny_model():  # type: ignore[no-untyped-def]
     torch.manual_seed(0)
-    cfg = load_config(None, SMALL)
+    cfg = load_config(None, SMALL_TEMPORAL)
     return cfg, build_model(cfg).eval()
 
 
@@ -258,7 +249,7 @@ def test_partial_weights_round_trip_and_refusals(tmp_path: Path) -> None:
     assert meta["semapose_parts"] == "temporal,head"
     for k in keys:
         assert torch.equal(fresh.state_dict()[k], model.state_dict()[k])
-    other = build_model(load_config(None, [*SMALL, "model.dim=32"]))
+    other = build_model(load_config(None, [*SMALL_TEMPORAL, "model.dim=32"]))
     with pytest.raises(CheckpointError, match="expected shape"):
         load_partial_weights(other, path)
     (tmp_path / "bad.safetensors").write_bytes(b"nope")
