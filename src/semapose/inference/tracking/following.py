@@ -108,9 +108,9 @@ class PoseFollowing:
         if crop_box is not None:  # the detector missed (or skipped) a person the pose still sees
             return self._follow(s, crop_box, frame_index)
         if self.book.pose_scores_seen and s.confirmed:
-            # no usable pose: keep the last box (damped motion); the output policy decides
-            # whether the person is hidden behind someone (output) or gone (lost)
-            # the box moves with the person's (damped) motion and keeps its size
+            # no usable pose: keep the last box, moved by the person's damped motion, its
+            # size kept; the output policy decides whether the person is hidden behind
+            # someone (output) or gone (lost)
             s.velocity = 0.5 * _centre_motion(s.velocity)
             box = predicted_box(s, frame_index, self.config.association.motion)
             box = _regrown(box, s.anchor_height)
